@@ -1,0 +1,108 @@
+# banger — one static musl binary. `make` builds build/banger; see README.md.
+#
+# Dependencies are built once from Debian sources into $(DEPS) by
+# scripts/build-deps.sh and reused until their source versions change.
+
+DEPS    ?= build/deps
+B       := build
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+SOURCES  = $(strip $(shell tr '\n' ' ' < $(DEPS)/.sources 2>/dev/null))
+
+CC       := musl-gcc
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
+CFLAGS   := -std=gnu11 -Os -ffunction-sections -fdata-sections $(WARN) -Werror=implicit-function-declaration
+CPPFLAGS := -D_GNU_SOURCE -Ilib -Iapplets -I$(DEPS)/include -idirafter $(DEPS)/kinc
+LIBS     := -L$(DEPS)/lib -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson
+LDFLAGS  := -static -Wl,--gc-sections
+
+LIB_SRC    := $(sort $(wildcard lib/*.c))
+APPLET_SRC := $(sort $(wildcard applets/*.c))
+EMBED_SRC  := $(sort $(wildcard lib/*.S))
+LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/%.o) $(EMBED_SRC:%.S=$(B)/obj/%.o)
+APPLET_OBJ := $(APPLET_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
+ASAN_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
+
+# `make V=1` shows the commands.
+Q := $(if $(V),,@)
+
+.PHONY: all deps test unit check-asan lint format size bench clean distclean
+all: $(B)/banger
+
+$(DEPS)/.stamp: scripts/build-deps.sh
+	scripts/build-deps.sh $(DEPS)
+deps:
+	scripts/build-deps.sh $(DEPS)
+
+$(B)/obj/%.o: %.c $(DEPS)/.stamp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Embedded files (catalogs) are pulled in by .incbin; rebuild when they change.
+$(B)/obj/%.o: %.S $(DEPS)/.stamp $(wildcard config/*.json)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -c $< -o $@
+
+$(B)/obj/applets/main.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"' -DBANGER_SOURCES='"$(SOURCES)"'
+
+$(B)/banger.unstripped: $(APPLET_OBJ) $(B)/libbanger.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -Wl,-Map,$(B)/banger.map -o $@ $(APPLET_OBJ) $(B)/libbanger.a $(LIBS)
+
+$(B)/banger: $(B)/banger.unstripped
+	strip -o $@ $<
+
+$(B)/libbanger.a: $(LIB_OBJ)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+# Unit tests: one binary per tests/unit/test_*.c, linked with lib/.
+$(B)/unit/%: tests/unit/%.c tests/unit/harness.h $(B)/libbanger.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(LDFLAGS) -o $@ $< $(B)/libbanger.a $(LIBS)
+
+unit: $(UNIT_BIN)
+
+test: $(B)/banger $(UNIT_BIN)
+	tests/run.sh $(B) $(UNIT_BIN)
+
+# The unit tests again, with the host compiler, ASan and UBSan, against
+# Debian's -dev builds of the same libraries (sanitizers need glibc).
+ASAN_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer $(WARN)
+ASAN_LIBS  := -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson -lpthread
+$(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(LIB_SRC) $(EMBED_SRC)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  ASAN    $@")
+	$(Q)gcc -D_GNU_SOURCE -Ilib -Iapplets $(ASAN_FLAGS) -o $@ $< $(LIB_SRC) $(EMBED_SRC) $(ASAN_LIBS)
+
+check-asan: $(ASAN_BIN)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh --unit-only $(B) $(ASAN_BIN)
+
+FORMAT_SRC = $(wildcard lib/*.[ch] applets/*.[ch] tests/unit/*.[ch] initramfs/*.[ch])
+SHELL_SRC  = $(wildcard scripts/*.sh tests/*.sh tests/*.test bench/*.sh) .ci/run
+lint:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+	cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 \
+		--suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -Ilib -Iapplets lib applets
+	shellcheck -x $(SHELL_SRC)
+	scripts/check-banned.sh $(FORMAT_SRC)
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+size: $(B)/banger
+	scripts/size.sh $(B)/banger $(B)/banger.map
+
+bench: $(B)/banger
+	bench/run.sh $(B)/banger
+
+clean:
+	rm -rf $(B)/obj $(B)/unit $(B)/asan $(B)/banger $(B)/banger.unstripped $(B)/banger.map $(B)/libbanger.a
+distclean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,12 @@
+/* applets.h — the one table of applets, sorted by name.
+ *
+ * APPLET(name, ident, where, summary): `name` is the command (and symlink)
+ * name, `ident` prefixes the applet's NAME_main() and NAME_usage[] in
+ * applets/NAME.c, `where` is HOST or GUEST (documentation only: every
+ * applet is in every build). Include after defining APPLET.
+ */
+APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
+APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
+APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
+APPLET("vm-run", vm_run, HOST, "create and boot a microVM, then run a command or shell")
+APPLET("vsock-agent", vsock_agent, GUEST, "guest agent answering the host over vsock")

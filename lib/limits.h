@@ -1,0 +1,22 @@
+/* limits.h — named ceilings for every length that comes from outside.
+ *
+ * Input larger than its ceiling is an error (EXIT_VERIFY), never truncated.
+ * One place so a reviewer can see every bound at once.
+ */
+#ifndef BANGER_LIMITS_H
+#define BANGER_LIMITS_H
+
+#define LIMIT_PATH 4096			  /* a path we build or accept */
+#define LIMIT_NAME 255			  /* one path component */
+#define LIMIT_HTTP_HEADER (16 * 1024)	  /* one HTTP response header line */
+#define LIMIT_HTTP_ERROR_BODY (64 * 1024) /* error body kept for the message */
+#define LIMIT_JSON_DOC (4 * 1024 * 1024)  /* catalog, manifest, index, config */
+#define LIMIT_CATALOG_ENTRIES 4096
+#define LIMIT_LAYERS 256    /* layers in one image */
+#define LIMIT_TAR_NAME 4096 /* a tar entry's name or link target */
+#define LIMIT_XATTR_VALUE (64 * 1024)
+#define LIMIT_FRAME (1024 * 1024)    /* one agent protocol frame */
+#define LIMIT_CMDLINE 4096	     /* kernel command line */
+#define LIMIT_DOWNLOAD (64ULL << 30) /* one blob or bundle */
+
+#endif

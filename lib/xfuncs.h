@@ -1,0 +1,28 @@
+/* xfuncs.h — die-on-failure helpers for host applets.
+ *
+ * Each prints "banger: APPLET: what: why" and exits with the matching code.
+ * Never use these in first-boot (PID 1) or the vsock agent: those must
+ * survive every error.
+ */
+#ifndef BANGER_XFUNCS_H
+#define BANGER_XFUNCS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct err;
+
+__attribute__((noreturn, format(printf, 2, 3))) void die(int code, const char *fmt, ...);
+/* Reports e->msg and exits with e->code. */
+__attribute__((noreturn)) void die_err(const struct err *e);
+/* Usage error: the message, a pointer to --help, exit 2. */
+__attribute__((noreturn, format(printf, 1, 2))) void die_usage(const char *fmt, ...);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int xopen(const char *path, int flags, mode_t mode);
+
+#endif

@@ -1,0 +1,50 @@
+#!/bin/sh
+# install-prereqs.sh — make a fresh Debian 12 machine able to build and test banger.
+#
+# Adds deb-src entries mirroring every enabled deb entry (apt-get source needs them,
+# including the security suite so patched sources are used), then installs the build
+# and test tools. Idempotent: a second run only re-checks.
+set -eu
+
+if [ "$(id -u)" != 0 ]; then
+	exec sudo "$0" "$@"
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+src=/etc/apt/sources.list.d/banger-deb-src.sources
+if [ ! -f "$src" ]; then
+	tmp=$src.tmp
+	: >"$tmp"
+	# deb822 files: copy each "Types: deb" stanza as deb-src.
+	for f in /etc/apt/sources.list.d/*.sources; do
+		if [ ! -f "$f" ] || [ "$f" = "$src" ]; then continue; fi
+		awk 'BEGIN { RS = ""; ORS = "\n\n" }
+		     /(^|\n)Types:[ \t]*deb[ \t]*(\n|$)/ {
+			sub(/Types:[ \t]*deb/, "Types: deb-src"); print }' "$f" >>"$tmp"
+	done
+	# one-line sources.list
+	if [ -f /etc/apt/sources.list ]; then
+		sed -n 's/^[ \t]*deb[ \t]\+\(.*\)$/deb-src \1/p' /etc/apt/sources.list >"$src.list.tmp"
+		if [ -s "$src.list.tmp" ]; then
+			mv "$src.list.tmp" /etc/apt/sources.list.d/banger-deb-src.list
+		else
+			rm -f "$src.list.tmp"
+		fi
+	fi
+	mv "$tmp" "$src"
+	apt-get update -qq
+fi
+
+# Build: musl toolchain, deps' build needs. Lint: clang-format cppcheck shellcheck.
+# check-asan: Debian's -dev builds of the same libraries (sanitizers need glibc).
+# Tests: real registry, image tools, ext4 tools, QEMU, busybox, HTTPS via openssl.
+apt-get install -y -qq --no-install-recommends \
+	musl-tools musl-dev linux-libc-dev gcc make dpkg-dev patch xz-utils bzip2 \
+	pkg-config file binutils ca-certificates \
+	clang-format cppcheck shellcheck \
+	libbearssl-dev libcjson-dev libarchive-dev libcurl4-openssl-dev libzstd-dev \
+	liblzma-dev zlib1g-dev \
+	e2fsprogs zstd openssl python3 cpio curl \
+	docker-registry skopeo umoci apache2-utils \
+	qemu-system-x86 busybox-static debootstrap iproute2 nftables \
+	>/dev/null
