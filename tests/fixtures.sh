@@ -19,7 +19,7 @@ fixture_debian_kernel() {
 		pkg=$(apt-cache depends linux-image-cloud-amd64 |
 			awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 		[ -n "$pkg" ] || { echo "fixture: no linux-image-cloud-amd64 in apt" >&2; return 1; }
-		rm -rf "$dir"/*
+		rm -rf "${dir:?}"/*
 		(cd "$dir" && apt-get download -q "$pkg" >/dev/null 2>&1) || {
 			echo "fixture: apt-get download $pkg failed" >&2
 			return 1

@@ -1,0 +1,106 @@
+/* store.c — see store.h. */
+#include "store.h"
+#include "err.h"
+#include "exitcode.h"
+#include "lock.h"
+#include "path.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int store_init(struct store *s, struct err *e)
+{
+	const char *env = getenv("BANGER_HOME");
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+
+	if (env && *env)
+		return path_join(s->home, sizeof(s->home), env, "", e);
+	if (geteuid() == 0)
+		return path_join(s->home, sizeof(s->home), "/var/lib/banger", "", e);
+	if (xdg && *xdg == '/')
+		return path_join(s->home, sizeof(s->home), xdg, "banger", e);
+	if (home && *home == '/')
+		return path_join(s->home, sizeof(s->home), home, ".local/share/banger", e);
+	return err_set(e, EXIT_USAGE, "cannot find a home for banger's store — set BANGER_HOME");
+}
+
+int store_kind_dir(const struct store *s, const char *kind, char *out, size_t size, struct err *e)
+{
+	if (path_join(out, size, s->home, kind, e) < 0)
+		return -1;
+	return path_mkdirs(out, 0755, e);
+}
+
+int store_object_dir(const struct store *s, const char *kind, const char *name, char *out,
+		     size_t size, struct err *e)
+{
+	if (!path_is_simple_name(name))
+		return err_set(e, EXIT_USAGE,
+			       "'%s': not a valid name — use letters, digits, '.', '_' and '-' "
+			       "(at most 64, starting with a letter or digit)",
+			       name);
+	return path_joinf(out, size, e, s->home, "%s/%s", kind, name);
+}
+
+int store_lock(const struct store *s, const char *kind, const char *name, bool *waited,
+	       struct err *e)
+{
+	char dir[LIMIT_PATH], path[LIMIT_PATH];
+
+	if (!path_is_simple_name(name))
+		return store_object_dir(s, kind, name, path, sizeof(path), e);
+	if (store_kind_dir(s, kind, dir, sizeof(dir), e) < 0 ||
+	    path_joinf(path, sizeof(path), e, dir, ".%s.lock", name) < 0)
+		return -1;
+	return lock_acquire(path, LOCK_EXCLUSIVE_MODE, true, waited, e);
+}
+
+int store_staging(const struct store *s, const char *kind, const char *name, char *out, size_t size,
+		  struct err *e)
+{
+	char dir[LIMIT_PATH];
+
+	if (!path_is_simple_name(name))
+		return store_object_dir(s, kind, name, out, size, e);
+	if (store_kind_dir(s, kind, dir, sizeof(dir), e) < 0 ||
+	    path_joinf(out, size, e, dir, ".%s.staging.%d", name, (int)getpid()) < 0 ||
+	    path_remove_tree(out, e) < 0)
+		return -1;
+	if (mkdir(out, 0755) < 0)
+		return err_errno(e, 0, "%s: cannot create", out);
+	return 0;
+}
+
+void store_sweep_staging(const struct store *s, const char *kind, const char *name)
+{
+	char dir[LIMIT_PATH], prefix[LIMIT_NAME + 16], path[LIMIT_PATH];
+	struct err e;
+	struct dirent *de;
+	DIR *d;
+	int n;
+
+	err_init(&e);
+	if (path_join(dir, sizeof(dir), s->home, kind, &e) < 0 || !(d = opendir(dir)))
+		return;
+	n = snprintf(prefix, sizeof(prefix), ".%s.staging.", name);
+	while (n > 0 && (size_t)n < sizeof(prefix) && (de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, (size_t)n))
+			continue;
+		pid = strtol(de->d_name + n, &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			continue; /* still alive: not ours to remove */
+		if (path_join(path, sizeof(path), dir, de->d_name, &e) == 0)
+			path_remove_tree(path, &e);
+	}
+	closedir(d);
+}
