@@ -4,6 +4,7 @@
 #include "bundle.h"
 #include "err.h"
 #include "exitcode.h"
+#include "extract.h"
 #include "file.h"
 #include "http.h"
 #include "lock.h"
@@ -25,267 +26,6 @@
 #include <unistd.h>
 
 #define CHUNK (128 * 1024)
-
-/* ---- confined extraction ------------------------------------------------ */
-
-struct extract {
-	int root;	  /* the directory everything lands in */
-	const char *what; /* the bundle, for messages */
-};
-
-/* Strips leading "./" and trailing "/"; "" means the root itself. */
-static const char *clean_name(const char *name, char *out, size_t size)
-{
-	size_t len;
-
-	while (name[0] == '.' && name[1] == '/')
-		name += 2;
-	while (name[0] == '/' && name[1] == '\0')
-		name++;
-	len = strlen(name);
-	if (len >= size)
-		return NULL;
-	memcpy(out, name, len + 1);
-	while (len > 0 && out[len - 1] == '/')
-		out[--len] = '\0';
-	if (!strcmp(out, "."))
-		out[0] = '\0';
-	return out;
-}
-
-/* Opens the parent directory of name inside the root, component by
- * component, never following a symlink; missing directories are created
- * when create is set. *base points at the last component of name (which
- * is modified). Returns a directory fd, or -1 with e set. */
-static int open_parent(struct extract *x, char *name, bool create, const char **base, struct err *e)
-{
-	int fd = dup(x->root);
-	char *p = name, *slash;
-
-	if (fd < 0)
-		return err_errno(e, EXIT_SYSTEM, "%s: dup", x->what);
-	while ((slash = strchr(p, '/'))) {
-		int sub;
-
-		*slash = '\0';
-		if (!*p || !strcmp(p, ".")) {
-			p = slash + 1;
-			continue;
-		}
-		sub = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, p, 0755) < 0 && errno != EEXIST) {
-				err_errno(e, 0, "%s: cannot create directory %s", x->what, p);
-				close(fd);
-				return -1;
-			}
-			sub = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (sub < 0) {
-			int saved = errno;
-
-			close(fd);
-			errno = saved;
-			if (errno == ELOOP || errno == ENOTDIR)
-				return err_set(e, EXIT_VERIFY,
-					       "%s: entry '%s…' goes through a symlink or a file — "
-					       "refusing the unsafe bundle",
-					       x->what, name);
-			return err_errno(e, 0, "%s: cannot open directory %s", x->what, p);
-		}
-		close(fd);
-		fd = sub;
-		*slash = '/';
-		p = slash + 1;
-	}
-	*base = p;
-	return fd;
-}
-
-/* True when a symlink at entry name with target stays inside the root,
- * judged lexically (parents are real directories: see open_parent). */
-static bool link_confined(const char *name, const char *target)
-{
-	long depth = 0;
-	const char *p;
-
-	if (!*target || *target == '/')
-		return false;
-	for (p = name; *p; p++)
-		if (*p == '/' && p[1] && p[1] != '/')
-			depth++;
-	for (p = target; *p;) {
-		size_t len = strcspn(p, "/");
-
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
-				return false;
-		} else if (len && !(len == 1 && p[0] == '.')) {
-			depth++;
-		}
-		p += len;
-		while (*p == '/')
-			p++;
-	}
-	return true;
-}
-
-/* Removes a non-directory at base so the entry can take its place; later
- * tar entries replace earlier ones, as with tar -x. */
-static int clear_slot(struct extract *x, int dir, const char *base, const char *name, struct err *e)
-{
-	struct stat st;
-
-	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : err_errno(e, 0, "%s: %s", x->what, name);
-	if (S_ISDIR(st.st_mode))
-		return err_set(e, EXIT_VERIFY,
-			       "%s: entry '%s' would replace a directory — refusing the bundle",
-			       x->what, name);
-	if (unlinkat(dir, base, 0) < 0)
-		return err_errno(e, 0, "%s: cannot replace %s", x->what, name);
-	return 0;
-}
-
-static int write_data(struct extract *x, struct archive *a, int fd, const char *name, struct err *e)
-{
-	const void *blk;
-	size_t len;
-	la_int64_t off;
-	int r;
-
-	while ((r = archive_read_data_block(a, &blk, &len, &off)) == ARCHIVE_OK) {
-		const char *p = blk;
-
-		while (len) {
-			ssize_t w = pwrite(fd, p, len, (off_t)off);
-
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				return err_errno(e, 0, "%s: writing %s", x->what, name);
-			}
-			p += w;
-			len -= (size_t)w;
-			off += w;
-		}
-	}
-	if (r != ARCHIVE_EOF)
-		return -2; /* the archive (or its source) failed: the caller reports */
-	return 0;
-}
-
-/* One entry. Returns 0, -1 with e set, or -2 when libarchive failed. */
-static int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae,
-			 struct err *e)
-{
-	char name[LIMIT_TAR_NAME + 1], path[LIMIT_TAR_NAME + 1], tgt[LIMIT_TAR_NAME + 1];
-	const char *raw = archive_entry_pathname(ae), *hl = archive_entry_hardlink(ae);
-	const char *sl = archive_entry_symlink(ae), *base;
-	mode_t type = archive_entry_filetype(ae);
-	mode_t perm = archive_entry_perm(ae) & 0777;
-	int dir = -1, fd, rc = 0;
-
-	if (!raw || !clean_name(raw, name, sizeof(name)))
-		return err_set(e, EXIT_VERIFY, "%s: an entry name is missing or longer than %d",
-			       x->what, LIMIT_TAR_NAME);
-	if (!*name)
-		return type == AE_IFDIR
-			       ? 0
-			       : err_set(e, EXIT_VERIFY, "%s: entry replaces the root", x->what);
-	if (raw[0] == '/' || !path_is_confined(name))
-		return err_set(e, EXIT_VERIFY,
-			       "%s: entry '%s' is absolute or has '..' — refusing the unsafe "
-			       "bundle",
-			       x->what, raw);
-	memcpy(path, name, sizeof(path));
-	if (hl) {
-		int tdir;
-		const char *tbase;
-		struct stat st;
-
-		if (!clean_name(hl, tgt, sizeof(tgt)) || !*tgt || hl[0] == '/' ||
-		    !path_is_confined(tgt))
-			return err_set(e, EXIT_VERIFY,
-				       "%s: hard link '%s' → '%s' points outside — refusing the "
-				       "unsafe bundle",
-				       x->what, name, hl);
-		tdir = open_parent(x, tgt, false, &tbase, e);
-		if (tdir < 0)
-			return -1;
-		if (fstatat(tdir, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
-			close(tdir);
-			return err_set(e, EXIT_VERIFY,
-				       "%s: hard link '%s' → '%s': no such regular file earlier "
-				       "in the bundle",
-				       x->what, name, hl);
-		}
-		dir = open_parent(x, path, true, &base, e);
-		if (dir < 0 || clear_slot(x, dir, base, name, e) < 0) {
-			rc = -1;
-		} else if (linkat(tdir, tbase, dir, base, 0) < 0) {
-			rc = err_errno(e, 0, "%s: cannot link %s", x->what, name);
-		}
-		close(tdir);
-		if (dir >= 0)
-			close(dir);
-		return rc;
-	}
-	switch (type) {
-	case AE_IFDIR:
-	case AE_IFREG:
-	case AE_IFLNK:
-		break;
-	default:
-		return err_set(e, EXIT_VERIFY,
-			       "%s: entry '%s' is not a file, directory or symlink — refusing the "
-			       "bundle",
-			       x->what, name);
-	}
-	if (type == AE_IFLNK && (!sl || !link_confined(name, sl)))
-		return err_set(e, EXIT_VERIFY,
-			       "%s: symlink '%s' → '%s' points outside the bundle — refusing the "
-			       "unsafe bundle",
-			       x->what, name, sl ? sl : "");
-	dir = open_parent(x, path, true, &base, e);
-	if (dir < 0)
-		return -1;
-	if (type == AE_IFDIR) {
-		struct stat st;
-
-		if (mkdirat(dir, base, perm | 0700) < 0) {
-			if (errno != EEXIST)
-				rc = err_errno(e, 0, "%s: cannot create %s", x->what, name);
-			else if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-				 !S_ISDIR(st.st_mode))
-				rc = err_set(e, EXIT_VERIFY,
-					     "%s: directory '%s' would replace a file or symlink — "
-					     "refusing the bundle",
-					     x->what, name);
-		}
-	} else if (clear_slot(x, dir, base, name, e) < 0) {
-		rc = -1;
-	} else if (type == AE_IFLNK) {
-		if (symlinkat(sl, dir, base) < 0)
-			rc = err_errno(e, 0, "%s: cannot create symlink %s", x->what, name);
-	} else {
-		fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
-		if (fd < 0) {
-			rc = err_errno(e, 0, "%s: cannot create %s", x->what, name);
-		} else {
-			rc = write_data(x, a, fd, name, e);
-			if (rc == 0 && archive_entry_size_is_set(ae) &&
-			    ftruncate(fd, (off_t)archive_entry_size(ae)) < 0)
-				rc = err_errno(e, 0, "%s: %s", x->what, name);
-			if (rc == 0 && fchmod(fd, perm) < 0)
-				rc = err_errno(e, 0, "%s: chmod %s", x->what, name);
-			if (close(fd) < 0 && rc == 0)
-				rc = err_errno(e, 0, "%s: writing %s", x->what, name);
-		}
-	}
-	close(dir);
-	return rc;
-}
 
 /* ---- the byte source: hashed and counted as libarchive reads ----------- */
 
@@ -362,24 +102,25 @@ static int source_drain(struct source *s)
 static int extract_from(struct source *s, const char *dir, const char *want_sha, uint64_t want_size,
 			char got_sha[DIGEST_HEX_LEN + 1], struct err *e)
 {
-	struct extract x = { .what = s->what };
+	struct extract x = { .root = -1 };
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
 	char hex[DIGEST_HEX_LEN + 1];
 	int r, rc = -1;
 
-	x.root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (!a || x.root < 0) {
-		err_errno(e, 0, "%s: cannot open", dir);
+	if (!a) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
 		goto out;
 	}
+	if (extract_open(&x, dir, s->what, e) < 0)
+		goto out;
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open(a, s, NULL, on_read, NULL) != ARCHIVE_OK)
 		goto fail_archive;
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
 		r = extract_entry(&x, a, ae, e);
-		if (r == -2)
+		if (r == EXTRACT_ARCHIVE_FAILED)
 			goto fail_archive;
 		if (r < 0)
 			goto out;
@@ -416,8 +157,7 @@ fail_archive:
 		err_set(e, EXIT_VERIFY, "%s: not a valid tar.zst bundle: %s", s->what,
 			archive_error_string(a) ? archive_error_string(a) : "unreadable");
 out:
-	if (x.root >= 0)
-		close(x.root);
+	extract_close(&x);
 	archive_read_free(a);
 	return rc;
 }
@@ -555,9 +295,9 @@ static bool installed_with(const char *dir, const char *sha)
 	return same;
 }
 
-int bundle_install(const struct store *s, const char *kind, const char *name,
-		   const struct bundle_src *src, const cJSON *manifest, bool force,
-		   enum bundle_outcome *out, struct err *e)
+int bundle_install_custom(const struct store *s, const char *kind, const char *name,
+			  const char *sha256, bool force, bundle_fill_fn fill, void *ud,
+			  const cJSON *manifest, enum bundle_outcome *out, struct err *e)
 {
 	char objdir[LIMIT_PATH], staging[LIMIT_PATH];
 	cJSON *m = NULL;
@@ -570,15 +310,13 @@ int bundle_install(const struct store *s, const char *kind, const char *name,
 	if (lock < 0)
 		return -1;
 	store_sweep_staging(s, kind, name);
-	if (!force && installed_with(objdir, src->sha256)) {
+	if (!force && installed_with(objdir, sha256)) {
 		*out = waited ? BUNDLE_INSTALLED_OTHER : BUNDLE_ALREADY;
 		lock_release(lock);
 		return 0;
 	}
 	if (store_staging(s, kind, name, staging, sizeof(staging), e) < 0)
 		goto out;
-	if (bundle_download(src, staging, e) < 0)
-		goto fail;
 	m = manifest ? cJSON_Duplicate(manifest, true) : cJSON_CreateObject();
 	if (!m) {
 		err_set(e, EXIT_SYSTEM, "out of memory");
@@ -586,12 +324,13 @@ int bundle_install(const struct store *s, const char *kind, const char *name,
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(m, "name");
 	cJSON_DeleteItemFromObjectCaseSensitive(m, "sha256");
-	cJSON_DeleteItemFromObjectCaseSensitive(m, "size");
-	cJSON_DeleteItemFromObjectCaseSensitive(m, "source");
-	cJSON_AddStringToObject(m, "name", name);
-	cJSON_AddStringToObject(m, "sha256", src->sha256);
-	cJSON_AddNumberToObject(m, "size", (double)src->size);
-	cJSON_AddStringToObject(m, "source", src->url);
+	if (!cJSON_AddStringToObject(m, "name", name) ||
+	    !cJSON_AddStringToObject(m, "sha256", sha256)) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		goto fail;
+	}
+	if (fill(staging, ud, m, e) < 0)
+		goto fail;
 	if (bundle_write_manifest(staging, m, e) < 0 || file_commit_dir(staging, objdir, e) < 0)
 		goto fail;
 	*out = BUNDLE_INSTALLED;
@@ -606,6 +345,32 @@ out:
 	cJSON_Delete(m);
 	lock_release(lock);
 	return rc;
+}
+
+static int fill_download(const char *staging, void *ud, cJSON *m, struct err *e)
+{
+	const struct bundle_src *src = ud;
+
+	if (bundle_download(src, staging, e) < 0)
+		return -1;
+	cJSON_DeleteItemFromObjectCaseSensitive(m, "size");
+	cJSON_DeleteItemFromObjectCaseSensitive(m, "source");
+	if (!cJSON_AddNumberToObject(m, "size", (double)src->size) ||
+	    !cJSON_AddStringToObject(m, "source", src->url))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	return 0;
+}
+
+int bundle_install(const struct store *s, const char *kind, const char *name,
+		   const struct bundle_src *src, const cJSON *manifest, bool force,
+		   enum bundle_outcome *out, struct err *e)
+{
+	char want[DIGEST_HEX_LEN + 1];
+
+	if (digest_parse(src->sha256, src->url, want, e) < 0)
+		return -1;
+	return bundle_install_custom(s, kind, name, want, force, fill_download, (void *)src,
+				     manifest, out, e);
 }
 
 /* ---- pack ---------------------------------------------------------------- */
@@ -738,7 +503,7 @@ static int pack_one(struct archive *a, struct archive_entry *ae, const char *dir
 		if ((size_t)n >= sizeof(target) - 1)
 			return err_set(e, EXIT_VERIFY, "%s: link target too long", full);
 		target[n] = '\0';
-		if (!link_confined(name, target))
+		if (!extract_link_confined(name, target))
 			return err_set(e, EXIT_VERIFY,
 				       "%s: symlink to '%s' points outside %s — bundles hold only "
 				       "links that stay inside",
@@ -773,8 +538,26 @@ out:
 	return rc;
 }
 
+static bool wanted(const char *name, const char *const *only)
+{
+	size_t len = strcspn(name, "/");
+
+	if (!only)
+		return true;
+	for (; *only; only++)
+		if (strlen(*only) == len && !strncmp(name, *only, len))
+			return true;
+	return false;
+}
+
 int bundle_pack(const char *dir, const char *out_path, char sha256[DIGEST_HEX_LEN + 1],
 		uint64_t *size, struct err *e)
+{
+	return bundle_pack_only(dir, NULL, out_path, sha256, size, e);
+}
+
+int bundle_pack_only(const char *dir, const char *const *only, const char *out_path,
+		     char sha256[DIGEST_HEX_LEN + 1], uint64_t *size, struct err *e)
 {
 	struct names l = { 0 };
 	struct atomic_file af;
@@ -788,6 +571,14 @@ int bundle_pack(const char *dir, const char *out_path, char sha256[DIGEST_HEX_LE
 	sha256_init(&k.h);
 	if (walk(dir, "", &l, e) < 0)
 		goto out;
+	for (size_t i = 0, j = 0; i <= l.n; i++) {
+		if (i == l.n)
+			l.n = j;
+		else if (wanted(l.v[i], only))
+			l.v[j++] = l.v[i];
+		else
+			free(l.v[i]);
+	}
 	if (!l.n) {
 		err_set(e, EXIT_USAGE, "%s: empty directory — nothing to pack", dir);
 		goto out;

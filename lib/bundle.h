@@ -76,6 +76,17 @@ int bundle_install(const struct store *s, const char *kind, const char *name,
 		   const struct bundle_src *src, const struct cJSON *manifest, bool force,
 		   enum bundle_outcome *out, struct err *e);
 
+/* Fills a staging directory for bundle_install_custom; may add fields to
+ * the manifest it is handed. Returns 0 or -1 with e set. */
+typedef int (*bundle_fill_fn)(const char *staging, void *ud, struct cJSON *manifest, struct err *e);
+
+/* bundle_install with the download replaced by fill (a .deb, an import):
+ * the same lock, sweep, "already installed with sha256" check, staging,
+ * manifest ("name", "sha256" added) and commit. */
+int bundle_install_custom(const struct store *s, const char *kind, const char *name,
+			  const char *sha256, bool force, bundle_fill_fn fill, void *ud,
+			  const struct cJSON *manifest, enum bundle_outcome *out, struct err *e);
+
 /* Writes manifest (plus an "installed" time when absent) as
  * DIR/manifest.json, atomically. */
 int bundle_write_manifest(const char *dir, const struct cJSON *manifest, struct err *e);
@@ -92,6 +103,11 @@ struct cJSON *bundle_read_manifest(const char *dir, struct err *e);
  * are returned. */
 int bundle_pack(const char *dir, const char *out_path, char sha256[DIGEST_HEX_LEN + 1],
 		uint64_t *size, struct err *e);
+
+/* bundle_pack of only the top-level names listed (NULL-terminated; NULL:
+ * everything), e.g. { "vmlinux", "initrd.img", "modules", NULL }. */
+int bundle_pack_only(const char *dir, const char *const *only, const char *out_path,
+		     char sha256[DIGEST_HEX_LEN + 1], uint64_t *size, struct err *e);
 
 /* Zstd level used by bundle_pack. */
 #define BUNDLE_ZSTD_LEVEL 19
