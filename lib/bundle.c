@@ -29,10 +29,13 @@
 
 /* ---- the byte source: hashed and counted as libarchive reads ----------- */
 
-struct source {
+struct bundle_stream {
+	struct http_req req;	/* outlives hs, as http.h requires */
 	struct http_stream *hs; /* or */
 	int fd;
 	const char *what;
+	char want[DIGEST_HEX_LEN + 1]; /* "" when unknown */
+	uint64_t want_size;	       /* 0 when unknown */
 	struct sha256 h;
 	uint64_t n;
 	uint64_t limit; /* fail once more than this arrives */
@@ -42,7 +45,7 @@ struct source {
 	char buf[CHUNK];
 };
 
-static ssize_t source_read(struct source *s, void *buf, size_t size)
+static ssize_t source_read(struct bundle_stream *s, void *buf, size_t size)
 {
 	ssize_t n;
 
@@ -73,9 +76,9 @@ static ssize_t source_read(struct source *s, void *buf, size_t size)
 	return n;
 }
 
-static la_ssize_t on_read(struct archive *a, void *ud, const void **out)
+ssize_t bundle_stream_archive_cb(struct archive *a, void *ud, const void **out)
 {
-	struct source *s = ud;
+	struct bundle_stream *s = ud;
 	ssize_t n = source_read(s, s->buf, sizeof(s->buf));
 
 	*out = s->buf;
@@ -86,26 +89,111 @@ static la_ssize_t on_read(struct archive *a, void *ud, const void **out)
 	return n;
 }
 
-/* Reads the rest of the stream (tar padding, anything after the archive):
- * the digest covers every byte, not just what libarchive wanted. */
-static int source_drain(struct source *s)
+int bundle_stream_fail(struct bundle_stream *s, struct archive *a, const char *kind,
+		       struct err *e)
 {
-	ssize_t n;
-
-	while ((n = source_read(s, s->buf, sizeof(s->buf))) > 0) {
+	if (s->failed) {
+		*e = s->err;
+		return -1;
 	}
-	return n < 0 ? -1 : 0;
+	return err_set(e, EXIT_VERIFY, "%s: not a valid %s: %s", s->what, kind,
+		       archive_error_string(a) ? archive_error_string(a) : "unreadable");
 }
 
-/* Unpacks from s into dir; then checks digest and size against want (want
- * NULL: just report them). */
-static int extract_from(struct source *s, const char *dir, const char *want_sha, uint64_t want_size,
-			char got_sha[DIGEST_HEX_LEN + 1], struct err *e)
+int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], uint64_t *size,
+			 struct err *e)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	ssize_t n;
+
+	/* The rest (tar padding, anything after the archive): the digest
+	 * covers every byte, not just what libarchive wanted. */
+	while ((n = source_read(s, s->buf, sizeof(s->buf))) > 0) {
+	}
+	if (n < 0) {
+		*e = s->err;
+		return -1;
+	}
+	sha256_hex(&s->h, hex);
+	if (got)
+		memcpy(got, hex, sizeof(hex));
+	if (size)
+		*size = s->n;
+	if (s->want_size && s->n != s->want_size)
+		return err_set(e, EXIT_VERIFY,
+			       "%s: %llu bytes, expected %llu — refusing it (tampered, or a stale "
+			       "catalog or index)",
+			       s->what, (unsigned long long)s->n,
+			       (unsigned long long)s->want_size);
+	if (s->want[0] && strcmp(hex, s->want))
+		return err_set(e, EXIT_VERIFY,
+			       "%s: sha256 %.12s…, expected %.12s… — refusing it (tampered, or a "
+			       "stale catalog or index)",
+			       s->what, hex, s->want);
+	return 0;
+}
+
+struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct err *e)
+{
+	struct http_resp resp;
+	struct bundle_stream *s;
+
+	if (!src->size || src->size > LIMIT_DOWNLOAD) {
+		err_set(e, EXIT_VERIFY, "%s: size %llu is out of range (1 to %llu)", src->url,
+			(unsigned long long)src->size, (unsigned long long)LIMIT_DOWNLOAD);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		return NULL;
+	}
+	if (digest_parse(src->sha256, src->url, s->want, e) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->fd = -1;
+	s->what = src->url;
+	s->limit = s->want_size = src->size;
+	err_init(&s->err);
+	sha256_init(&s->h);
+	s->req.url = src->url;
+	s->req.ca_file = src->ca_file;
+	s->hs = http_stream_open(&s->req, &resp, e);
+	if (!s->hs) {
+		free(s);
+		return NULL;
+	}
+	if (resp.content_length != UINT64_MAX && resp.content_length != src->size) {
+		err_set(e, EXIT_VERIFY,
+			"%s: the server offers %llu bytes, expected %llu — refusing it (tampered, "
+			"or a stale catalog or index)",
+			src->url, (unsigned long long)resp.content_length,
+			(unsigned long long)src->size);
+		http_stream_free(s->hs);
+		free(s);
+		return NULL;
+	}
+	progress_init(&s->prog, src->label ? src->label : src->url, src->size);
+	return s;
+}
+
+void bundle_stream_free(struct bundle_stream *s)
+{
+	if (!s)
+		return;
+	progress_fini(&s->prog);
+	http_stream_free(s->hs);
+	free(s);
+}
+
+/* Unpacks the tar.zst from s into dir, then verifies it. */
+static int extract_from(struct bundle_stream *s, const char *dir, char got[DIGEST_HEX_LEN + 1],
+			struct err *e)
 {
 	struct extract x = { .root = -1 };
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
-	char hex[DIGEST_HEX_LEN + 1];
 	int r, rc = -1;
 
 	if (!a) {
@@ -116,7 +204,7 @@ static int extract_from(struct source *s, const char *dir, const char *want_sha,
 		goto out;
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open(a, s, NULL, on_read, NULL) != ARCHIVE_OK)
+	if (archive_read_open(a, s, NULL, bundle_stream_archive_cb, NULL) != ARCHIVE_OK)
 		goto fail_archive;
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
 		r = extract_entry(&x, a, ae, e);
@@ -127,35 +215,10 @@ static int extract_from(struct source *s, const char *dir, const char *want_sha,
 	}
 	if (r != ARCHIVE_EOF)
 		goto fail_archive;
-	if (source_drain(s) < 0) {
-		*e = s->err;
-		goto out;
-	}
-	sha256_hex(&s->h, hex);
-	if (got_sha)
-		memcpy(got_sha, hex, sizeof(hex));
-	if (want_size && s->n != want_size) {
-		err_set(e, EXIT_VERIFY,
-			"%s: %llu bytes, the catalog says %llu — refusing it (tampered or a stale "
-			"catalog)",
-			s->what, (unsigned long long)s->n, (unsigned long long)want_size);
-		goto out;
-	}
-	if (want_sha && strcmp(hex, want_sha)) {
-		err_set(e, EXIT_VERIFY,
-			"%s: sha256 %.12s…, the catalog says %.12s… — refusing it (tampered or a "
-			"stale catalog)",
-			s->what, hex, want_sha);
-		goto out;
-	}
-	rc = 0;
+	rc = bundle_stream_finish(s, got, NULL, e);
 	goto out;
 fail_archive:
-	if (s->failed)
-		*e = s->err;
-	else
-		err_set(e, EXIT_VERIFY, "%s: not a valid tar.zst bundle: %s", s->what,
-			archive_error_string(a) ? archive_error_string(a) : "unreadable");
+	bundle_stream_fail(s, a, "tar.zst bundle", e);
 out:
 	extract_close(&x);
 	archive_read_free(a);
@@ -164,53 +227,20 @@ out:
 
 int bundle_download(const struct bundle_src *src, const char *dir, struct err *e)
 {
-	struct http_req req = { .url = src->url, .ca_file = src->ca_file };
-	struct http_resp resp;
-	struct source *s;
-	char want[DIGEST_HEX_LEN + 1];
+	struct bundle_stream *s = bundle_stream_open(src, e);
 	int rc;
 
-	if (digest_parse(src->sha256, src->url, want, e) < 0)
-		return -1;
-	if (!src->size || src->size > LIMIT_DOWNLOAD)
-		return err_set(e, EXIT_VERIFY, "%s: size %llu is out of range (1 to %llu)",
-			       src->url, (unsigned long long)src->size,
-			       (unsigned long long)LIMIT_DOWNLOAD);
-	s = calloc(1, sizeof(*s));
 	if (!s)
-		return err_set(e, EXIT_SYSTEM, "out of memory");
-	s->fd = -1;
-	s->what = src->url;
-	s->limit = src->size;
-	err_init(&s->err);
-	sha256_init(&s->h);
-	s->hs = http_stream_open(&req, &resp, e);
-	if (!s->hs) {
-		free(s);
 		return -1;
-	}
-	if (resp.content_length != UINT64_MAX && resp.content_length != src->size) {
-		err_set(e, EXIT_VERIFY,
-			"%s: the server offers %llu bytes, the catalog says %llu — refusing it "
-			"(tampered or a stale catalog)",
-			src->url, (unsigned long long)resp.content_length,
-			(unsigned long long)src->size);
-		http_stream_free(s->hs);
-		free(s);
-		return -1;
-	}
-	progress_init(&s->prog, src->label ? src->label : src->url, src->size);
-	rc = extract_from(s, dir, want, src->size, NULL, e);
-	progress_fini(&s->prog);
-	http_stream_free(s->hs);
-	free(s);
+	rc = extract_from(s, dir, NULL, e);
+	bundle_stream_free(s);
 	return rc;
 }
 
 int bundle_extract_fd(int fd, const char *dir, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size,
 		      struct err *e)
 {
-	struct source *s = calloc(1, sizeof(*s));
+	struct bundle_stream *s = calloc(1, sizeof(*s));
 	int rc;
 
 	if (!s)
@@ -220,9 +250,7 @@ int bundle_extract_fd(int fd, const char *dir, char sha256[DIGEST_HEX_LEN + 1], 
 	s->limit = LIMIT_DOWNLOAD;
 	err_init(&s->err);
 	sha256_init(&s->h);
-	progress_init(&s->prog, "bundle", 0);
-	s->prog.active = false;
-	rc = extract_from(s, dir, NULL, 0, sha256, e);
+	rc = extract_from(s, dir, sha256, e);
 	if (size)
 		*size = s->n;
 	free(s);

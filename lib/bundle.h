@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "digest.h"
 #include "limits.h"
@@ -51,6 +52,31 @@ struct bundle_src {
  * EXIT_NETWORK/EXIT_NOTFOUND from http, EXIT_VERIFY for a digest or size
  * mismatch, a malformed archive or an unsafe entry, EXIT_SYSTEM for disk. */
 int bundle_download(const struct bundle_src *src, const char *dir, struct err *e);
+
+/* The byte source under bundle_download, for other archive kinds (a .deb):
+ * an HTTP(S) stream of src whose every byte is counted (over src->size is
+ * an error at once) and hashed as an archive reads it, with a progress
+ * bar. The usual shape:
+ *   s = bundle_stream_open(src, e);
+ *   archive_read_open(a, s, NULL, bundle_stream_archive_cb, NULL);
+ *   … read entries; on an archive error: bundle_stream_fail(s, a, "what", e)
+ *   bundle_stream_finish(s, …) drains the rest and checks sha256 and size.
+ * src's strings must outlive the stream.
+ */
+struct bundle_stream;
+struct archive;
+struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct err *e);
+/* libarchive read callback (archive_read_callback); ud is the stream. */
+ssize_t bundle_stream_archive_cb(struct archive *a, void *ud, const void **out);
+/* Reports why reading failed: the stream's own error (network, too large)
+ * if it had one, else "not a valid KIND" with libarchive's reason. -1. */
+int bundle_stream_fail(struct bundle_stream *s, struct archive *a, const char *kind,
+		       struct err *e);
+/* Reads to the end, then verifies; got/size (may be NULL) receive what was
+ * seen. EXIT_VERIFY on a mismatch. */
+int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], uint64_t *size,
+			 struct err *e);
+void bundle_stream_free(struct bundle_stream *s);
 
 /* Unpacks a tar.zst already open as fd (a local bundle) into dir, confined,
  * and reports its sha256 and size (NULL to skip). Same rules as above. */
