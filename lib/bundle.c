@@ -89,8 +89,12 @@ ssize_t bundle_stream_archive_cb(struct archive *a, void *ud, const void **out)
 	return n;
 }
 
-int bundle_stream_fail(struct bundle_stream *s, struct archive *a, const char *kind,
-		       struct err *e)
+bool bundle_stream_failed(const struct bundle_stream *s)
+{
+	return s->failed;
+}
+
+int bundle_stream_fail(struct bundle_stream *s, struct archive *a, const char *kind, struct err *e)
 {
 	if (s->failed) {
 		*e = s->err;
@@ -123,8 +127,7 @@ int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], 
 		return err_set(e, EXIT_VERIFY,
 			       "%s: %llu bytes, expected %llu — refusing it (tampered, or a stale "
 			       "catalog or index)",
-			       s->what, (unsigned long long)s->n,
-			       (unsigned long long)s->want_size);
+			       s->what, (unsigned long long)s->n, (unsigned long long)s->want_size);
 	if (s->want[0] && strcmp(hex, s->want))
 		return err_set(e, EXIT_VERIFY,
 			       "%s: sha256 %.12s…, expected %.12s… — refusing it (tampered, or a "

@@ -70,8 +70,9 @@ struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct er
 ssize_t bundle_stream_archive_cb(struct archive *a, void *ud, const void **out);
 /* Reports why reading failed: the stream's own error (network, too large)
  * if it had one, else "not a valid KIND" with libarchive's reason. -1. */
-int bundle_stream_fail(struct bundle_stream *s, struct archive *a, const char *kind,
-		       struct err *e);
+int bundle_stream_fail(struct bundle_stream *s, struct archive *a, const char *kind, struct err *e);
+/* True when the stream itself failed (then bundle_stream_fail reports it). */
+bool bundle_stream_failed(const struct bundle_stream *s);
 /* Reads to the end, then verifies; got/size (may be NULL) receive what was
  * seen. EXIT_VERIFY on a mismatch. */
 int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], uint64_t *size,
