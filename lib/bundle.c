@@ -30,7 +30,8 @@
 /* ---- the byte source: hashed and counted as libarchive reads ----------- */
 
 struct bundle_stream {
-	struct http_req req;	/* outlives hs, as http.h requires */
+	struct http_req req; /* outlive hs, as http.h requires */
+	struct http_resp resp;
 	struct http_stream *hs; /* or */
 	int fd;
 	const char *what;
@@ -138,7 +139,6 @@ int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], 
 
 struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct err *e)
 {
-	struct http_resp resp;
 	struct bundle_stream *s;
 
 	if (!src->size || src->size > LIMIT_DOWNLOAD) {
@@ -162,16 +162,16 @@ struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct er
 	sha256_init(&s->h);
 	s->req.url = src->url;
 	s->req.ca_file = src->ca_file;
-	s->hs = http_stream_open(&s->req, &resp, e);
+	s->hs = http_stream_open(&s->req, &s->resp, e);
 	if (!s->hs) {
 		free(s);
 		return NULL;
 	}
-	if (resp.content_length != UINT64_MAX && resp.content_length != src->size) {
+	if (s->resp.content_length != UINT64_MAX && s->resp.content_length != src->size) {
 		err_set(e, EXIT_VERIFY,
 			"%s: the server offers %llu bytes, expected %llu — refusing it (tampered, "
 			"or a stale catalog or index)",
-			src->url, (unsigned long long)resp.content_length,
+			src->url, (unsigned long long)s->resp.content_length,
 			(unsigned long long)src->size);
 		http_stream_free(s->hs);
 		free(s);
