@@ -54,14 +54,14 @@ int agent_fc_handshake(int fd, unsigned port, int timeout_ms, struct err *e);
 /* What READY told us (strings NUL-terminated, truncated never: the agent's
  * values longer than these are a protocol error). */
 struct agent_info {
-	int version;	     /* protocol version */
-	char agent[64];	     /* agent build, "banger VERSION" */
+	int version;	/* protocol version */
+	char agent[64]; /* agent build, "banger VERSION" */
 	char hostname[256];
-	char kernel[128];    /* uname -r */
+	char kernel[128];     /* uname -r */
 	char first_boot[256]; /* first line of /run/banger/first-boot.state, or "unknown" */
-	long long boot_time; /* seconds since the epoch (/proc/stat btime) */
-	long long uptime_ms; /* guest CLOCK_BOOTTIME when READY was sent */
-	uint32_t window;     /* per-channel STDIN/DATA credit the agent grants */
+	long long boot_time;  /* seconds since the epoch (/proc/stat btime) */
+	long long uptime_ms;  /* guest CLOCK_BOOTTIME when READY was sent */
+	uint32_t window;      /* per-channel STDIN/DATA credit the agent grants */
 };
 
 struct agent_chan; /* one exec/put/get in flight (internal) */
@@ -77,19 +77,25 @@ struct agent {
 	bool dead;		  /* the stream failed; only agent_close is useful */
 };
 
-/* Starts a session on fd (the struct takes ownership of fd): sends HELLO with
- * a fresh nonce and waits up to timeout_ms for the matching READY, skipping
- * anything else on the stream (leftovers of an earlier session). If no READY
- * comes within a second it flushes the stream (AP_HDR + LIMIT_FRAME zero
- * bytes, enough to complete any half-sent frame) and says HELLO again. */
-int agent_open(struct agent *a, int fd, int timeout_ms, struct err *e);
+/* Starts a session on fd (the struct takes ownership of fd, even on
+ * failure): sends HELLO with a fresh nonce and waits up to timeout_ms for the
+ * matching READY, skipping anything else on the stream (leftovers of an
+ * earlier session). With AGENT_SHARED_STREAM (a virtio-serial stream that
+ * outlives sessions), when no READY comes within a second and the HELLO has
+ * been written, it flushes the stream (AP_HDR + LIMIT_FRAME zero bytes,
+ * enough to complete a frame an earlier host left half-sent) and says HELLO
+ * again. Without it a silent agent just times out (EXIT_GUEST). */
+#define AGENT_SHARED_STREAM 1u
+int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e);
 
 /* Connects and opens with backoff (50 ms doubling to 1 s) until READY or
- * timeout_ms has passed — use this instead of polling SSH after a boot. */
+ * timeout_ms has passed — use this instead of polling SSH after a boot.
+ * A unix: spec is treated as a shared stream (AGENT_SHARED_STREAM). */
 int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms, struct err *e);
 
 /* Closes the fd and frees everything; open channels are abandoned (the agent
- * kills their processes when the session ends). Safe on a zeroed struct. */
+ * kills their processes when the session ends). Safe after a failed
+ * agent_open, and twice. */
 void agent_close(struct agent *a);
 
 /* --- operations --------------------------------------------------------- */

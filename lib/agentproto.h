@@ -28,28 +28,28 @@ struct buf;
 #define AP_MAGIC1 0x9E
 #define AP_VERSION 1
 #define AP_HDR 12
-#define AP_PORT 10789			     /* default AF_VSOCK port */
+#define AP_PORT 10789				       /* default AF_VSOCK port */
 #define AP_SERIAL "/dev/virtio-ports/org.banger.agent" /* virtio-serial port */
-#define AP_CHUNK (64 * 1024)		     /* data frames are sent in chunks this big */
+#define AP_CHUNK (64 * 1024)			       /* data frames are sent in chunks this big */
 
 enum ap_type {
-	AP_HELLO = 1,	 /* h→a  ch=nonce  JSON {"version"} — starts (or restarts) a session */
-	AP_READY = 2,	 /* a→h  ch=nonce  JSON agent facts */
-	AP_EXEC = 3,	 /* h→a  JSON {"argv","env","cwd","user","pty":{rows,cols},"term"} */
-	AP_STDIN = 4,	 /* h→a  raw; empty = end of input */
-	AP_STDOUT = 5,	 /* a→h  raw */
-	AP_STDERR = 6,	 /* a→h  raw */
-	AP_RESIZE = 7,	 /* h→a  JSON {"rows","cols"} */
-	AP_SIGNAL = 8,	 /* h→a  JSON {"signal"} */
-	AP_EXIT = 9,	 /* a→h  JSON {"code"} or {"signal"}; ends the channel */
-	AP_PUT = 10,	 /* h→a  JSON {"path","mode","uid","gid","size"} then DATA… */
-	AP_GET = 11,	 /* h→a  JSON {"path"} */
-	AP_FILE = 12,	 /* a→h  JSON {"size","mode","uid","gid"} then DATA… */
-	AP_DATA = 13,	 /* both raw; empty = end of file */
-	AP_OK = 14,	 /* a→h  JSON {}; ends the channel (put committed, shutdown accepted) */
-	AP_ERROR = 15,	 /* a→h  JSON {"code","message"}; ends the channel (ch 0: session) */
-	AP_ACK = 16,	 /* a→h  4-byte count: STDIN/DATA bytes consumed, window credit back */
-	AP_CLOSE = 17,	 /* h→a  empty: abort the channel (kill the exec, drop the put) */
+	AP_HELLO = 1,	  /* h→a  ch=nonce  JSON {"version"} — starts (or restarts) a session */
+	AP_READY = 2,	  /* a→h  ch=nonce  JSON agent facts */
+	AP_EXEC = 3,	  /* h→a  JSON {"argv","env","cwd","user","pty":{rows,cols},"term"} */
+	AP_STDIN = 4,	  /* h→a  raw; empty = end of input */
+	AP_STDOUT = 5,	  /* a→h  raw */
+	AP_STDERR = 6,	  /* a→h  raw */
+	AP_RESIZE = 7,	  /* h→a  JSON {"rows","cols"} */
+	AP_SIGNAL = 8,	  /* h→a  JSON {"signal"} */
+	AP_EXIT = 9,	  /* a→h  JSON {"code"} or {"signal"}; ends the channel */
+	AP_PUT = 10,	  /* h→a  JSON {"path","mode","uid","gid","size"} then DATA… */
+	AP_GET = 11,	  /* h→a  JSON {"path"} */
+	AP_FILE = 12,	  /* a→h  JSON {"size","mode","uid","gid"} then DATA… */
+	AP_DATA = 13,	  /* both raw; empty = end of file */
+	AP_OK = 14,	  /* a→h  JSON {}; ends the channel (put committed, shutdown accepted) */
+	AP_ERROR = 15,	  /* a→h  JSON {"code","message"}; ends the channel (ch 0: session) */
+	AP_ACK = 16,	  /* a→h  4-byte count: STDIN/DATA bytes consumed, window credit back */
+	AP_CLOSE = 17,	  /* h→a  empty: abort the channel (kill the exec, drop the put) */
 	AP_SHUTDOWN = 18, /* h→a  JSON {"action":"poweroff"|"reboot"} */
 	AP_TYPE_MAX = 18,
 };
