@@ -174,7 +174,8 @@ static void fake_agent(int fd)
 				continue;
 			buf_reset(&out);
 			buf_append(&out, "\x01\x02junk", 6, &e);
-			ap_encode(&out, AP_READY, f.channel + 1, "{\"version\":1,\"window\":9}", 24, &e);
+			ap_encode(&out, AP_READY, f.channel + 1, "{\"version\":1,\"window\":9}", 24,
+				  &e);
 			ap_encode(&out, AP_READY, f.channel, ready, strlen(ready), &e);
 			(void)!write(fd, out.data, out.len);
 		}

@@ -46,7 +46,8 @@ static void encode_all(struct buf *b)
 
 	buf_init(b, 1 << 20, "test stream");
 	for (size_t i = 0; i < NALL; i++)
-		CHECK(ap_encode(b, all[i].type, all[i].channel, all[i].payload, all[i].len, &e) == 0);
+		CHECK(ap_encode(b, all[i].type, all[i].channel, all[i].payload, all[i].len, &e) ==
+		      0);
 }
 
 /* Feeds p in pieces of at most `step` bytes (first piece `first` bytes);
@@ -66,7 +67,8 @@ static size_t decode_pieces(const unsigned char *p, size_t n, size_t first, size
 		while (used_total < len) {
 			struct ap_frame f;
 			bool got;
-			long used = ap_decode(&d, p + off + used_total, len - used_total, &f, &got, &e);
+			long used =
+				ap_decode(&d, p + off + used_total, len - used_total, &f, &got, &e);
 
 			CHECK(used >= 0);
 			if (used < 0) {
@@ -248,8 +250,9 @@ static void hunting_skips_leftovers(void)
 {
 	struct buf b;
 	struct err e;
-	static const unsigned char junk[] = { 0x00, AP_MAGIC0, AP_MAGIC1, AP_VERSION, 0x7f, AP_MAGIC0,
-					      AP_MAGIC0, AP_MAGIC1, 0x09, 'x', AP_MAGIC0 };
+	static const unsigned char junk[] = { 0x00, AP_MAGIC0, AP_MAGIC1, AP_VERSION,
+					      0x7f, AP_MAGIC0, AP_MAGIC0, AP_MAGIC1,
+					      0x09, 'x',       AP_MAGIC0 };
 
 	buf_init(&b, 1 << 20, "dirty stream");
 	buf_append(&b, junk, sizeof(junk), &e);
