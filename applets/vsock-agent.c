@@ -605,8 +605,9 @@ static int do_exec(struct conn *c, const struct ap_frame *f, struct err *e)
 	     (!cJSON_IsObject(pty) || json_int(pty, "rows", 0, 65535, &rows) < 0 ||
 	      json_int(pty, "cols", 0, 65535, &cols) < 0))) {
 		err_set(e, EXIT_VERIFY,
-			"exec: needs \"argv\" (strings), optional \"env\" (strings), \"cwd\", "
-			"\"user\", \"term\", \"pty\" {rows, cols}");
+			"exec: needs \"argv\" (1 to %d strings), optional \"env\" (strings), "
+			"\"cwd\", \"user\", \"term\", \"pty\" {rows, cols}",
+			LIMIT_AGENT_ARGS);
 		goto fail;
 	}
 	r.pty = pty && cJSON_IsObject(pty);
@@ -1103,12 +1104,20 @@ static struct conn *conn_new(int fd)
 	return c;
 }
 
+static void conn_write(struct conn *c);
+
 /* A protocol error: a socket session ends; the serial stream reports it,
  * drops the session and hunts for the next HELLO. */
 static void protocol_error(struct conn *c, const struct err *e)
 {
 	log_warn("%s: %s", c->serial ? "serial port" : "session", e->msg);
 	if (!c->serial) {
+		/* Say why, if the socket takes it right now; never wait for it. */
+		if (c->synced) {
+			send_error(c, 0, e->code ? e->code : EXIT_VERIFY, "%s", e->msg);
+			if (!c->dead)
+				conn_write(c);
+		}
 		c->dead = true;
 		return;
 	}
