@@ -17,6 +17,14 @@
 #define LIMIT_XATTR_VALUE (64 * 1024)
 #define LIMIT_FRAME (1024 * 1024)    /* one agent protocol frame */
 #define LIMIT_CMDLINE 4096	     /* kernel command line */
+#define LIMIT_CMDLINE_WORDS 256	     /* words on the kernel command line */
+#define LIMIT_SSH_KEYS 2048	     /* banger.ssh_key, decoded */
+#define LIMIT_DNS_SERVERS 3	     /* banger.dns (resolv.conf honours 3) */
+#define LIMIT_MASK_UNITS 16	     /* banger.mask */
+#define LIMIT_OS_RELEASE (64 * 1024) /* /etc/os-release */
+#define LIMIT_MODULES 512	     /* modules in one initramfs */
+#define LIMIT_MODULE_SIZE (64 << 20) /* one kernel module, decompressed */
+#define LIMIT_MODULES_DEP (16 << 20) /* modules.dep, modules.builtin */
 #define LIMIT_DOWNLOAD (64ULL << 30) /* one blob or bundle */
 
 #endif
