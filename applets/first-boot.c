@@ -126,7 +126,7 @@ static int root_path(char *out, size_t size, const char *rel, struct err *e)
 static void write_state(void)
 {
 	char path[LIMIT_PATH], text[2048];
-	struct err e;
+	struct err e = { 0 };
 	int n;
 
 	err_init(&e);
@@ -147,7 +147,7 @@ static void read_cmdline(const char *file)
 {
 	char *text = NULL;
 	size_t len = 0;
-	struct err e;
+	struct err e = { 0 };
 
 	err_init(&e);
 	if (file_read_all(file, LIMIT_CMDLINE + 1, &text, &len, &e) < 0 ||
@@ -165,7 +165,7 @@ static void read_cmdline(const char *file)
 static void apply_settings(void)
 {
 	struct guest_config *g = &fb.cfg;
-	struct err e;
+	struct err e = { 0 };
 	bool changed;
 	int n;
 
@@ -213,7 +213,7 @@ static void apply_settings(void)
 
 static void mask_units(void)
 {
-	struct err e;
+	struct err e = { 0 };
 	int n;
 
 	err_init(&e);
@@ -292,8 +292,9 @@ static void service_start(struct service *s)
 	s->started_ms = now_ms();
 	s->pid = spawn(s->path, s->argv);
 	if (s->pid < 0) {
-		struct err e;
+		struct err e = { 0 };
 
+		err_init(&e);
 		err_errno(&e, 0, "%s: fork", s->name);
 		failed(&e, s->name);
 		s->pid = 0;
@@ -438,7 +439,7 @@ static bool word_in(const char *word, const char *list)
 static const struct family *os_family(void)
 {
 	char id[256], like[256];
-	struct err e;
+	struct err e = { 0 };
 
 	err_init(&e);
 	if (sysconf_os_release(fb.root, "ID", id, sizeof(id), &e) != 0)
@@ -494,7 +495,7 @@ static void try_install(void)
 static void handover(const char *systemd)
 {
 	sigset_t none;
-	struct err e;
+	struct err e = { 0 };
 
 	mask_units();
 	fb.init_mode = "systemd";
@@ -513,7 +514,7 @@ static void setup_services(void)
 	struct service *a = &fb.svc[SVC_AGENT], *s = &fb.svc[SVC_SSHD];
 	const char *env = getenv("BANGER_AGENT");
 	char path[LIMIT_PATH];
-	struct err e;
+	struct err e = { 0 };
 
 	a->name = "agent";
 	a->backoff_ms = BACKOFF_MIN_MS;
@@ -553,7 +554,7 @@ static void shutdown_now(void)
 {
 	const char *what = fb.cfg.halt == HALT_REBOOT ? "reboot" : "power off";
 	uint64_t until;
-	struct err e;
+	struct err e = { 0 };
 
 	log_info("signal %d: shutting down (%s)", fb.shutdown_sig, what);
 	for (int i = 0; i < NSVC; i++)
@@ -619,7 +620,7 @@ static void minimal_init(void)
 
 static void pid1_setup(void)
 {
-	struct err e;
+	struct err e = { 0 };
 	int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGPWR, SIGUSR1, SIGUSR2, SIGHUP };
 
 	sigemptyset(&fb.sigs);
@@ -648,7 +649,7 @@ static void pid1_setup(void)
 /* What needs the parameters: / read-write unless "ro" was asked for. */
 static void pid1_live_setup(void)
 {
-	struct err e;
+	struct err e = { 0 };
 
 	err_init(&e);
 	if (!fb.cfg.root_ro_explicit && sysinit_remount_root_rw(&e) < 0)
@@ -662,7 +663,7 @@ static void pid1_live_setup(void)
 static bool has_systemd_dir(void)
 {
 	char path[LIMIT_PATH];
-	struct err e;
+	struct err e = { 0 };
 	struct stat st;
 
 	return root_path(path, sizeof(path), "etc/systemd", &e) == 0 && stat(path, &st) == 0 &&

@@ -34,6 +34,7 @@ bool sysinit_is_mountpoint(const char *path)
 	struct stat a, b;
 	struct err e;
 
+	err_init(&e);
 	if (!strcmp(path, "/"))
 		return true;
 	if (path_join(parent, sizeof(parent), path, "..", &e) < 0)
