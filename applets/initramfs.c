@@ -82,8 +82,15 @@ const char initramfs_usage[] =
 #define MAX_EXTRA 32
 
 static const char *const wanted[] = {
-	"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",     "virtio_console",
-	"vsock",      "vmw_vsock_virtio_transport", "vsock_loopback", "ext4",
+	"virtio_pci",
+	"virtio_mmio",
+	"virtio_blk",
+	"virtio_net",
+	"virtio_console",
+	"vsock",
+	"vmw_vsock_virtio_transport",
+	"vsock_loopback",
+	"ext4",
 };
 
 static struct {
@@ -126,10 +133,9 @@ static void init_load_modules(const struct cmdline *cl)
 		if (nl)
 			*nl = '\0';
 		err_init(&e);
-		if (*name &&
-		    (path_joinf(path, sizeof(path), &e, "/" MOD_DIR, "%s.ko", name) < 0 ||
-		     cmdline_module_params(cl, name, params, sizeof(params), &e) < 0 ||
-		     (r = kmod_load(path, params, &e)) < 0)) {
+		if (*name && (path_joinf(path, sizeof(path), &e, "/" MOD_DIR, "%s.ko", name) < 0 ||
+			      cmdline_module_params(cl, name, params, sizeof(params), &e) < 0 ||
+			      (r = kmod_load(path, params, &e)) < 0)) {
 			log_warn("%s", e.msg);
 			failed++;
 		} else if (*name) {
@@ -399,7 +405,8 @@ static int build(void)
 	have_modules = moddir[0] != '\0';
 	if (ir.config)
 		snprintf(config, sizeof(config), "%s", ir.config);
-	else if (!have_modules || !find_config(moddir, kdir[0] ? kdir : NULL, config, sizeof(config)))
+	else if (!have_modules ||
+		 !find_config(moddir, kdir[0] ? kdir : NULL, config, sizeof(config)))
 		config[0] = '\0';
 	if (!ir.compress)
 		ir.compress = config[0] && config_has(config, "CONFIG_RD_ZSTD=y") ? "zstd" : "gzip";
@@ -412,8 +419,9 @@ static int build(void)
 		/* Asked for by name: must exist; the defaults may be absent. */
 		for (int i = 0; i < ir.nextra; i++) {
 			if (!kmod_find(&x, ir.extra[i]) && !kmod_is_builtin(&x, ir.extra[i]))
-				die(EXIT_NOTFOUND, "module %s: neither in %s nor built in — check "
-						   "the name",
+				die(EXIT_NOTFOUND,
+				    "module %s: neither in %s nor built in — check "
+				    "the name",
 				    ir.extra[i], moddir);
 			want[nwant++] = ir.extra[i];
 		}
@@ -434,7 +442,8 @@ static int build(void)
 		die(EXIT_SYSTEM, "libarchive: cannot write cpio newc");
 	if (!strcmp(ir.compress, "gzip")) {
 		if (archive_write_add_filter_gzip(ir.a) != ARCHIVE_OK ||
-		    archive_write_set_filter_option(ir.a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+		    archive_write_set_filter_option(ir.a, "gzip", "timestamp", NULL) !=
+			    ARCHIVE_OK ||
 		    archive_write_set_filter_option(ir.a, "gzip", "compression-level", "9") !=
 			    ARCHIVE_OK)
 			die(EXIT_SYSTEM, "libarchive: gzip: %s", archive_error_string(ir.a));
@@ -448,8 +457,9 @@ static int build(void)
 	if (archive_write_open_fd(ir.a, af.fd) != ARCHIVE_OK)
 		die(EXIT_SYSTEM, "%s: %s", ir.out, archive_error_string(ir.a));
 
-	static const char *const dirs[] = { "dev", "proc", "sys", "run", "newroot", "lib",
-					    MOD_DIR };
+	static const char *const dirs[] = {
+		"dev", "proc", "sys", "run", "newroot", "lib", MOD_DIR
+	};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		add_entry(dirs[i], AE_IFDIR, 0755, NULL, 0, 0);
 	add_entry("dev/console", AE_IFCHR, 0600, NULL, 0, makedev(5, 1));

@@ -49,16 +49,18 @@ static int load_list(struct kmod_index *x, struct err *e)
 				cap = cap ? cap * 2 : 1024;
 				void *p = realloc(x->mods, (size_t)cap * sizeof(*x->mods));
 				if (!p)
-					return err_set(e, EXIT_SYSTEM, "module index: out of memory");
+					return err_set(e, EXIT_SYSTEM,
+						       "module index: out of memory");
 				x->mods = p;
 			}
 			m = &x->mods[x->n++];
 			memset(m, 0, sizeof(*m));
 			colon = x->have_dep ? strchr(line, ':') : NULL;
 			if (x->have_dep && !colon)
-				return err_set(e, EXIT_VERIFY,
-					       "%s/modules.dep: malformed line '%.60s' — rerun depmod",
-					       x->dir, line);
+				return err_set(
+					e, EXIT_VERIFY,
+					"%s/modules.dep: malformed line '%.60s' — rerun depmod",
+					x->dir, line);
 			if (colon) {
 				*colon = '\0';
 				m->deps = colon + 1;
@@ -228,8 +230,7 @@ struct walk {
 	int *order, max, n;
 };
 
-static int visit(struct kmod_index *x, struct kmod_mod *m, struct walk *w, int depth,
-		 struct err *e)
+static int visit(struct kmod_index *x, struct kmod_mod *m, struct walk *w, int depth, struct err *e)
 {
 	char deps[2048];
 
@@ -268,8 +269,8 @@ static int visit(struct kmod_index *x, struct kmod_mod *m, struct walk *w, int d
 }
 
 int kmod_closure(struct kmod_index *x, const char *const *want, int nwant, bool missing_ok,
-		 int *order, int max, int *n, const char **skipped, int nskipped_max,
-		 int *nskipped, struct err *e)
+		 int *order, int max, int *n, const char **skipped, int nskipped_max, int *nskipped,
+		 struct err *e)
 {
 	struct walk w = { order, max, 0 };
 
@@ -337,8 +338,8 @@ static int inflate_xz(const unsigned char *in, size_t inlen, unsigned char **out
 	return 0;
 }
 
-static int inflate_zstd(const unsigned char *in, size_t inlen, unsigned char **out,
-			size_t *outlen, const char *what, struct err *e)
+static int inflate_zstd(const unsigned char *in, size_t inlen, unsigned char **out, size_t *outlen,
+			const char *what, struct err *e)
 {
 	ZSTD_DStream *z = ZSTD_createDStream();
 	ZSTD_inBuffer zi = { in, inlen, 0 };
@@ -448,8 +449,9 @@ int kmod_read(const struct kmod_index *x, const char *rel, unsigned char **data,
 		raw = NULL;
 	}
 	if (!raw)
-		return err_set(e, EXIT_NOTFOUND, "%s/%s: module file missing — the tree is "
-						 "incomplete",
+		return err_set(e, EXIT_NOTFOUND,
+			       "%s/%s: module file missing — the tree is "
+			       "incomplete",
 			       x->dir, rel);
 	if (ends_with(path, ".xz"))
 		rc = inflate_xz((unsigned char *)raw, rawlen, data, len, path, e);

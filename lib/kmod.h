@@ -55,8 +55,8 @@ bool kmod_is_builtin(const struct kmod_index *x, const char *name);
  * missing_ok, in which case it is listed in skipped (up to nskipped_max).
  * A dependency that cannot be found is always an error. */
 int kmod_closure(struct kmod_index *x, const char *const *want, int nwant, bool missing_ok,
-		 int *order, int max, int *n, const char **skipped, int nskipped_max,
-		 int *nskipped, struct err *e);
+		 int *order, int max, int *n, const char **skipped, int nskipped_max, int *nskipped,
+		 struct err *e);
 
 /* Reads the module at x->dir/rel (trying .xz, .zst and .gz suffixes when
  * rel itself is absent), decompressed, into a malloc'd buffer (caller
