@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,11 +111,11 @@ void sysinit_console(void)
 
 int sysinit_remount_root_rw(struct err *e)
 {
-	struct statfs sf;
+	struct statvfs sv;
 
-	if (statfs("/", &sf) < 0)
-		return err_errno(e, 0, "/: statfs");
-	if (!(sf.f_flags & ST_RDONLY))
+	if (statvfs("/", &sv) < 0)
+		return err_errno(e, 0, "/: statvfs");
+	if (!(sv.f_flag & ST_RDONLY))
 		return 0;
 	if (mount(NULL, "/", NULL, MS_REMOUNT, NULL) < 0)
 		return err_errno(e, 0, "/: cannot remount read-write");
