@@ -4,8 +4,8 @@
 #   /usr/local/libexec/banger and /etc/os-release ID=busybox (no systemd,
 #   no package manager: first-boot stays the minimal init).
 # guest_image DIR IMG MB: an ext4 image of DIR (mke2fs -d), MB mebibytes.
-# guest_boot LOG TIMEOUT QEMU_ARGS...: runs qemu-system-x86_64 -M microvm
-#   (TCG, 256 MiB, 1 CPU, no reboot) with QEMU_ARGS; each console line goes
+# guest_boot LOG TIMEOUT QEMU_ARGS...: runs qemu-system-x86_64 -M $GUEST_MACHINE
+#   (default microvm; TCG, 256 MiB, 1 CPU, no reboot) with QEMU_ARGS; each console line goes
 #   to LOG prefixed with the seconds since QEMU started. Returns QEMU's exit
 #   status (124 on timeout). QEMU is killed at exit whatever happens
 #   (guest_cleanup, chained into the EXIT trap by guest_init).
@@ -52,7 +52,7 @@ guest_boot() {
 	shift 2
 	t0=${EPOCHREALTIME/./}
 	: >"$GUEST_PIDFILE"
-	timeout -k 5 "$t" nice qemu-system-x86_64 -accel tcg -M microvm -m 256 -smp 1 \
+	timeout -k 5 "$t" nice qemu-system-x86_64 -accel tcg -M "${GUEST_MACHINE:-microvm}" -m 256 -smp 1 \
 		-nographic -no-reboot -pidfile "$GUEST_PIDFILE" "$@" </dev/null 2>&1 |
 		while IFS= read -r line; do
 			line=${line%$'\r'}
@@ -62,6 +62,30 @@ guest_boot() {
 	rc=${PIPESTATUS[0]}
 	guest_cleanup
 	return "$rc"
+}
+
+# guest_wait LOG TEXT SECONDS: waits until TEXT is in LOG (a boot running in
+# the background); false on timeout.
+guest_wait() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# guest_monitor SOCKET COMMAND: one QEMU human monitor command.
+guest_monitor() {
+	python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(5)
+s.recv(4096)
+s.sendall(sys.argv[2].encode() + b"\n")
+time.sleep(0.3)
+PY
 }
 
 # guest_marker LOG TEXT: the seconds at which TEXT first appeared, or nothing.
