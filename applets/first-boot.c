@@ -91,7 +91,6 @@ static struct {
 	bool pid1;
 	struct cmdline cl;
 	struct guest_config cfg;
-	const char *init_mode; /* state file: minimal, systemd, oneshot */
 	char hostname[72];
 	uint64_t grown_from, grown_to;
 	int errors;
@@ -123,7 +122,10 @@ static int root_path(char *out, size_t size, const char *rel, struct err *e)
 	return path_join(out, size, fb.root, rel, e);
 }
 
-static void write_state(void)
+/* The first line is the phase (docs/agent-protocol.md: the agent's READY
+ * reports it verbatim): starting, installing, systemd, init, done, or
+ * "failed MESSAGE"; then KEY=VALUE lines (docs/first-boot.md). */
+static void write_state(const char *phase)
 {
 	char path[LIMIT_PATH], text[2048];
 	struct err e = { 0 };
@@ -131,10 +133,11 @@ static void write_state(void)
 
 	err_init(&e);
 	n = snprintf(text, sizeof(text),
-		     "version=1\nrole=%s\ninit=%s\nhostname=%s\nboot_ms=%" PRIu64
+		     "%s%s%s\nversion=1\nrole=%s\nhostname=%s\nboot_ms=%" PRIu64
 		     "\nresized=%" PRIu64 " %" PRIu64 "\nerrors=%d\nlast_error=%s\n",
-		     fb.pid1 ? "pid1" : "oneshot", fb.init_mode, fb.hostname, now_ms(),
-		     fb.grown_from, fb.grown_to, fb.errors, fb.last_error);
+		     phase, strcmp(phase, "failed") ? "" : " ",
+		     strcmp(phase, "failed") ? "" : fb.last_error, fb.pid1 ? "pid1" : "oneshot",
+		     fb.hostname, now_ms(), fb.grown_from, fb.grown_to, fb.errors, fb.last_error);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
 	if (root_path(path, sizeof(path), "run/banger", &e) < 0 ||
@@ -483,6 +486,7 @@ static void try_install(void)
 	}
 	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
 	until = now_ms() + (uint64_t)fb.cfg.install_timeout_s * 1000;
+	write_state("installing");
 	log_info("no systemd: installing it with %s (at most %d s)", f->install[0],
 		 fb.cfg.install_timeout_s);
 	if (f->update[0] && run_bounded(f->update, until) != 0)
@@ -498,8 +502,7 @@ static void handover(const char *systemd)
 	struct err e = { 0 };
 
 	mask_units();
-	fb.init_mode = "systemd";
-	write_state();
+	write_state("systemd");
 	log_info("handing over to %s", systemd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -552,7 +555,11 @@ static void setup_services(void)
 
 static void shutdown_now(void)
 {
-	const char *what = fb.cfg.halt == HALT_REBOOT ? "reboot" : "power off";
+	/* The agent asks for a power-off with SIGTERM and a reboot with SIGINT,
+	 * which is also what Ctrl-Alt-Del sends; banger.halt can force one. */
+	bool rb = fb.cfg.halt == HALT_REBOOT ||
+		  (fb.cfg.halt == HALT_AUTO && fb.shutdown_sig == SIGINT);
+	const char *what = rb ? "reboot" : "power off";
 	uint64_t until;
 	struct err e = { 0 };
 
@@ -580,7 +587,7 @@ static void shutdown_now(void)
 	if (fb.live && sysinit_unmount_all(&e) < 0)
 		log_warn("%s", e.msg);
 	log_info("%s", what);
-	reboot(fb.cfg.halt == HALT_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
+	reboot(rb ? RB_AUTOBOOT : RB_POWER_OFF);
 	/* Only reached when reboot(2) failed: stay alive, keep reaping. */
 	err_errno(&e, 0, "reboot(2)");
 	failed(&e, "shutdown");
@@ -591,12 +598,11 @@ static void shutdown_now(void)
 /* The minimal init: supervise, reap, shut down on request. Never returns. */
 static void minimal_init(void)
 {
-	fb.init_mode = "minimal";
 	setup_services();
 	for (int i = 0; i < NSVC; i++)
 		if (fb.svc[i].enabled)
 			service_start(&fb.svc[i]);
-	write_state();
+	write_state("init");
 	log_info("ready (minimal init, agent pid %d, %" PRIu64 " ms since boot)",
 		 (int)fb.svc[SVC_AGENT].pid, now_ms());
 	for (;;) {
@@ -676,7 +682,6 @@ int first_boot_main(int argc, char **argv)
 
 	fb.root = "/";
 	fb.pid1 = getpid() == 1;
-	fb.init_mode = "oneshot";
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--root") && i + 1 < argc) {
 			fb.root = argv[++i];
@@ -697,11 +702,13 @@ int first_boot_main(int argc, char **argv)
 	read_cmdline(cmdline_file);
 	if (fb.pid1 && fb.live)
 		pid1_live_setup();
+	if (fb.pid1)
+		write_state("starting");
 	apply_settings();
 	if (!fb.pid1) {
 		if (has_systemd_dir())
 			mask_units();
-		write_state();
+		write_state(fb.errors ? "failed" : "done");
 		log_info("settings applied%s", fb.errors ? " with errors (see above)" : "");
 		return fb.errors ? EXIT_SYSTEM : EXIT_OK;
 	}

@@ -336,13 +336,15 @@ int guest_config_parse(struct guest_config *g, const struct cmdline *c, struct e
 				problem(e, &rc, "banger.init: '%s' unknown%s", v,
 					" — use auto, systemd or minimal");
 		} else if (!strcmp(key, "banger.halt")) {
-			if (!strcmp(v, "poweroff"))
+			if (!strcmp(v, "auto"))
+				g->halt = HALT_AUTO;
+			else if (!strcmp(v, "poweroff"))
 				g->halt = HALT_POWEROFF;
 			else if (!strcmp(v, "reboot"))
 				g->halt = HALT_REBOOT;
 			else
 				problem(e, &rc, "banger.halt: '%s' unknown%s", v,
-					" — use poweroff or reboot");
+					" — use auto, poweroff or reboot");
 		} else if (!strcmp(key, "banger.install") || !strcmp(key, "banger.resize")) {
 			bool *b = key[7] == 'i' ? &g->install : &g->resize;
 			if (parse_bool(v, b) < 0)

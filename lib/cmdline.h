@@ -42,7 +42,7 @@ int cmdline_module_params(const struct cmdline *c, const char *module, char *out
 			  struct err *e);
 
 enum guest_init { INIT_AUTO, INIT_SYSTEMD, INIT_MINIMAL };
-enum guest_halt { HALT_POWEROFF, HALT_REBOOT };
+enum guest_halt { HALT_AUTO, HALT_POWEROFF, HALT_REBOOT };
 
 struct guest_config {
 	const char *hostname; /* banger.hostname, validated (RFC 1123), or NULL */
@@ -63,7 +63,9 @@ struct guest_config {
 	bool install;		/* banger.install=0 forbids installing systemd */
 	int install_timeout_s;	/* banger.install_timeout=SECONDS (default 300) */
 	bool resize;		/* banger.resize=0 keeps the root filesystem size */
-	enum guest_halt halt;	/* banger.halt=poweroff|reboot: what a shutdown ends with */
+	/* banger.halt=auto|poweroff|reboot: what a shutdown ends with; auto
+	 * follows the signal (SIGINT, i.e. Ctrl-Alt-Del: reboot; else power off) */
+	enum guest_halt halt;
 	int shutdown_timeout_s; /* banger.shutdown_timeout=SECONDS before SIGKILL (default 5) */
 	int root_timeout_s;	/* banger.root_timeout=SECONDS to wait for root= (default 30) */
 	/* Standard kernel parameters the initramfs honours. */

@@ -96,7 +96,7 @@ static void guest_config_defaults(void)
 	CHECK(parse("console=ttyS0") == 0);
 	CHECK(guest_config_parse(&g, &cl, &e) == 0);
 	CHECK(g.hostname == NULL && g.ndns == 0 && g.ssh_keys_len == 0 && g.nmask == 0);
-	CHECK(g.install && g.resize && g.init == INIT_AUTO && g.halt == HALT_POWEROFF);
+	CHECK(g.install && g.resize && g.init == INIT_AUTO && g.halt == HALT_AUTO);
 	CHECK(g.shutdown_timeout_s == 5 && g.root_timeout_s == 30 && g.install_timeout_s == 300);
 	CHECK_STR(g.rootfstype, "ext4");
 	CHECK(!g.root_rw && g.root == NULL && g.init_path == NULL);
@@ -141,7 +141,7 @@ static void guest_config_bad_values_skipped(void)
 	CHECK(strstr(e.msg, "banger.hostname: 'bad_name'") != NULL);
 	CHECK_STR(g.hostname, "good"); /* later valid values still count */
 	CHECK(g.ndns == 0 && g.nmask == 0 && g.ssh_keys_len == 0);
-	CHECK(g.halt == HALT_POWEROFF && g.resize && g.root_timeout_s == 30);
+	CHECK(g.halt == HALT_AUTO && g.resize && g.root_timeout_s == 30);
 	CHECK(parse("banger.typo=1") == 0);
 	CHECK(guest_config_parse(&g, &cl, &e) == -1);
 	CHECK(strstr(e.msg, "banger.typo: unknown parameter") != NULL);
