@@ -59,10 +59,10 @@ struct guest_config {
 	char mask_buf[LIMIT_CMDLINE + 1];
 	const char *mask[LIMIT_MASK_UNITS];
 	int nmask;
-	enum guest_init init;	/* banger.init=auto|systemd|minimal */
-	bool install;		/* banger.install=0 forbids installing systemd */
-	int install_timeout_s;	/* banger.install_timeout=SECONDS (default 300) */
-	bool resize;		/* banger.resize=0 keeps the root filesystem size */
+	enum guest_init init;  /* banger.init=auto|systemd|minimal */
+	bool install;	       /* banger.install=0 forbids installing systemd */
+	int install_timeout_s; /* banger.install_timeout=SECONDS (default 300) */
+	bool resize;	       /* banger.resize=0 keeps the root filesystem size */
 	/* banger.halt=auto|poweroff|reboot: what a shutdown ends with; auto
 	 * follows the signal (SIGINT, i.e. Ctrl-Alt-Del: reboot; else power off) */
 	enum guest_halt halt;
