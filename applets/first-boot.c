@@ -598,6 +598,11 @@ static void shutdown_now(void)
 /* The minimal init: supervise, reap, shut down on request. Never returns. */
 static void minimal_init(void)
 {
+	struct err e = { 0 };
+
+	/* No udev here: name the virtio-serial ports the agent listens on. */
+	if (fb.live && sysinit_virtio_port_links(&e) < 0)
+		failed(&e, "virtio ports");
 	setup_services();
 	for (int i = 0; i < NSVC; i++)
 		if (fb.svc[i].enabled)

@@ -180,6 +180,52 @@ int sysinit_grow_root(const char *mnt, uint64_t *old_bytes, uint64_t *new_bytes,
 	return after.f_blocks > before.f_blocks ? 1 : 0;
 }
 
+int sysinit_virtio_port_links(struct err *e)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	struct dirent *de;
+	int n = 0, rc = 0;
+
+	if (!d)
+		return 0; /* no virtio console driver, no ports */
+	while ((de = readdir(d))) {
+		char path[LIMIT_PATH], name[LIMIT_NAME + 1], link[LIMIT_PATH], target[LIMIT_NAME + 8],
+			cur[LIMIT_NAME + 8];
+		ssize_t l;
+		int fd;
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) > LIMIT_NAME)
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		l = read(fd, name, sizeof(name) - 1);
+		close(fd);
+		while (l > 0 && (name[l - 1] == '\n' || name[l - 1] == '\0'))
+			l--;
+		if (l <= 0)
+			continue;
+		name[l] = '\0';
+		if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		n++;
+		snprintf(target, sizeof(target), "../%s", de->d_name);
+		snprintf(link, sizeof(link), "/dev/virtio-ports/%s", name);
+		mkdir("/dev/virtio-ports", 0755);
+		l = readlink(link, cur, sizeof(cur) - 1);
+		if (l >= 0) {
+			cur[l] = '\0';
+			if (!strcmp(cur, target))
+				continue;
+			unlink(link);
+		}
+		if (symlink(target, link) < 0 && !rc)
+			rc = err_errno(e, 0, "%s: cannot link to %s", link, target);
+	}
+	closedir(d);
+	return rc < 0 ? rc : n;
+}
+
 int sysinit_loopback_up(struct err *e)
 {
 	struct ifreq ifr;

@@ -36,6 +36,12 @@ int sysinit_remount_root_rw(struct err *e);
  * the kernel extends the filesystem. */
 int sysinit_grow_root(const char *mnt, uint64_t *old_bytes, uint64_t *new_bytes, struct err *e);
 
+/* What udev would do for virtio-serial ports: a /dev/virtio-ports/NAME link
+ * to ../vportXpY for each port in /sys/class/virtio-ports that has a name
+ * (the hypervisor's name=, e.g. org.banger.agent). Existing right links are
+ * kept, wrong ones replaced. Returns the number of named ports, or -1. */
+int sysinit_virtio_port_links(struct err *e);
+
 /* Brings the loopback interface up (127.0.0.1 is configured by the kernel). */
 int sysinit_loopback_up(struct err *e);
 
