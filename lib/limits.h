@@ -31,5 +31,13 @@
 #define LIMIT_AGENT_CHANNELS 64		   /* open execs/puts/gets in one session */
 #define LIMIT_AGENT_CONNS 16		   /* sessions the agent serves at once */
 #define LIMIT_AGENT_LINE 256		   /* Firecracker's "OK PORT" line, first-boot.state */
+#define LIMIT_CMDLINE_WORDS 256		   /* words on the kernel command line */
+#define LIMIT_SSH_KEYS 2048		   /* banger.ssh_key, decoded */
+#define LIMIT_DNS_SERVERS 3		   /* banger.dns (resolv.conf honours 3) */
+#define LIMIT_MASK_UNITS 16		   /* banger.mask */
+#define LIMIT_OS_RELEASE (64 * 1024)	   /* /etc/os-release */
+#define LIMIT_MODULES 512		   /* modules in one initramfs */
+#define LIMIT_MODULE_SIZE (64 << 20)	   /* one kernel module, decompressed */
+#define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
 
 #endif

@@ -46,7 +46,7 @@ apt-get install -y -qq --no-install-recommends \
 	liblzma-dev zlib1g-dev \
 	e2fsprogs zstd openssl python3 cpio curl \
 	docker-registry skopeo umoci apache2-utils \
-	qemu-system-x86 busybox-static debootstrap iproute2 nftables \
+	qemu-system-x86 busybox-static debootstrap iproute2 nftables kmod \
 	>/dev/null
 
 # Bench (bench/agent.sh): a private sshd on loopback, the baseline the agent's
