@@ -101,8 +101,9 @@ int bundle_stream_fail(struct bundle_stream *s, struct archive *a, const char *k
 		*e = s->err;
 		return -1;
 	}
-	return err_set(e, EXIT_VERIFY, "%s: not a valid %s: %s", s->what, kind,
-		       archive_error_string(a) ? archive_error_string(a) : "unreadable");
+	return err_set(e, EXIT_VERIFY,
+		       "%s: not a valid %s (%s) — refusing it (damaged or tampered with)", s->what,
+		       kind, archive_error_string(a) ? archive_error_string(a) : "unreadable");
 }
 
 int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], uint64_t *size,
