@@ -366,8 +366,12 @@ static int pump(struct http_stream *s, struct err *e)
 				s->result = m->data.result;
 			}
 		}
+		/* curl 7.88's BearSSL backend does not hand its socket to the
+		 * poll during the TLS handshake, so until the body flows only a
+		 * short timeout notices the server's answer (else: up to 1 s
+		 * stalls per connection). */
 		if (!s->done && s->pend_off == s->pend_len && !s->paused)
-			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(s->multi, NULL, 0, s->started ? 1000 : 5, NULL);
 	}
 	return 0;
 }
