@@ -570,7 +570,7 @@ static void report_spawn_failure(struct conn *c, uint32_t id, const struct exec_
 		break;
 	case STAGE_CWD:
 		send_error(c, id, msg[1] == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM,
-			   "%s: cannot chdir: %s", r->cwd, why);
+			   "%s: cannot chdir: %s", r->cwd ? r->cwd : "the home directory", why);
 		break;
 	case STAGE_PTY:
 		send_error(c, id, EXIT_SYSTEM, "cannot set up the terminal: %s", why);

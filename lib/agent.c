@@ -471,6 +471,8 @@ static int local_input(struct agent *a, struct agent_chan *ch, struct err *e)
 
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
+	if (r < 0 && ch->kind == AC_EXEC)
+		r = 0; /* unreadable stdin (a directory…) is no input */
 	if (r < 0) {
 		err_errno(&ch->err, 0, "reading the input");
 		send_frame(a, AP_CLOSE, ch->id, NULL, 0, e);
@@ -646,7 +648,7 @@ int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct e
 		}
 		if (flags & AGENT_SHARED_STREAM && now_ms() >= retry && !a->out.len) {
 			/* Finish whatever frame an earlier host left half-sent. */
-			static const unsigned char zero[AP_CHUNK];
+			static unsigned char zero[AP_CHUNK]; /* .bss, not the binary */
 
 			for (size_t left = AP_HDR + LIMIT_FRAME; left;) {
 				size_t k = left < sizeof(zero) ? left : sizeof(zero);
