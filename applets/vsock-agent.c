@@ -513,11 +513,23 @@ static void child(const struct exec_req *r, int in, int out, int errfd, int rep)
 		child_fail(rep, STAGE_PTY);
 	errno = ENOENT;
 	pw = r->user ? getpwnam(r->user) : getpwuid(getuid());
-	if (r->user && !pw)
-		child_fail(rep, STAGE_USER);
-	if (r->user && (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-			setuid(pw->pw_uid) < 0))
+	if (r->user && !pw) {
+		/* "UID[:GID]" works without an /etc/passwd (distroless images). */
+		char *end;
+		unsigned long uid = strtoul(r->user, &end, 10), gid = uid;
+
+		if (*end == ':')
+			gid = strtoul(end + 1, &end, 10);
+		if (r->user[0] < '0' || r->user[0] > '9' || *end || uid > 0xfffffffe ||
+		    gid > 0xfffffffe)
+			child_fail(rep, STAGE_USER);
+		pw = getpwuid(uid); /* for HOME etc., when there is one */
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			child_fail(rep, STAGE_IDS);
+	} else if (r->user && (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+			       setuid(pw->pw_uid) < 0)) {
 		child_fail(rep, STAGE_IDS);
+	}
 	dir = r->cwd ? r->cwd : pw && pw->pw_dir && !access(pw->pw_dir, X_OK) ? pw->pw_dir : "/";
 	if (chdir(dir) < 0)
 		child_fail(rep, STAGE_CWD);

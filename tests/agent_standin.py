@@ -19,6 +19,9 @@
       apart), then prints "closed" if the peer closes within $STANDIN_WAIT
       seconds (default 5), else "open".
 
+  agent_standin.py hold SOCK SECONDS CHUNK...
+      Like send, but then never reads: holds the connection SECONDS.
+
   agent_standin.py resize SOCK
       A second, independent client written from docs/agent-protocol.md:
       HELLO, an EXEC on a 10x20 pty, RESIZE to 33x77, then "go\n" on stdin;
@@ -120,6 +123,14 @@ def firecracker(uds, target, port):
         c.close()
 
 
+def hold(path, seconds, chunks):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    for h in chunks:
+        s.sendall(bytes.fromhex(h))
+    time.sleep(seconds)
+
+
 def send(path, chunks):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
@@ -196,6 +207,8 @@ if __name__ == "__main__":
         serial(sys.argv[2], sys.argv[3])
     elif mode == "firecracker":
         firecracker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif mode == "hold":
+        hold(sys.argv[2], float(sys.argv[3]), sys.argv[4:])
     elif mode == "resize":
         resize(sys.argv[2])
     elif mode == "send":
