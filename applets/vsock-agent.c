@@ -28,6 +28,7 @@
 #include "log.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -1236,14 +1237,52 @@ static void serial_reset(void)
 	A.serial_retry = now_ms(CLOCK_MONOTONIC) + SERIAL_RETRY_MS;
 }
 
+/* /dev/virtio-ports/NAME is a udev symlink: without udev (the minimal init,
+ * an initramfs) find the port by its name in sysfs: /dev/vportNpM. */
+static const char *serial_path(char *buf, size_t size)
+{
+	const char *dir = "/sys/class/virtio-ports";
+	struct dirent *d;
+	DIR *dp;
+
+	if (strcmp(A.serial, AP_SERIAL) || access(A.serial, F_OK) == 0 || !(dp = opendir(dir)))
+		return A.serial;
+	while ((d = readdir(dp))) {
+		char path[LIMIT_PATH], name[64];
+		int fd;
+		ssize_t n;
+
+		if (d->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s/name", dir, d->d_name) >=
+			    (int)sizeof(path) ||
+		    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, name, sizeof(name) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		name[n] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		if (!strcmp(name, AP_SERIAL_NAME) &&
+		    snprintf(buf, size, "/dev/%s", d->d_name) < (int)size) {
+			closedir(dp);
+			return buf;
+		}
+	}
+	closedir(dp);
+	return A.serial;
+}
+
 static void serial_open(void)
 {
 	struct conn *c = &A.serial_conn;
+	char buf[LIMIT_PATH];
+	const char *path = serial_path(buf, sizeof(buf));
 	struct stat st;
 	int fd;
 
 	A.serial_retry = 0;
-	if (stat(A.serial, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1255,7 +1294,7 @@ static void serial_open(void)
 		if (fd >= 0)
 			set_nonblock(fd);
 	} else {
-		fd = open(A.serial, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		/* Absent on hypervisors without the port: look again now and then. */
@@ -1263,7 +1302,7 @@ static void serial_open(void)
 		return;
 	}
 	c->fd = fd;
-	log_debug("serial port %s open", A.serial);
+	log_debug("serial port %s open", path);
 }
 
 static void accept_conn(int lfd, bool vsock)

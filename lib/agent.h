@@ -134,7 +134,9 @@ uint32_t agent_get_start(struct agent *a, const char *remote, int local_fd, stru
  * not executable, EXIT_NOTFOUND, EXIT_SYSTEM…) or the session failed. */
 int agent_wait(struct agent *a, uint32_t ch, int timeout_ms, int *status, struct err *e);
 
-/* Sends signal sig (Linux numbering) to exec ch's process group. */
+/* Sends signal sig (Linux numbering) to exec ch's process group. Like
+ * agent_resize it does not block: what the socket does not take at once is
+ * sent by the next agent_wait. */
 int agent_signal(struct agent *a, uint32_t ch, int sig, struct err *e);
 
 /* New window size for a pty exec. */
