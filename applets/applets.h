@@ -8,6 +8,12 @@
 APPLET("agent", agent, HOST, "talk to a guest's agent: ping, exec, put, get, shutdown")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
 APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
+APPLET("initramfs", initramfs, HOST, "build the initramfs that boots a stock kernel into banger")
+APPLET("kernel-import", kernel_import, HOST,
+       "register a local kernel (vmlinux, or cut from a vmlinuz)")
+APPLET("kernel-list", kernel_list, HOST, "list installed kernels, or the catalog's")
+APPLET("kernel-pack", kernel_pack, HOST, "make a deterministic kernel bundle and catalog entry")
 APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
+APPLET("kernel-rm", kernel_rm, HOST, "remove an installed kernel")
 APPLET("vm-run", vm_run, HOST, "create and boot a microVM, then run a command or shell")
 APPLET("vsock-agent", vsock_agent, GUEST, "guest agent answering the host over vsock")

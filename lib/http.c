@@ -174,7 +174,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 		if (s->offset && s->resp->status == 200)
 			s->skip = s->offset;
 	}
-	if ((s->resp->status < 200 || s->resp->status > 299) && !s->any_status) {
+	/* file:// has no status (0): its body is the body. */
+	if (s->resp->status && (s->resp->status < 200 || s->resp->status > 299) && !s->any_status) {
 		size_t room = s->errbody.max - s->errbody.len;
 
 		buf_append(&s->errbody, p, n < room ? n : room, &e);
@@ -299,6 +300,9 @@ static bool transient_code(CURLcode c)
 	case CURLE_SEND_ERROR:
 	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_GOT_NOTHING:
+	/* curl's BearSSL backend reports a connection cut mid-body ("SSL: EOF
+	 * without close notify") as a read error: a truncation, so resume. */
+	case CURLE_READ_ERROR:
 		return true;
 	default:
 		return false;
@@ -333,6 +337,10 @@ static int transport_error(struct http_stream *s, struct err *e)
 	case CURLE_FILE_COULDNT_READ_FILE:
 		return err_set(e, EXIT_NOTFOUND, "%s: %s", s->req->url, why);
 	default:
+		if (transient_code(s->result) && s->attempt > 1)
+			return err_set(e, EXIT_NETWORK,
+				       "%s: %s — gave up after %d attempts; try again later",
+				       s->req->url, why, s->attempt);
 		break;
 	}
 	return err_set(e, EXIT_NETWORK, "%s: %s%s", s->req->url, why, hint);
@@ -358,8 +366,12 @@ static int pump(struct http_stream *s, struct err *e)
 				s->result = m->data.result;
 			}
 		}
+		/* curl 7.88's BearSSL backend does not hand its socket to the
+		 * poll during the TLS handshake, so until the body flows only a
+		 * short timeout notices the server's answer (else: up to 1 s
+		 * stalls per connection). */
 		if (!s->done && s->pend_off == s->pend_len && !s->paused)
-			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(s->multi, NULL, 0, s->started ? 1000 : 5, NULL);
 	}
 	return 0;
 }
