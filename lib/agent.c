@@ -626,6 +626,14 @@ static int send_hello(struct agent *a, uint32_t n, struct err *e)
 	return send_json(a, AP_HELLO, n, o, e);
 }
 
+/* Bytes we sent that the peer has not read yet (Unix sockets: SIOCOUTQ). */
+static bool stream_unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, TIOCOUTQ, &n) == 0 && n > 0;
+}
+
 int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e)
 {
 	long long deadline = now_ms() + timeout_ms, retry = now_ms() + 1000;
@@ -655,7 +663,12 @@ int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct e
 				timeout_ms);
 			return fail(a, e);
 		}
-		if (flags & AGENT_SHARED_STREAM && now_ms() >= retry && !a->out.len) {
+		/* The second counts from when the agent could have read our HELLO:
+		 * all of it written, and none left unread in the socket (QEMU
+		 * reads only while the guest has the port open). */
+		if (a->out.len || stream_unread(fd))
+			retry = now_ms() + 1000;
+		if (flags & AGENT_SHARED_STREAM && now_ms() >= retry) {
 			/* Finish whatever frame an earlier host left half-sent. */
 			static unsigned char zero[AP_CHUNK]; /* .bss, not the binary */
 
