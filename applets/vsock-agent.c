@@ -826,13 +826,12 @@ static int do_stdin(struct conn *c, struct chan *ch, const struct ap_frame *f, s
 	}
 	if (buf_append(&ch->inq, f->payload, f->len, e) < 0)
 		return -1;
-	(void)c;
 	return 0;
 }
 
 /* --- put / get ---------------------------------------------------------- */
 
-static bool path_busy(struct conn *c, const char *path)
+static bool path_busy(const char *path)
 {
 	struct conn *lists[2] = { &A.serial_conn, A.conns };
 
@@ -841,7 +840,6 @@ static bool path_busy(struct conn *c, const char *path)
 			for (struct chan *ch = k->chans; ch; ch = ch->next)
 				if (ch->kind == CH_PUT && !ch->done && !strcmp(ch->af.dst, path))
 					return true;
-	(void)c;
 	return false;
 }
 
@@ -874,7 +872,7 @@ static int do_put(struct conn *c, const struct ap_frame *f, struct err *e)
 	if (path[0] != '/') {
 		send_error(c, f->channel, EXIT_USAGE, "%s: put needs an absolute guest path", path);
 		ch->done = true;
-	} else if (path_busy(c, path)) {
+	} else if (path_busy(path)) {
 		send_error(c, f->channel, EXIT_BUSY, "%s: another put to it is in progress", path);
 		ch->done = true;
 	} else if (atomic_open(&ch->af, path, mode, &fe) < 0 ||
