@@ -45,7 +45,7 @@ $(B)/obj/%.o: %.S $(DEPS)/.stamp $(shell find config -type f)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -c $< -o $@
 
-$(B)/obj/applets/main.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"' -DBANGER_SOURCES='"$(SOURCES)"'
+$(B)/obj/applets/main.o $(B)/obj/applets/vsock-agent.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"' -DBANGER_SOURCES='"$(SOURCES)"'
 
 $(B)/banger.unstripped: $(APPLET_OBJ) $(B)/libbanger.a
 	@$(if $(Q),echo "  LD      $@")
@@ -98,7 +98,7 @@ size: $(B)/banger
 	scripts/size.sh $(B)/banger $(B)/banger.map
 
 bench: $(B)/banger
-	bench/run.sh $(B)/banger
+	bench/run.sh $(B)/banger $(BENCH)
 
 clean:
 	rm -rf $(B)/obj $(B)/unit $(B)/asan $(B)/banger $(B)/banger.unstripped $(B)/banger.map $(B)/libbanger.a

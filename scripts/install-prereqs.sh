@@ -48,5 +48,9 @@ apt-get install -y -qq --no-install-recommends \
 	liblzma-dev zlib1g-dev \
 	e2fsprogs zstd lz4 openssl python3 cpio curl \
 	docker-registry skopeo umoci apache2-utils \
-	qemu-system-x86 busybox-static debootstrap iproute2 nftables \
+	qemu-system-x86 busybox-static debootstrap iproute2 nftables kmod \
 	>/dev/null
+
+# Bench (bench/agent.sh): a private sshd on loopback, the baseline the agent's
+# exec round trip is compared with. Installing it starts no service here.
+apt-get install -y -qq --no-install-recommends openssh-server openssh-client >/dev/null
