@@ -69,4 +69,4 @@ a=$(median <"$TMP/a")
 b=$(median <"$TMP/b")
 echo "banger kernel-pull:                 $(tr '\n' ' ' <"$TMP/a")ms (median $a ms)"
 echo "curl | zstd -d | tar -x; sha256sum: $(tr '\n' ' ' <"$TMP/b")ms (median $b ms)"
-echo "RATIO: kernel-pull: $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')x (banger $a ms / curl|zstd|tar+sha256sum $b ms; goal <= 1.1)"
+echo "RATIO: kernel-pull: $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')× (banger $a ms vs curl | zstd -d | tar -x + sha256sum $b ms; goal ≤ 1.1)"

@@ -174,8 +174,8 @@ static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *
 			  where, e) < 0 ||
 		    field(o, "suite", "bookworm", LIMIT_NAME, &ent->suite, where, e) < 0 ||
 		    field(o, "component", "main", LIMIT_NAME, &ent->component, where, e) < 0 ||
-		    field(o, "package", "linux-image-*-cloud-amd64", LIMIT_NAME, &ent->package,
-			  where, e) < 0 ||
+		    field(o, "package", "linux-image-6.1.0-*-cloud-amd64", LIMIT_NAME,
+			  &ent->package, where, e) < 0 ||
 		    field(o, "deb_arch", "amd64", LIMIT_NAME, &ent->deb_arch, where, e) < 0)
 			return -1;
 		if (!path_is_simple_name(ent->suite) || !path_is_simple_name(ent->component) ||
@@ -183,11 +183,33 @@ static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *
 			return err_set(e, EXIT_VERIFY,
 				       "%s: suite, component and deb_arch must be simple names",
 				       where);
+		ent->also = cJSON_GetObjectItemCaseSensitive(o, "also");
+		if (ent->also && !cJSON_IsArray(ent->also))
+			return err_set(e, EXIT_VERIFY, "%s: \"also\" must be an array", where);
+		if (cJSON_GetArraySize(ent->also) > CATALOG_DEB_ALSO_MAX)
+			return err_set(e, EXIT_VERIFY, "%s: more than %d \"also\" sources", where,
+				       CATALOG_DEB_ALSO_MAX);
+		const cJSON *src;
+		cJSON_ArrayForEach(src, ent->also)
+		{
+			const char *m, *su;
+
+			if (!cJSON_IsObject(src) ||
+			    field(src, "mirror", NULL, LIMIT_URL, &m, where, e) < 0 ||
+			    field(src, "suite", NULL, LIMIT_NAME, &su, where, e) < 0)
+				return err_set(e, EXIT_VERIFY,
+					       "%s: each \"also\" source needs a \"mirror\" and a "
+					       "\"suite\"",
+					       where);
+			if (!path_is_simple_name(su))
+				return err_set(e, EXIT_VERIFY, "%s: suite '%s' is not valid", where,
+					       su);
+		}
 		const char *star = strchr(ent->package, '*');
 		if (!star || strchr(star + 1, '*'))
 			return err_set(e, EXIT_VERIFY,
 				       "%s: \"package\" must hold exactly one '*' "
-				       "(e.g. linux-image-*-cloud-amd64)",
+				       "(e.g. linux-image-6.1.0-*-cloud-amd64)",
 				       where);
 	} else if (!strcmp(kind, "oci")) {
 		ent->kind = CATALOG_OCI;
