@@ -77,6 +77,11 @@ if [ -n "$missing" ]; then
 	exit 1
 fi
 step "configured ($(grep -c '=y$' .config) options built in)"
+# Reproducible: the build's date, user and host come from the source
+# package, not from this machine (with kernel-pack's determinism, the same
+# inputs give the same bundle digest).
+KBUILD_BUILD_TIMESTAMP=$(date -u -d "@$(stat -c %Y Makefile)" '+%Y-%m-%d')
+export KBUILD_BUILD_TIMESTAMP KBUILD_BUILD_USER=banger KBUILD_BUILD_HOST=banger
 nice make -s -j"$jobs" vmlinux
 ver=$(make -s kernelrelease)
 step "built vmlinux $ver ($(du -h vmlinux | cut -f1))"
