@@ -37,6 +37,9 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [-o OUTDIR] [-n NAME] [-j JOBS] [--catalog FILE]" >&2; exit 2 ;;
 	esac
 done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+[ -z "$catalog" ] || catalog=$(cd "$(dirname "$catalog")" && pwd)/$(basename "$catalog")
 for t in gcc make bc bison flex xz apt-get dpkg-deb; do
 	command -v "$t" >/dev/null || { echo "make-generic-kernel: needs $t" >&2; exit 1; }
 done
