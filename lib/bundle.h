@@ -16,9 +16,10 @@
  * owners kept). This is deliberately simpler than OCI layer replay
  * (lib/layer.c), which keeps owners, devices and whiteouts.
  *
- * SHA-256 runs in a helper thread beside the reader (joined before any
- * call returns). All calls block (network and disk I/O). One stream or
- * install per call: nothing is shared between calls.
+ * SHA-256 runs in a helper thread beside the reader: started by
+ * bundle_stream_open, joined by bundle_stream_finish or _free (so
+ * bundle_download and bundle_install return with none left). All calls
+ * block (network and disk I/O); nothing is shared between calls.
  */
 #ifndef BANGER_BUNDLE_H
 #define BANGER_BUNDLE_H
