@@ -46,6 +46,7 @@ $(B)/obj/%.o: %.S $(DEPS)/.stamp $(shell find config -type f)
 	$(CC) $(CPPFLAGS) -c $< -o $@
 
 $(B)/obj/applets/main.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"' -DBANGER_SOURCES='"$(SOURCES)"'
+$(B)/obj/applets/image-pull.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"'
 
 $(B)/banger.unstripped: $(APPLET_OBJ) $(B)/libbanger.a
 	@$(if $(Q),echo "  LD      $@")

@@ -6,7 +6,10 @@
  * applet is in every build). Include after defining APPLET.
  */
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
+APPLET("image-import", image_import, HOST, "register a local ext4 file as an image")
+APPLET("image-list", image_list, HOST, "list the installed images")
 APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
+APPLET("image-rm", image_rm, HOST, "remove installed images")
 APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
 APPLET("vm-run", vm_run, HOST, "create and boot a microVM, then run a command or shell")
 APPLET("vsock-agent", vsock_agent, GUEST, "guest agent answering the host over vsock")

@@ -435,12 +435,20 @@ static void find_ca(struct registry *r)
 		snprintf(r->ca_file, sizeof(r->ca_file), "%s", path);
 }
 
+/* GET /v2/ on base: 0 with the status, -1 on a transport failure. */
+static int ping(struct registry *r, struct buf *body, struct http_resp *resp, struct err *e)
+{
+	struct http_req q;
+
+	set_req(r, &q, r->base);
+	return http_fetch(&q, body, resp, e);
+}
+
 int registry_open(struct registry *r, const struct ref *ref, const struct registry_opts *o,
 		  struct err *e)
 {
 	struct http_resp resp;
 	struct buf body;
-	struct err first;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -458,24 +466,35 @@ int registry_open(struct registry *r, const struct ref *ref, const struct regist
 	find_ca(r);
 	buf_init(&body, LIMIT_JSON_DOC, "registry answer");
 	snprintf(r->base, sizeof(r->base), "https://%s/v2/", ref_api_host(ref));
-	rc = api_get(r, "", NULL, &body, &resp, e);
-	if (rc < 0 && (ref_is_loopback(ref) || o->insecure) && e->code == EXIT_NETWORK) {
-		/* A registry without TLS: allowed on loopback or when asked. */
-		first = *e;
+	rc = ping(r, &body, &resp, e);
+	if (rc < 0 && (ref_is_loopback(ref) || o->insecure)) {
+		/* A registry without TLS: allowed on loopback or when asked, and
+		 * only if it answers like a registry (else the TLS error stands). */
+		struct err tls = *e;
+
 		err_init(e);
 		snprintf(r->base, sizeof(r->base), "http://%s/v2/", ref_api_host(ref));
 		r->allow_http = o->insecure;
-		rc = api_get(r, "", NULL, &body, &resp, e);
-		if (rc < 0)
-			*e = first;
+		rc = ping(r, &body, &resp, e);
+		if (rc < 0 || (resp.status != 200 && resp.status != 401)) {
+			*e = tls;
+			rc = -1;
+		}
 	}
-	if (rc == 0 && resp.status == 401) {
-		err_init(e);
+	if (rc == 0 && resp.status == 401 && resp.www_authenticate[0]) {
+		snprintf(r->challenge, sizeof(r->challenge), "%s", resp.www_authenticate);
+		rc = authenticate(r, e);
+		if (rc == 0) {
+			rc = ping(r, &body, &resp, e);
+			if (rc == 0 && resp.status == 401)
+				rc = http_status_error(e, r->name, 401, body.data, creds_hint(r));
+		}
+	}
+	if (rc == 0 && resp.status == 401)
 		rc = http_status_error(e, r->name, 401, body.data, creds_hint(r));
-	} else if (rc == 0 && resp.status != 200) {
+	else if (rc == 0 && resp.status != 200)
 		rc = http_status_error(e, r->base, resp.status, body.data,
 				       resp.status == 404 ? "is this an OCI registry?" : NULL);
-	}
 	buf_fini(&body);
 	return rc;
 }
