@@ -80,6 +80,13 @@ static struct {
 
 static void fail(struct err *e)
 {
+	if (strstr(e->msg, "No space left") && !strstr(e->msg, "free some space")) {
+		char msg[ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		err_set(e, EXIT_SYSTEM, "%s — disk full: free some space in %s", msg,
+			opt.store.home);
+	}
 	if (opt.staging[0]) {
 		struct err e2;
 

@@ -6,7 +6,7 @@
 #   BANGER_CERTS_D), htpasswd and token-signing material. Exports
 #   BANGER_CERTS_D. Call once per test file.
 # registry_start MODE: starts docker-registry on a free 127.0.0.1 port with
-#   TLS, MODE plain (no auth), htpasswd (Basic, $REG_USER:$REG_PASS) or token
+#   TLS, MODE plain (no auth), http (no auth, no TLS), htpasswd (Basic, $REG_USER:$REG_PASS) or token
 #   (Bearer, a token service on another port); sets REG_PORT (the registry is
 #   localhost:$REG_PORT — BearSSL cannot check certificates of IP hosts) and
 #   adds its pids to REG_PIDS. registry_stop_all kills them.
@@ -81,6 +81,7 @@ registry_start() {
 			"$tport" "$REG_DIR/token.pem" >>"$dir/config.yml"
 		;;
 	plain) ;;
+	http) sed -i '/^  tls:/,$d' "$dir/config.yml" ;;
 	*) echo "registry_start: unknown mode $mode" >&2; return 1 ;;
 	esac
 	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
