@@ -358,8 +358,11 @@ static int pump(struct http_stream *s, struct err *e)
 				s->result = m->data.result;
 			}
 		}
+		/* Short: with BearSSL, curl can hold a decrypted record that no
+		 * socket event announces, and a long poll then stalls a whole
+		 * second (seen on every few registry requests). */
 		if (!s->done && s->pend_off == s->pend_len && !s->paused)
-			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(s->multi, NULL, 0, 20, NULL);
 	}
 	return 0;
 }
