@@ -99,7 +99,7 @@ size: $(B)/banger
 	scripts/size.sh $(B)/banger $(B)/banger.map
 
 bench: $(B)/banger
-	bench/run.sh $(B)/banger
+	bench/run.sh $(B)/banger $(BENCH)
 
 clean:
 	rm -rf $(B)/obj $(B)/unit $(B)/asan $(B)/banger $(B)/banger.unstripped $(B)/banger.map $(B)/libbanger.a
