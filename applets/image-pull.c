@@ -1,9 +1,12 @@
 /* image-pull — an OCI registry image or catalog entry, as a bootable ext4 root.
  *
  * usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]
- *                   [--insecure] [--size SIZE] REF
+ *                   [--insecure] [--size SIZE] [--catalog URL|PATH] REF
  *
- * REF is an OCI reference, normalised as Docker does (debian:bookworm is
+ * REF is first looked up in the image catalog (built in, $BANGER_IMAGE_CATALOG
+ * or --catalog; see docs/image-catalog.md): a bundle entry is downloaded and
+ * verified as it is, an OCI entry names the reference to pull. Otherwise REF
+ * is an OCI reference, normalised as Docker does (debian:bookworm is
  * docker.io/library/debian:bookworm; host:port/repo@sha256:... pins a digest).
  * Layers are verified against their digests, cached in BANGER_HOME/oci/blobs
  * and replayed (refusing unsafe entries) into BANGER_HOME/images/NAME/rootfs.ext4,
@@ -21,6 +24,8 @@
  * See docs/oci-import.md.
  */
 #include "applet.h"
+#include "bundle.h"
+#include "catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "ext4.h"
@@ -48,9 +53,12 @@
 
 const char image_pull_usage[] =
 	"usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]\n"
-	"                  [--insecure] [--size SIZE] REF\n"
+	"                  [--insecure] [--size SIZE] [--catalog URL|PATH] REF\n"
 	"\n"
-	"REF is an OCI reference, normalised as Docker does (debian:bookworm is\n"
+	"REF is first looked up in the image catalog (built in, $BANGER_IMAGE_CATALOG\n"
+	"or --catalog; see docs/image-catalog.md): a bundle entry is downloaded and\n"
+	"verified as it is, an OCI entry names the reference to pull. Otherwise REF\n"
+	"is an OCI reference, normalised as Docker does (debian:bookworm is\n"
 	"docker.io/library/debian:bookworm; host:port/repo@sha256:... pins a digest).\n"
 	"Layers are verified against their digests, cached in BANGER_HOME/oci/blobs\n"
 	"and replayed (refusing unsafe entries) into BANGER_HOME/images/NAME/rootfs.ext4,\n"
@@ -71,6 +79,7 @@ static struct {
 	const char *name;
 	const char *platform;
 	const char *creds;
+	const char *catalog;
 	bool insecure;
 	bool force;
 	uint64_t size;
@@ -135,6 +144,25 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 	m->size = plan.bytes;
 }
 
+/* A catalog bundle: downloaded, verified and installed as it is. */
+static int pull_bundle(const struct catalog_entry *ent, const char *name)
+{
+	static const char *const said[] = { "installed", "already installed",
+					    "installed by another banger" };
+	enum bundle_outcome out;
+	struct err e;
+
+	err_init(&e);
+	if (!path_is_simple_name(name))
+		die_usage("--name '%s': use letters, digits, '.', '_' and '-'", name);
+	if (store_init(&opt.store, &e) < 0 ||
+	    image_pull_bundle(&opt.store, ent, name, NULL, opt.force, &out, &e) < 0)
+		die_err(&e);
+	log_info("%s: %s from the catalog (sha256:%.12s…)", name, said[out], ent->sha256);
+	puts(name);
+	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
+}
+
 int image_pull_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -144,10 +172,14 @@ int image_pull_main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, 'k' },
 		{ "size", required_argument, NULL, 's' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "catalog", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char refstr[600], dir[LIMIT_PATH], kind[LIMIT_PATH], blobs[LIMIT_PATH], tmp[LIMIT_PATH];
 	char name[65], sz[32];
+	const char *arg;
+	const struct catalog_entry *ent = NULL;
+	struct catalog cat;
 	struct registry_opts ro = { 0 };
 	struct registry r;
 	struct oci_image img;
@@ -159,6 +191,7 @@ int image_pull_main(int argc, char **argv)
 	int c, lock;
 
 	err_init(&e);
+	catalog_init(&cat);
 	while ((c = getopt_long(argc, argv, "fqv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -180,6 +213,9 @@ int image_pull_main(int argc, char **argv)
 		case 'f':
 			opt.force = true;
 			break;
+		case 'C':
+			opt.catalog = optarg;
+			break;
 		case 'q':
 			log_less();
 			break;
@@ -194,11 +230,21 @@ int image_pull_main(int argc, char **argv)
 		die_usage("want one image reference");
 	if (opt.platform && strchr(opt.platform, '/') == NULL)
 		die_usage("--platform: want OS/ARCH[/VARIANT], e.g. linux/amd64");
-	if (ref_parse(argv[optind], &ref, &e) < 0 || ref_format(&ref, refstr, sizeof(refstr), &e) < 0)
+	arg = argv[optind];
+	if (catalog_load(&cat, CATALOG_IMAGES, opt.catalog, &e) < 0)
+		die_err(&e);
+	if (path_is_simple_name(arg) && (ent = catalog_find(&cat, arg, &e))) {
+		snprintf(name, sizeof(name), "%s", opt.name ? opt.name : ent->name);
+		if (ent->kind == CATALOG_BUNDLE)
+			return pull_bundle(ent, name);
+		arg = ent->ref; /* an OCI entry: pull what it names */
+	}
+	err_init(&e);
+	if (ref_parse(arg, &ref, &e) < 0 || ref_format(&ref, refstr, sizeof(refstr), &e) < 0)
 		die_err(&e);
 	if (opt.name)
 		snprintf(name, sizeof(name), "%s", opt.name);
-	else
+	else if (!ent)
 		ref_default_name(&ref, name);
 	if (!path_is_simple_name(opt.name ? opt.name : name))
 		die_usage("--name '%s': use letters, digits, '.', '_' and '-' (at most 64)",
@@ -260,6 +306,7 @@ int image_pull_main(int argc, char **argv)
 	puts(name);
 	oci_image_fini(&img);
 	registry_fini(&r);
+	catalog_fini(&cat);
 	lock_release(lock);
 	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 }

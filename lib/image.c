@@ -1,6 +1,9 @@
 /* image.c — see image.h. */
 #include "image.h"
+#include "bundle.h"
+#include "catalog.h"
 #include "embed.h"
+#include "ext4.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -9,10 +12,12 @@
 #include "path.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Enables unit `name` the way systemctl enable does: one symlink per
  * WantedBy= target in the unit's [Install] section. */
@@ -162,11 +167,96 @@ int image_meta_read(const char *dir, struct image_meta *m, struct err *e)
 	copy_str(j, "index_digest", m->index_digest, sizeof(m->index_digest));
 	copy_str(j, "platform", m->platform, sizeof(m->platform));
 	copy_str(j, "created", m->created, sizeof(m->created));
+	if (!m->created[0])
+		copy_str(j, "installed", m->created, sizeof(m->created));
+	if (!m->digest[0]) {
+		char sha[DIGEST_HEX_LEN + 1];
+
+		copy_str(j, "sha256", sha, sizeof(sha));
+		if (sha[0])
+			snprintf(m->digest, sizeof(m->digest), "sha256:%s", sha);
+	}
 	v = cJSON_GetObjectItemCaseSensitive(j, "size");
 	m->size = cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
 	v = cJSON_GetObjectItemCaseSensitive(j, "agent");
 	copy_str(v, "version", m->agent_version, sizeof(m->agent_version));
 	copy_str(v, "sha256", m->agent_sha256, sizeof(m->agent_sha256));
 	cJSON_Delete(j);
+	return 0;
+}
+
+struct bundle_fill {
+	struct bundle_src src;
+};
+
+static int fill_image(const char *staging, void *ud, cJSON *m, struct err *e)
+{
+	struct bundle_fill *f = ud;
+	char path[LIMIT_PATH];
+	cJSON *inner, *it;
+
+	if (bundle_download(&f->src, staging, e) < 0 ||
+	    path_join(path, sizeof(path), staging, "rootfs.ext4", e) < 0)
+		return -1;
+	if (!ext4_is_ext4(path))
+		return err_set(e, EXIT_VERIFY, "%s: the bundle holds no ext4 rootfs.ext4",
+			       f->src.url);
+	/* Keep what the packer recorded (platform, digest, agent…). */
+	inner = bundle_read_manifest(staging, e);
+	if (!inner)
+		return -1;
+	cJSON_ArrayForEach(it, inner)
+	{
+		if (!it->string || cJSON_GetObjectItemCaseSensitive(m, it->string) ||
+		    !strcmp(it->string, "source") || !strcmp(it->string, "sha256") ||
+		    !strcmp(it->string, "name"))
+			continue;
+		cJSON_AddItemToObject(m, it->string, cJSON_Duplicate(it, 1));
+	}
+	cJSON_Delete(inner);
+	if (!cJSON_AddStringToObject(m, "source", f->src.url))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	return 0;
+}
+
+int image_pull_bundle(const struct store *s, const struct catalog_entry *ent, const char *name,
+		      const char *ca_file, bool force, enum bundle_outcome *out, struct err *e)
+{
+	struct bundle_fill f = { .src = { .url = ent->url,
+					  .sha256 = ent->sha256,
+					  .size = ent->size,
+					  .ca_file = ca_file,
+					  .label = name } };
+	cJSON *m = cJSON_CreateObject();
+	int rc;
+
+	if (!m)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	rc = bundle_install_custom(s, "images", name, ent->sha256, force, fill_image, &f, m, out, e);
+	cJSON_Delete(m);
+	return rc;
+}
+
+int image_pack(const char *dir, const char *name, const char *arch, const char *outdir,
+	       char *file, size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size,
+	       struct err *e)
+{
+	static const char *const only[] = { "manifest.json", "rootfs.ext4", NULL };
+	char tmp[LIMIT_PATH], dst[LIMIT_PATH];
+
+	if (path_joinf(tmp, sizeof(tmp), e, outdir, ".%s.pack.%d.tar.zst", name, (int)getpid()) <
+		    0 ||
+	    bundle_pack_only(dir, only, tmp, sha256, size, e) < 0)
+		return -1;
+	if (snprintf(file, fsize, "%s-%s-%.12s.tar.zst", name, arch, sha256) >= (int)fsize ||
+	    path_join(dst, sizeof(dst), outdir, file, e) < 0) {
+		unlink(tmp);
+		return err_set(e, EXIT_VERIFY, "%s: bundle name too long", name);
+	}
+	if (rename(tmp, dst) < 0) {
+		err_errno(e, 0, "%s: cannot rename into place", dst);
+		unlink(tmp);
+		return -1;
+	}
 	return 0;
 }

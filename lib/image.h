@@ -10,6 +10,8 @@
 #ifndef BANGER_IMAGE_H
 #define BANGER_IMAGE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "digest.h"
@@ -45,6 +47,25 @@ struct image_meta {
 int image_meta_write(const char *dir, const struct image_meta *m, struct err *e);
 /* Reads dir/manifest.json; a missing file is EXIT_NOTFOUND. */
 int image_meta_read(const char *dir, struct image_meta *m, struct err *e);
+
+struct store;
+struct catalog_entry;
+enum bundle_outcome;
+
+/* Installs the catalog bundle entry ent as images/NAME (bundle.h's
+ * bundle_install_custom: locked, verified, atomic). The bundle holds
+ * rootfs.ext4 (an ext4 file system, checked) and the manifest.json it was
+ * packed with, whose fields are kept; "source" becomes the bundle URL and
+ * "sha256" its digest. ca_file may be NULL. */
+int image_pull_bundle(const struct store *s, const struct catalog_entry *ent, const char *name,
+		      const char *ca_file, bool force, enum bundle_outcome *out, struct err *e);
+
+/* Packs images/NAME's rootfs.ext4 and manifest.json into
+ * OUTDIR/NAME-ARCH-SHA256PREFIX.tar.zst (bundle_pack: deterministic) and
+ * writes the file name (in OUTDIR) to file; sha256 and size of the bundle. */
+int image_pack(const char *dir, const char *name, const char *arch, const char *outdir,
+	       char *file, size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size,
+	       struct err *e);
 
 /* "2026-11-29T19:30:00Z" for now. */
 void image_now(char out[32]);
