@@ -946,7 +946,7 @@ static int fetch_one(struct fetch_job *j, const struct oci_desc *d, char *chunk,
 		}
 		sha256_update(&h, chunk, (size_t)n);
 		if (file_write_all(fd, chunk, (size_t)n, tmp, e) < 0) {
-			if (e->code == EXIT_SYSTEM && errno == ENOSPC)
+			if (strstr(e->msg, "No space left"))
 				err_set(e, EXIT_SYSTEM,
 					"%s: disk full while downloading layer %s — free some space "
 					"(or set BANGER_HOME elsewhere)",

@@ -13,7 +13,7 @@
 # registry_push OCI_LAYOUT:TAG HOST:PORT/REPO:TAG [CREDS]: skopeo copy.
 # fixture_debian_oci: a debootstrap --variant=minbase bookworm as an OCI
 #   layout (one layer), cached under $CACHE; sets DEBIAN_OCI (LAYOUT:bookworm).
-# registry_push_debian PORT: pushes it as localhost:PORT/library/debian:bookworm.
+# registry_push_debian PORT [CREDS]: pushes it as localhost:PORT/library/debian:bookworm.
 # shellcheck shell=bash
 
 REG_USER=banger
@@ -134,5 +134,5 @@ fixture_debian_oci() {
 
 registry_push_debian() {
 	fixture_debian_oci || return 1
-	registry_push "$DEBIAN_OCI" "localhost:$1/library/debian:bookworm"
+	registry_push "$DEBIAN_OCI" "localhost:$1/library/debian:bookworm" "${2:-}"
 }
