@@ -100,7 +100,8 @@ int image_import_main(int argc, char **argv)
 	    (lock = store_lock(&s, "images", argv[i], NULL, &e)) < 0)
 		die_err(&e);
 	if (image_meta_read(dir, &old, &e) == 0 && !force)
-		die(EXIT_BUSY, "%s: already exists (%s) — use -f to replace it", argv[i], old.source);
+		die(EXIT_BUSY, "%s: already exists (%s) — use -f to replace it", argv[i],
+		    old.source);
 	err_init(&e);
 	store_sweep_staging(&s, "images", argv[i]);
 	memset(&m, 0, sizeof(m));

@@ -79,8 +79,8 @@ int image_list_main(int argc, char **argv)
 			continue;
 		}
 		format_size(m.size, sz, sizeof(sz));
-		printf("%-24s %10s %-14s %-19.19s %s\n", m.name, sz, m.platform[0] ? m.platform : "-",
-		       m.digest, m.source);
+		printf("%-24s %10s %-14s %-19.19s %s\n", m.name, sz,
+		       m.platform[0] ? m.platform : "-", m.digest, m.source);
 	}
 	free(ents);
 	if (json) {

@@ -83,7 +83,8 @@ int image_pack_main(int argc, char **argv)
 	}
 	if (!name)
 		die_usage("which image? 'image-list' shows them");
-	if (store_init(&s, &e) < 0 || store_object_dir(&s, "images", name, dir, sizeof(dir), &e) < 0 ||
+	if (store_init(&s, &e) < 0 ||
+	    store_object_dir(&s, "images", name, dir, sizeof(dir), &e) < 0 ||
 	    (lock = store_lock(&s, "images", name, NULL, &e)) < 0)
 		die_err(&e);
 	if (image_meta_read(dir, &m, &e) < 0) {

@@ -137,8 +137,9 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 	    layer_usage(&lr, &u, &e) < 0 || ext4_plan(&u, opt.size, &plan, &e) < 0)
 		fail(&e);
 	layer_root_close(&lr);
-	log_debug("ext4: %llu MiB, %llu inodes for %llu in use", (unsigned long long)(plan.bytes >> 20),
-		  (unsigned long long)plan.inodes, (unsigned long long)u.inodes);
+	log_debug("ext4: %llu MiB, %llu inodes for %llu in use",
+		  (unsigned long long)(plan.bytes >> 20), (unsigned long long)plan.inodes,
+		  (unsigned long long)u.inodes);
 	if (ext4_build(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
 		fail(&e);
 	m->size = plan.bytes;
@@ -275,8 +276,9 @@ int image_pull_main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	if (image_meta_read(dir, &old, &e) == 0) {
 		if (strcmp(old.source, refstr) && !opt.force)
-			die(EXIT_BUSY, "%s: already holds %s — use --name for another name, or --force",
-			    name, old.source);
+			die(EXIT_BUSY,
+			    "%s: already holds %s — use --name for another name, or --force", name,
+			    old.source);
 		if (!strcmp(old.digest, img.manifest_digest) && !opt.force) {
 			log_info("%s: up to date (%s)", name, img.manifest_digest);
 			puts(name);

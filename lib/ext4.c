@@ -52,7 +52,8 @@ int ext4_plan(const struct layer_usage *u, uint64_t size, struct ext4_plan *p, s
 	if (size) {
 		if (size < need)
 			return err_set(e, EXIT_USAGE,
-				       "--size %" PRIu64 " MiB is too small: the image needs at least "
+				       "--size %" PRIu64
+				       " MiB is too small: the image needs at least "
 				       "%" PRIu64 " MiB",
 				       size / MIB, (need + MIB - 1) / MIB);
 		total = size;
@@ -224,8 +225,8 @@ int ext4_build(const char *tree, const char *out, const struct ext4_plan *p, con
 				       "some space",
 				       out, last);
 		if (WIFSIGNALED(status))
-			return err_set(e, EXIT_SIGNAL + WTERMSIG(status), "mke2fs killed by signal %d",
-				       WTERMSIG(status));
+			return err_set(e, EXIT_SIGNAL + WTERMSIG(status),
+				       "mke2fs killed by signal %d", WTERMSIG(status));
 		return err_set(e, EXIT_SYSTEM, "mke2fs -d %s failed (exit %d): %s", tree,
 			       WEXITSTATUS(status), *last ? last : "no message");
 	}

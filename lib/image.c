@@ -46,8 +46,8 @@ static int enable_unit(struct layer_root *lr, const char *name, struct embedded 
 					target[n] = '\0';
 					if (path_joinf(link, sizeof(link), e, "etc/systemd/system",
 						       "%s.wants/%s", target, name) < 0 ||
-					    path_join(dest, sizeof(dest), "/etc/systemd/system", name,
-						      e) < 0 ||
+					    path_join(dest, sizeof(dest), "/etc/systemd/system",
+						      name, e) < 0 ||
 					    layer_put_symlink(lr, link, dest, e) < 0)
 						return -1;
 				}
@@ -159,8 +159,8 @@ int image_meta_read(const char *dir, struct image_meta *m, struct err *e)
 	j = cJSON_Parse(text);
 	free(text);
 	if (!j)
-		return err_set(e, EXIT_VERIFY, "%s: not valid JSON — remove the image and pull it again",
-			       path);
+		return err_set(e, EXIT_VERIFY,
+			       "%s: not valid JSON — remove the image and pull it again", path);
 	copy_str(j, "name", m->name, sizeof(m->name));
 	copy_str(j, "source", m->source, sizeof(m->source));
 	copy_str(j, "digest", m->digest, sizeof(m->digest));
@@ -232,14 +232,14 @@ int image_pull_bundle(const struct store *s, const struct catalog_entry *ent, co
 
 	if (!m)
 		return err_set(e, EXIT_SYSTEM, "out of memory");
-	rc = bundle_install_custom(s, "images", name, ent->sha256, force, fill_image, &f, m, out, e);
+	rc = bundle_install_custom(s, "images", name, ent->sha256, force, fill_image, &f, m, out,
+				   e);
 	cJSON_Delete(m);
 	return rc;
 }
 
-int image_pack(const char *dir, const char *name, const char *arch, const char *outdir,
-	       char *file, size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size,
-	       struct err *e)
+int image_pack(const char *dir, const char *name, const char *arch, const char *outdir, char *file,
+	       size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size, struct err *e)
 {
 	static const char *const only[] = { "manifest.json", "rootfs.ext4", NULL };
 	char tmp[LIMIT_PATH], dst[LIMIT_PATH];

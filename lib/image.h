@@ -63,9 +63,8 @@ int image_pull_bundle(const struct store *s, const struct catalog_entry *ent, co
 /* Packs images/NAME's rootfs.ext4 and manifest.json into
  * OUTDIR/NAME-ARCH-SHA256PREFIX.tar.zst (bundle_pack: deterministic) and
  * writes the file name (in OUTDIR) to file; sha256 and size of the bundle. */
-int image_pack(const char *dir, const char *name, const char *arch, const char *outdir,
-	       char *file, size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size,
-	       struct err *e);
+int image_pack(const char *dir, const char *name, const char *arch, const char *outdir, char *file,
+	       size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size, struct err *e);
 
 /* "2026-11-29T19:30:00Z" for now. */
 void image_now(char out[32]);

@@ -52,8 +52,8 @@ int layer_clean_name(const char *name, char *out, size_t size, struct err *e)
 		size_t n = strcspn(p, "/");
 
 		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return err_set(e, EXIT_VERIFY, "'%s': '..' leaves the image root — refusing",
-				       name);
+			return err_set(e, EXIT_VERIFY,
+				       "'%s': '..' leaves the image root — refusing", name);
 		if (n > LIMIT_NAME)
 			return err_set(e, EXIT_VERIFY, "'%.80s…': a component longer than %d bytes",
 				       name, LIMIT_NAME);
@@ -96,8 +96,8 @@ static int open_parent(struct layer_root *lr, const char *rel, bool create, cons
 		next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0 && errno == ENOENT && create) {
 			if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
-				err_errno(e, 0, "'%.*s': cannot create directory", (int)(p - rel + n),
-					  rel);
+				err_errno(e, 0, "'%.*s': cannot create directory",
+					  (int)(p - rel + n), rel);
 				close(cur);
 				return -1;
 			}
@@ -111,7 +111,8 @@ static int open_parent(struct layer_root *lr, const char *rel, bool create, cons
 			    fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 				if (S_ISLNK(st.st_mode))
 					err_set(e, EXIT_VERIFY,
-						"'%s': '%.*s' is a symbolic link — refusing to write "
+						"'%s': '%.*s' is a symbolic link — refusing to "
+						"write "
 						"through it",
 						rel, (int)(p - rel + n), rel);
 				else
@@ -524,8 +525,8 @@ static int apply_entry(struct replay *rp, struct archive *a, struct archive_entr
 			err_errno(e, 0, "'%s': cannot create symlink", rel);
 			goto out;
 		}
-		if (fchownat(pfd, base, (uid_t)archive_entry_uid(ent), (gid_t)archive_entry_gid(ent),
-			     AT_SYMLINK_NOFOLLOW) < 0 ||
+		if (fchownat(pfd, base, (uid_t)archive_entry_uid(ent),
+			     (gid_t)archive_entry_gid(ent), AT_SYMLINK_NOFOLLOW) < 0 ||
 		    utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
 			err_errno(e, 0, "'%s': symlink owner or times", rel);
 			goto out;
@@ -544,8 +545,8 @@ static int apply_entry(struct replay *rp, struct archive *a, struct archive_entr
 			goto out;
 		}
 		/* Just made by us in a directory we hold: not a link. */
-		if (fchownat(pfd, base, (uid_t)archive_entry_uid(ent), (gid_t)archive_entry_gid(ent),
-			     AT_SYMLINK_NOFOLLOW) < 0 ||
+		if (fchownat(pfd, base, (uid_t)archive_entry_uid(ent),
+			     (gid_t)archive_entry_gid(ent), AT_SYMLINK_NOFOLLOW) < 0 ||
 		    fchmodat(pfd, base, archive_entry_perm(ent) & 07777, 0) < 0 ||
 		    utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
 			err_errno(e, 0, "'%s': owner, mode or times", rel);
@@ -556,7 +557,8 @@ static int apply_entry(struct replay *rp, struct archive *a, struct archive_entr
 	case AE_IFSOCK:
 		break; /* sockets are not content; Docker skips them too */
 	default:
-		err_set(e, EXIT_VERIFY, "'%s': unsupported tar entry type 0%o", rel, (unsigned)type);
+		err_set(e, EXIT_VERIFY, "'%s': unsupported tar entry type 0%o", rel,
+			(unsigned)type);
 		goto out;
 	}
 	rc = 0;
@@ -785,7 +787,8 @@ static int usage_dir(int dirfd, struct layer_usage *u, struct inoset *links, str
 		} else if (S_ISLNK(st.st_mode) && st.st_size >= 60) {
 			u->blocks++;
 		} else if (S_ISDIR(st.st_mode)) {
-			int sub = openat(fd, de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = openat(fd, de->d_name,
+					 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			u->blocks += ((uint64_t)st.st_size + 4095) / 4096;
 			if (sub < 0)

@@ -129,8 +129,8 @@ static int parse_digest(const char *d, const char *whole, struct ref *r, struct 
 	if ((size_t)(colon - d) != 6 || strncmp(d, "sha256", 6)) {
 		for (const char *p = d; p < colon; p++)
 			if (!alnum(*p) && !strchr("-_+.", *p))
-				return err_set(e, EXIT_USAGE, "'%s': '@%s' is not a digest",
-					       whole, d);
+				return err_set(e, EXIT_USAGE, "'%s': '@%s' is not a digest", whole,
+					       d);
 		return err_set(e, EXIT_USAGE,
 			       "'%s': digest algorithm '%.*s' is not supported (use sha256)", whole,
 			       (int)(colon - d), d);
@@ -200,8 +200,7 @@ int ref_parse(const char *s, struct ref *r, struct err *e)
 		snprintf(r->tag, sizeof(r->tag), "%s", colon + 1);
 	}
 	if (!strcmp(r->domain, "docker.io") && !strchr(rest, '/')) {
-		if (snprintf(r->path, sizeof(r->path), "library/%s", rest) >=
-		    (int)sizeof(r->path))
+		if (snprintf(r->path, sizeof(r->path), "library/%s", rest) >= (int)sizeof(r->path))
 			return err_set(e, EXIT_USAGE, "'%s': name longer than %d bytes", s,
 				       REF_NAME_MAX);
 	} else if (snprintf(r->path, sizeof(r->path), "%s", rest) >= (int)sizeof(r->path)) {
@@ -209,8 +208,7 @@ int ref_parse(const char *s, struct ref *r, struct err *e)
 	}
 	for (const char *p = r->path; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
-			return err_set(e, EXIT_USAGE, "'%s': repository name must be lowercase",
-				       s);
+			return err_set(e, EXIT_USAGE, "'%s': repository name must be lowercase", s);
 	for (const char *p = r->path;;) {
 		size_t len = strcspn(p, "/");
 
@@ -276,8 +274,7 @@ void ref_default_name(const struct ref *r, char out[65])
 		int t = strlen(r->tag) < 32 ? (int)strlen(r->tag) : 32;
 
 		snprintf(out, 65, "%.*s-%.*s", 63 - t, base, t, r->tag);
-	}
-	else
+	} else
 		snprintf(out, 65, "%.50s-%.12s", base, r->digest + 7);
 	/* A tag may start with '_' or hold upper case: still a valid store name. */
 	for (char *p = out; *p; p++)

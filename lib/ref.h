@@ -21,9 +21,9 @@
 struct err;
 
 struct ref {
-	char domain[REF_NAME_MAX + 1]; /* "docker.io", "localhost:5000" */
-	char path[REF_NAME_MAX + 1];   /* "library/debian" */
-	char tag[REF_TAG_MAX + 1];     /* "" when only a digest was given */
+	char domain[REF_NAME_MAX + 1];	     /* "docker.io", "localhost:5000" */
+	char path[REF_NAME_MAX + 1];	     /* "library/debian" */
+	char tag[REF_TAG_MAX + 1];	     /* "" when only a digest was given */
 	char digest[7 + DIGEST_HEX_LEN + 1]; /* "sha256:HEX" or "" */
 };
 

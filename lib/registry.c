@@ -169,8 +169,8 @@ static int creds_from_file(struct registry *r, const char *path, struct err *e)
 		}
 		return -1;
 	}
-	rc = registry_creds_from_json(json, r->ref.domain, path, r->user, sizeof(r->user),
-				      r->pass, sizeof(r->pass), e);
+	rc = registry_creds_from_json(json, r->ref.domain, path, r->user, sizeof(r->user), r->pass,
+				      sizeof(r->pass), e);
 	free(json);
 	return rc;
 }
@@ -236,8 +236,7 @@ int registry_parse_challenge(const char *hdr, struct auth_challenge *c, struct e
 			break;
 		k = strcspn(p, "=, ");
 		if (p[k] != '=')
-			return err_set(e, EXIT_VERIFY, "WWW-Authenticate '%.80s': malformed",
-				       hdr);
+			return err_set(e, EXIT_VERIFY, "WWW-Authenticate '%.80s': malformed", hdr);
 		snprintf(key, sizeof(key), "%.*s", (int)(k < sizeof(key) - 1 ? k : 0), p);
 		p += k + 1;
 		if (*p == '"') {
@@ -677,8 +676,9 @@ int oci_index_select(const char *json, const char *platform, struct oci_desc *ou
 		}
 	}
 	if (!found) {
-		err_set(e, EXIT_NOTFOUND, "no image for platform %s (available: %s) — use --platform",
-			platform, avail[0] ? avail : "none");
+		err_set(e, EXIT_NOTFOUND,
+			"no image for platform %s (available: %s) — use --platform", platform,
+			avail[0] ? avail : "none");
 		goto out;
 	}
 	rc = 0;
@@ -720,7 +720,7 @@ static int fetch_manifest(struct registry *r, const char *object, uint64_t want_
 	    api_get(r, path, ACCEPT, &body, &resp, e) < 0)
 		goto out;
 	if (resp.status != 200) {
-		const char *hint = resp.status == 404			    ? "check the name and tag"
+		const char *hint = resp.status == 404 ? "check the name and tag"
 				   : resp.status == 401 || resp.status == 403 ? creds_hint(r)
 									      : NULL;
 
@@ -761,8 +761,7 @@ out:
 }
 
 /* Small blobs (the config) fetched whole and verified. */
-static int fetch_small_blob(struct registry *r, const struct oci_desc *d, char **out,
-			    struct err *e)
+static int fetch_small_blob(struct registry *r, const struct oci_desc *d, char **out, struct err *e)
 {
 	struct http_resp resp;
 	struct buf body;
@@ -837,7 +836,8 @@ int registry_resolve(struct registry *r, struct oci_image *img, struct err *e)
 	}
 	if (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
 		err_set(e, EXIT_VERIFY,
-			"%s: unknown manifest media type '%s' — banger pulls OCI and Docker schema 2 "
+			"%s: unknown manifest media type '%s' — banger pulls OCI and Docker schema "
+			"2 "
 			"images",
 			r->name, mt);
 		goto out;
@@ -948,7 +948,8 @@ static int fetch_one(struct fetch_job *j, const struct oci_desc *d, char *chunk,
 		if (file_write_all(fd, chunk, (size_t)n, tmp, e) < 0) {
 			if (strstr(e->msg, "No space left"))
 				err_set(e, EXIT_SYSTEM,
-					"%s: disk full while downloading layer %s — free some space "
+					"%s: disk full while downloading layer %s — free some "
+					"space "
 					"(or set BANGER_HOME elsewhere)",
 					j->tmp_dir, d->digest);
 			goto out;

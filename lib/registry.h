@@ -122,8 +122,7 @@ int registry_creds_from_json(const char *json, const char *host, const char *wha
 /* Picks the manifest for platform ("os/arch[/variant]") from an index
  * document; writes its digest and media type. Not there: EXIT_NOTFOUND
  * listing the platforms that are. */
-int oci_index_select(const char *json, const char *platform, struct oci_desc *out,
-		     struct err *e);
+int oci_index_select(const char *json, const char *platform, struct oci_desc *out, struct err *e);
 
 /* Parses an image manifest (config + layers) into img (layers allocated). */
 int oci_manifest_parse(const char *json, struct oci_image *img, struct err *e);

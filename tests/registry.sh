@@ -33,8 +33,8 @@ registry_init() {
 
 # wait_port PORT: until something listens on 127.0.0.1:PORT (5 s).
 wait_port() {
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 100); do
 		(echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -88,6 +88,7 @@ registry_start() {
 	REG_PIDS="$REG_PIDS $!"
 	wait_port "$port" || { echo "registry: did not start: $(tail -3 "$dir/log")" >&2; return 1; }
 	REG_PORT=$port
+	export REG_PORT
 }
 
 registry_stop_all() {
@@ -114,17 +115,17 @@ fixture_debian_oci() {
 			return 1
 		}
 		rm -rf "$w/rootfs/var/cache/apt/archives/"*.deb
-		tar --numeric-owner --xattrs --xattrs-include='*' --sort=name -C "$w/rootfs" \
-			-cf "$w/layer.tar" . &&
+		if ! { tar --numeric-owner --xattrs --xattrs-include='*' --sort=name \
+			-C "$w/rootfs" -cf "$w/layer.tar" . &&
 			umoci init --layout "$dir/layout" &&
 			umoci new --image "$dir/layout:empty" &&
 			umoci raw add-layer --image "$dir/layout:empty" "$w/layer.tar" --tag bookworm &&
 			umoci config --image "$dir/layout:bookworm" --os linux --architecture amd64 \
 				--config.cmd /bin/bash &&
-			umoci gc --layout "$dir/layout" || {
+			umoci gc --layout "$dir/layout"; }; then
 			echo "fixture: building the OCI layout failed" >&2
 			return 1
-		}
+		fi
 		rm -rf "$w"
 		touch "$dir/ready"
 	fi

@@ -69,7 +69,8 @@ static void digests(void)
 	CHECK(ref_parse("debian:12", &r, &e) == 0);
 	CHECK_STR(ref_object(&r), "12");
 	CHECK(bad("debian@sha256:0123"));
-	CHECK(bad("debian@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
+	CHECK(bad(
+		"debian@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
 	CHECK(bad("debian@sha512:0123456789abcdef0123456789abcdef0123456789abcdef"));
 	CHECK(bad("debian@"));
 	CHECK(bad("debian@nocolon"));
