@@ -94,7 +94,7 @@ int image_import_main(int argc, char **argv)
 		die_err(&e);
 	}
 	if (!ext4_is_ext4(abs))
-		die(EXIT_VERIFY, "%s: not an ext4 file system (no ext2/3/4 superblock)", abs);
+		die(EXIT_VERIFY, "%s: not an ext4 filesystem (no ext2/3/4 superblock)", abs);
 	if (store_init(&s, &e) < 0 ||
 	    store_object_dir(&s, "images", argv[i], dir, sizeof(dir), &e) < 0 ||
 	    (lock = store_lock(&s, "images", argv[i], NULL, &e)) < 0)
