@@ -53,16 +53,14 @@ static void credentials(void)
 				       &e) == 1);
 	CHECK_STR(u, "user");
 	CHECK_STR(p, "pa:ss");
-	CHECK(registry_creds_from_json(doc, "docker.io", "t", u, sizeof(u), p, sizeof(p), &e) ==
-	      1);
+	CHECK(registry_creds_from_json(doc, "docker.io", "t", u, sizeof(u), p, sizeof(p), &e) == 1);
 	CHECK_STR(u, "hub");
 	CHECK_STR(p, "hubpass");
 	CHECK(registry_creds_from_json(doc, "quay.io", "t", u, sizeof(u), p, sizeof(p), &e) == 1);
 	CHECK_STR(u, "q");
 	CHECK(registry_creds_from_json(doc, "localhost:5001", "t", u, sizeof(u), p, sizeof(p),
 				       &e) == 0);
-	CHECK(registry_creds_from_json(doc, "localhost", "t", u, sizeof(u), p, sizeof(p), &e) ==
-	      0);
+	CHECK(registry_creds_from_json(doc, "localhost", "t", u, sizeof(u), p, sizeof(p), &e) == 0);
 	CHECK(registry_creds_from_json(doc, "bad.io", "t", u, sizeof(u), p, sizeof(p), &e) == -1);
 	CHECK(e.code == EXIT_USAGE);
 	CHECK(registry_creds_from_json("{nope", "x", "t", u, sizeof(u), p, sizeof(p), &e) == -1);
@@ -108,15 +106,17 @@ static void platform_selection(void)
 
 static void manifests(void)
 {
-	const char *ok = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/"
-			 "vnd.oci.image.config.v1+json\",\"digest\":\"" DA "\",\"size\":5},"
-			 "\"layers\":[{\"mediaType\":\"application/"
-			 "vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"" DB "\",\"size\":7},"
-			 "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\","
-			 "\"digest\":\"" DC "\",\"size\":9}]}";
-	const char *weird = "{\"config\":{\"digest\":\"" DA "\",\"size\":5},\"layers\":[{"
-			    "\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip+encrypted\","
-			    "\"digest\":\"" DB "\",\"size\":7}]}";
+	const char *ok =
+		"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/"
+		"vnd.oci.image.config.v1+json\",\"digest\":\"" DA "\",\"size\":5},"
+		"\"layers\":[{\"mediaType\":\"application/"
+		"vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"" DB "\",\"size\":7},"
+		"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\","
+		"\"digest\":\"" DC "\",\"size\":9}]}";
+	const char *weird =
+		"{\"config\":{\"digest\":\"" DA "\",\"size\":5},\"layers\":[{"
+		"\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip+encrypted\","
+		"\"digest\":\"" DB "\",\"size\":7}]}";
 	struct oci_image img = { 0 };
 	struct err e;
 
