@@ -105,14 +105,45 @@ static void fail(struct err *e)
 	die_err(e);
 }
 
-/* Replays the layers into tree, adds the agent, builds dir/rootfs.ext4. */
-static void build(struct registry *r, const struct oci_image *img, const char *blobs,
-		  const char *dir, struct image_meta *m)
+/* Reads layer i from the background download as it arrives. */
+struct layer_reader {
+	struct blob_fetch *fetch;
+	size_t i;
+	int fd;
+	uint64_t off;
+	char buf[256 * 1024];
+	bool failed;
+	struct err err;
+};
+
+static ssize_t read_layer(void *ud, const void **out)
 {
-	char tree[LIMIT_PATH], ext4[LIMIT_PATH], blob[LIMIT_PATH], what[700];
+	struct layer_reader *rd = ud;
+	ssize_t n = registry_layer_read(rd->fetch, rd->i, rd->fd, rd->off, rd->buf,
+					sizeof(rd->buf), &rd->err);
+
+	if (n < 0) {
+		rd->failed = true;
+		return -1;
+	}
+	rd->off += (uint64_t)n;
+	*out = rd->buf;
+	return n;
+}
+
+/* Downloads the layers and replays them as they arrive into tree, adds the
+ * agent, builds dir/rootfs.ext4 — committed by the caller only if every
+ * layer then proved to match its digest. */
+static void build(struct registry *r, const struct oci_image *img, const char *blobs,
+		  const char *tmp, const char *dir, struct image_meta *m)
+{
+	char tree[LIMIT_PATH], ext4[LIMIT_PATH], what[700];
+	static struct layer_reader rd;
+	struct blob_fetch *fetch;
 	struct layer_root lr;
 	struct layer_usage u;
 	struct ext4_plan plan;
+	uint64_t fetched = 0;
 	struct err e;
 
 	err_init(&e);
@@ -125,14 +156,35 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 	}
 	if (layer_root_open(&lr, tree, &e) < 0)
 		fail(&e);
+	fetch = registry_fetch_start(r, img, blobs, tmp, &e);
+	if (!fetch)
+		fail(&e);
 	for (size_t i = 0; i < img->nlayers; i++) {
 		snprintf(what, sizeof(what), "%s: layer %zu/%zu (%.19s…)", r->name, i + 1,
 			 img->nlayers, img->layers[i].digest);
 		log_debug("applying %s", what);
-		if (path_join(blob, sizeof(blob), blobs, img->layers[i].digest + 7, &e) < 0 ||
-		    layer_apply(&lr, blob, what, &e) < 0)
+		memset(&rd, 0, sizeof(rd));
+		rd.fetch = fetch;
+		rd.i = i;
+		err_init(&rd.err);
+		rd.fd = registry_layer_open(fetch, i, &e);
+		if (rd.fd < 0 || layer_apply_stream(&lr, read_layer, &rd, what, &e) < 0) {
+			struct err ignore;
+
+			if (rd.failed)
+				e = rd.err; /* the download's own error says more */
+			if (rd.fd >= 0)
+				close(rd.fd);
+			err_init(&ignore);
+			registry_fetch_finish(fetch, true, NULL, &ignore);
 			fail(&e);
+		}
+		close(rd.fd);
 	}
+	/* Only now is everything that was replayed known to be verified. */
+	if (registry_fetch_finish(fetch, false, &fetched, &e) < 0)
+		fail(&e);
+	log_debug("downloaded %llu bytes", (unsigned long long)fetched);
 	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, &e) < 0 ||
 	    layer_usage(&lr, &u, &e) < 0 || ext4_plan(&u, opt.size, &plan, &e) < 0)
 		fail(&e);
@@ -187,7 +239,6 @@ int image_pull_main(int argc, char **argv)
 	struct image_meta m, old;
 	struct ref ref;
 	struct err e;
-	uint64_t fetched = 0;
 	bool waited = false;
 	int c, lock;
 
@@ -287,9 +338,6 @@ int image_pull_main(int argc, char **argv)
 	}
 	err_init(&e);
 
-	if (registry_fetch_blobs(&r, &img, blobs, tmp, &fetched, &e) < 0)
-		die_err(&e);
-	log_debug("downloaded %llu bytes", (unsigned long long)fetched);
 	if (store_staging(&opt.store, "images", name, opt.staging, sizeof(opt.staging), &e) < 0)
 		die_err(&e);
 	snprintf(m.name, sizeof(m.name), "%s", name);
@@ -299,7 +347,7 @@ int image_pull_main(int argc, char **argv)
 	snprintf(m.platform, sizeof(m.platform), "%s", img.platform);
 	snprintf(m.agent_version, sizeof(m.agent_version), "%s", BANGER_VERSION);
 	image_now(m.created);
-	build(&r, &img, blobs, opt.staging, &m);
+	build(&r, &img, blobs, tmp, opt.staging, &m);
 	if (image_meta_write(opt.staging, &m, &e) < 0 || file_commit_dir(opt.staging, dir, &e) < 0)
 		fail(&e);
 	opt.staging[0] = '\0';

@@ -591,23 +591,28 @@ static void set_dir_times(struct replay *rp)
 	rp->ndirs = rp->capdirs = 0;
 }
 
-int layer_apply(struct layer_root *lr, const char *path, const char *what, struct err *e)
+struct stream_src {
+	layer_read_fn read;
+	void *ud;
+};
+
+static la_ssize_t stream_cb(struct archive *a, void *ud, const void **buf)
 {
-	struct archive *a = archive_read_new();
+	struct stream_src *src = ud;
+	ssize_t n = src->read(src->ud, buf);
+
+	if (n < 0)
+		archive_set_error(a, EIO, "reading the layer failed");
+	return n;
+}
+
+/* Replays what a (opened by the caller) reads. */
+static int replay(struct layer_root *lr, struct archive *a, const char *what, struct err *e)
+{
 	struct archive_entry *ent;
 	struct replay rp = { .lr = lr, .what = what };
 	int r, rc = -1;
 
-	if (!a)
-		return err_set(e, EXIT_SYSTEM, "out of memory");
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_xz(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 256 * 1024) != ARCHIVE_OK) {
-		err_set(e, EXIT_VERIFY, "%s: %s", what, archive_error_string(a));
-		goto out;
-	}
 	while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (apply_entry(&rp, a, ent, e) < 0) {
 			err_prefix(e, "%s", what);
@@ -623,6 +628,52 @@ int layer_apply(struct layer_root *lr, const char *path, const char *what, struc
 out:
 	set_dir_times(&rp);
 	set_free(&rp.written);
+	return rc;
+}
+
+static struct archive *reader_new(struct err *e)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		return NULL;
+	}
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_format_tar(a);
+	return a;
+}
+
+int layer_apply(struct layer_root *lr, const char *path, const char *what, struct err *e)
+{
+	struct archive *a = reader_new(e);
+	int rc = -1;
+
+	if (!a)
+		return -1;
+	if (archive_read_open_filename(a, path, 256 * 1024) != ARCHIVE_OK)
+		err_set(e, EXIT_VERIFY, "%s: %s", what, archive_error_string(a));
+	else
+		rc = replay(lr, a, what, e);
+	archive_read_free(a);
+	return rc;
+}
+
+int layer_apply_stream(struct layer_root *lr, layer_read_fn read, void *ud, const char *what,
+		       struct err *e)
+{
+	struct archive *a = reader_new(e);
+	struct stream_src src = { read, ud };
+	int rc = -1;
+
+	if (!a)
+		return -1;
+	if (archive_read_open(a, &src, NULL, stream_cb, NULL) != ARCHIVE_OK)
+		err_set(e, EXIT_VERIFY, "%s: %s", what, archive_error_string(a));
+	else
+		rc = replay(lr, a, what, e);
 	archive_read_free(a);
 	return rc;
 }

@@ -44,6 +44,13 @@ void layer_root_close(struct layer_root *lr);
  * On failure the tree is left partly applied: throw it away. */
 int layer_apply(struct layer_root *lr, const char *path, const char *what, struct err *e);
 
+/* The same, reading the layer through read (libarchive's read-callback
+ * shape: *buf gets the bytes, returns their count, 0 at the end, -1 on
+ * error — the caller keeps its own error and reports it in preference). */
+typedef ssize_t (*layer_read_fn)(void *ud, const void **buf);
+int layer_apply_stream(struct layer_root *lr, layer_read_fn read, void *ud, const char *what,
+		       struct err *e);
+
 /* Writes a regular file at rel (parents created 0755 as needed, never
  * through a symlink), replacing what is there. Owner root. */
 int layer_put_file(struct layer_root *lr, const char *rel, const void *data, size_t len,

@@ -880,19 +880,30 @@ out:
 
 /* --- blobs --- */
 
-struct fetch_job {
+enum layer_phase { LAYER_PENDING, LAYER_FETCHING, LAYER_DONE };
+
+struct layer_state {
+	enum layer_phase phase;
+	char path[LIMIT_PATH]; /* the temporary while fetching, then the blob */
+};
+
+struct blob_fetch {
 	struct registry *r;
 	const struct oci_image *img;
 	const char *blob_dir, *tmp_dir;
 	pthread_mutex_t mu;
-	size_t next; /* next layer to take */
+	pthread_cond_t cond; /* any layer made progress, finished or failed */
+	size_t next;	     /* next layer to take */
 	bool failed;
 	struct err err; /* the first failure */
 	struct progress prog;
 	uint64_t fetched;
+	struct layer_state *layers;
+	pthread_t th[8];
+	int nth;
 };
 
-static bool job_failed(struct fetch_job *j)
+static bool job_failed(struct blob_fetch *j)
 {
 	bool f;
 
@@ -902,24 +913,22 @@ static bool job_failed(struct fetch_job *j)
 	return f;
 }
 
-static int fetch_one(struct fetch_job *j, const struct oci_desc *d, char *chunk, size_t csize,
-		     struct err *e)
+static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize, struct err *e)
 {
 	struct registry *r = j->r;
+	const struct oci_desc *d = &j->img->layers[li];
+	struct layer_state *ls = &j->layers[li];
 	char dst[LIMIT_PATH], tmp[LIMIT_PATH], url[LIMIT_PATH], hex[DIGEST_HEX_LEN + 1];
 	struct http_req q;
 	struct http_resp resp;
 	struct http_stream *s = NULL;
 	struct sha256 h;
-	struct stat st;
 	uint64_t got = 0;
 	ssize_t n;
 	int fd = -1, rc = -1;
 
 	if (path_join(dst, sizeof(dst), j->blob_dir, d->digest + 7, e) < 0)
 		return -1;
-	if (stat(dst, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == d->size)
-		return 0; /* verified when it was put there */
 	if (path_joinf(tmp, sizeof(tmp), e, j->tmp_dir, TMP_PREFIX "%.16s.%d.%lx", d->digest + 7,
 		       (int)getpid(), (unsigned long)pthread_self()) < 0 ||
 	    path_joinf(url, sizeof(url), e, r->base, "%s/blobs/%s", r->ref.path, d->digest) < 0)
@@ -928,6 +937,9 @@ static int fetch_one(struct fetch_job *j, const struct oci_desc *d, char *chunk,
 	if (fd < 0)
 		return err_errno(e, 0, "%s: cannot create", tmp);
 	pthread_mutex_lock(&j->mu);
+	snprintf(ls->path, sizeof(ls->path), "%s", tmp);
+	ls->phase = LAYER_FETCHING;
+	pthread_cond_broadcast(&j->cond);
 	set_req(r, &q, url); /* r->auth is stable while blobs are fetched */
 	pthread_mutex_unlock(&j->mu);
 	s = http_stream_open(&q, &resp, e);
@@ -948,8 +960,7 @@ static int fetch_one(struct fetch_job *j, const struct oci_desc *d, char *chunk,
 		if (file_write_all(fd, chunk, (size_t)n, tmp, e) < 0) {
 			if (strstr(e->msg, "No space left"))
 				err_set(e, EXIT_SYSTEM,
-					"%s: disk full while downloading layer %s — free some "
-					"space "
+					"%s: disk full while downloading layer %s — free some space "
 					"(or set BANGER_HOME elsewhere)",
 					j->tmp_dir, d->digest);
 			goto out;
@@ -957,6 +968,7 @@ static int fetch_one(struct fetch_job *j, const struct oci_desc *d, char *chunk,
 		pthread_mutex_lock(&j->mu);
 		progress_add(&j->prog, (uint64_t)n);
 		j->fetched += (uint64_t)n;
+		pthread_cond_broadcast(&j->cond);
 		pthread_mutex_unlock(&j->mu);
 		if (job_failed(j)) {
 			err_set(e, EXIT_SYSTEM, "stopped");
@@ -981,10 +993,16 @@ static int fetch_one(struct fetch_job *j, const struct oci_desc *d, char *chunk,
 	}
 	close(fd);
 	fd = -1;
+	pthread_mutex_lock(&j->mu);
 	if (rename(tmp, dst) < 0) {
+		pthread_mutex_unlock(&j->mu);
 		err_errno(e, 0, "%s: cannot rename into the blob cache", dst);
 		goto out;
 	}
+	snprintf(ls->path, sizeof(ls->path), "%s", dst);
+	ls->phase = LAYER_DONE;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->mu);
 	rc = 0;
 out:
 	http_stream_free(s);
@@ -997,7 +1015,7 @@ out:
 
 static void *fetch_worker(void *arg)
 {
-	struct fetch_job *j = arg;
+	struct blob_fetch *j = arg;
 	size_t csize = 256 * 1024;
 	char *chunk = malloc(csize);
 	struct err e;
@@ -1007,22 +1025,26 @@ static void *fetch_worker(void *arg)
 		size_t i;
 
 		pthread_mutex_lock(&j->mu);
+		while (j->next < j->img->nlayers && j->layers[j->next].phase == LAYER_DONE)
+			j->next++; /* cached */
 		i = j->next++;
 		if (!chunk && !j->failed) {
 			j->failed = true;
 			err_set(&j->err, EXIT_SYSTEM, "out of memory");
 		}
 		if (j->failed || i >= j->img->nlayers) {
+			pthread_cond_broadcast(&j->cond);
 			pthread_mutex_unlock(&j->mu);
 			break;
 		}
 		pthread_mutex_unlock(&j->mu);
-		if (fetch_one(j, &j->img->layers[i], chunk, csize, &e) < 0) {
+		if (fetch_one(j, i, chunk, csize, &e) < 0) {
 			pthread_mutex_lock(&j->mu);
 			if (!j->failed) {
 				j->failed = true;
 				j->err = e;
 			}
+			pthread_cond_broadcast(&j->cond);
 			pthread_mutex_unlock(&j->mu);
 			break;
 		}
@@ -1031,53 +1053,149 @@ static void *fetch_worker(void *arg)
 	return NULL;
 }
 
+struct blob_fetch *registry_fetch_start(struct registry *r, const struct oci_image *img,
+					const char *blob_dir, const char *tmp_dir, struct err *e)
+{
+	struct blob_fetch *j = calloc(1, sizeof(*j));
+	int nth = r->opts.parallel > 8 ? 8 : r->opts.parallel;
+	uint64_t missing = 0;
+
+	if (!j || !(j->layers = calloc(img->nlayers, sizeof(*j->layers)))) {
+		free(j);
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		return NULL;
+	}
+	j->r = r;
+	j->img = img;
+	j->blob_dir = blob_dir;
+	j->tmp_dir = tmp_dir;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	err_init(&j->err);
+	for (size_t i = 0; i < img->nlayers; i++) {
+		struct layer_state *ls = &j->layers[i];
+		struct stat st;
+
+		if (path_join(ls->path, sizeof(ls->path), blob_dir, img->layers[i].digest + 7, e) <
+		    0) {
+			free(j->layers);
+			free(j);
+			return NULL;
+		}
+		/* Only verified blobs are ever renamed in: present means good. */
+		if (stat(ls->path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size == img->layers[i].size)
+			ls->phase = LAYER_DONE;
+		else
+			missing += img->layers[i].size;
+	}
+	progress_init(&j->prog, "layers", missing);
+	if (!r->opts.progress)
+		j->prog.active = false;
+	for (int i = 0; i < nth && missing; i++) {
+		if (pthread_create(&j->th[i], NULL, fetch_worker, j))
+			break;
+		j->nth++;
+	}
+	if (missing && !j->nth) {
+		fetch_worker(j); /* no threads: fetch here, in full */
+	}
+	return j;
+}
+
+int registry_layer_open(struct blob_fetch *j, size_t i, struct err *e)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->failed && j->layers[i].phase == LAYER_PENDING)
+		pthread_cond_wait(&j->cond, &j->mu);
+	if (j->failed) {
+		*e = j->err;
+	} else {
+		/* Under the lock: the worker cannot rename it away meanwhile. */
+		fd = open(j->layers[i].path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			err_errno(e, 0, "%s: cannot open", j->layers[i].path);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return fd;
+}
+
+ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off, void *buf,
+			    size_t n, struct err *e)
+{
+	for (;;) {
+		ssize_t got = pread(fd, buf, n, (off_t)off);
+		bool done;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got != 0)
+			return got < 0 ? err_errno(e, 0, "reading layer %zu", i + 1) : got;
+		pthread_mutex_lock(&j->mu);
+		done = j->layers[i].phase == LAYER_DONE;
+		if (!done && !j->failed) {
+			/* At the end of what has arrived: wait for more. Recheck the
+			 * file first — the writer may have appended since pread. */
+			struct stat st;
+
+			if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > off) {
+				pthread_mutex_unlock(&j->mu);
+				continue;
+			}
+			pthread_cond_wait(&j->cond, &j->mu);
+		}
+		if (j->failed && !done) {
+			*e = j->err;
+			pthread_mutex_unlock(&j->mu);
+			return -1;
+		}
+		pthread_mutex_unlock(&j->mu);
+		if (done) {
+			got = pread(fd, buf, n, (off_t)off); /* the tail, if any */
+			return got < 0 ? err_errno(e, 0, "reading layer %zu", i + 1) : got;
+		}
+	}
+}
+
+int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, struct err *e)
+{
+	int rc = 0;
+
+	if (!j)
+		return 0;
+	if (abort) {
+		pthread_mutex_lock(&j->mu);
+		if (!j->failed) {
+			j->failed = true;
+			err_set(&j->err, EXIT_SYSTEM, "stopped");
+		}
+		pthread_cond_broadcast(&j->cond);
+		pthread_mutex_unlock(&j->mu);
+	}
+	for (int i = 0; i < j->nth; i++)
+		pthread_join(j->th[i], NULL);
+	progress_fini(&j->prog);
+	if (fetched)
+		*fetched = j->fetched;
+	if (j->failed && !abort) {
+		*e = j->err;
+		rc = -1;
+	}
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->mu);
+	free(j->layers);
+	free(j);
+	return rc;
+}
+
 int registry_fetch_blobs(struct registry *r, const struct oci_image *img, const char *blob_dir,
 			 const char *tmp_dir, uint64_t *fetched, struct err *e)
 {
-	struct fetch_job j;
-	pthread_t th[8];
-	int nth = r->opts.parallel > 8 ? 8 : r->opts.parallel, started = 0;
-	uint64_t missing = 0;
+	struct blob_fetch *j = registry_fetch_start(r, img, blob_dir, tmp_dir, e);
 
-	memset(&j, 0, sizeof(j));
-	j.r = r;
-	j.img = img;
-	j.blob_dir = blob_dir;
-	j.tmp_dir = tmp_dir;
-	pthread_mutex_init(&j.mu, NULL);
-	err_init(&j.err);
-	for (size_t i = 0; i < img->nlayers; i++) {
-		char p[LIMIT_PATH];
-		struct stat st;
-
-		if (path_join(p, sizeof(p), blob_dir, img->layers[i].digest + 7, e) < 0)
-			return -1;
-		if (stat(p, &st) < 0 || (uint64_t)st.st_size != img->layers[i].size)
-			missing += img->layers[i].size;
-	}
-	progress_init(&j.prog, "layers", missing);
-	if (!r->opts.progress)
-		j.prog.active = false;
-	if ((size_t)nth > img->nlayers)
-		nth = (int)img->nlayers;
-	for (int i = 0; i < nth; i++) {
-		if (pthread_create(&th[i], NULL, fetch_worker, &j))
-			break;
-		started++;
-	}
-	if (!started)
-		fetch_worker(&j);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	progress_fini(&j.prog);
-	pthread_mutex_destroy(&j.mu);
-	if (fetched)
-		*fetched = j.fetched;
-	if (j.failed) {
-		*e = j.err;
-		return -1;
-	}
-	return 0;
+	return j ? registry_fetch_finish(j, false, fetched, e) : -1;
 }
 
 void registry_sweep_tmp(const char *tmp_dir)

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "digest.h"
 #include "limits.h"
@@ -97,6 +98,26 @@ void oci_image_fini(struct oci_image *img);
  * *fetched (may be NULL) gets the bytes downloaded. */
 int registry_fetch_blobs(struct registry *r, const struct oci_image *img, const char *blob_dir,
 			 const char *tmp_dir, uint64_t *fetched, struct err *e);
+
+/* The same, overlapped with the caller: downloads run in the background
+ * while the caller reads each layer as it arrives (so layers are unpacked
+ * while they download). Nothing read this way is trusted until
+ * registry_fetch_finish returned 0: a digest mismatch shows up there (or
+ * as a read error), and the caller must then discard what it built.
+ *   j = registry_fetch_start(…);
+ *   for each layer i: fd = registry_layer_open(j, i, e);
+ *       registry_layer_read(j, i, fd, offset, buf, n, e) … (0 at its end); close(fd)
+ *   registry_fetch_finish(j, abort, &fetched, e);
+ * registry_layer_open waits until layer i is being fetched (or is cached);
+ * registry_layer_read waits for more bytes at the end of what has arrived.
+ * finish joins the workers (abort: stops them first) and frees j. */
+struct blob_fetch;
+struct blob_fetch *registry_fetch_start(struct registry *r, const struct oci_image *img,
+					const char *blob_dir, const char *tmp_dir, struct err *e);
+int registry_layer_open(struct blob_fetch *j, size_t i, struct err *e);
+ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off, void *buf,
+			    size_t n, struct err *e);
+int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, struct err *e);
 
 /* Removes temporaries in tmp_dir left by pulls whose process is gone. */
 void registry_sweep_tmp(const char *tmp_dir);
