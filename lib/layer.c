@@ -299,10 +299,56 @@ struct dirtime {
 struct replay {
 	struct layer_root *lr;
 	const char *what;
+	/* The last parent directory opened, reused while entries stay in it
+	 * (tar lists a directory's entries together). */
+	char cache_rel[LIMIT_TAR_NAME];
+	int cache_fd; /* -1: none */
 	struct pathset written;
 	struct dirtime *dirs;
 	size_t ndirs, capdirs;
 };
+
+static void cache_drop(struct replay *rp)
+{
+	if (rp->cache_fd >= 0)
+		close(rp->cache_fd);
+	rp->cache_fd = -1;
+	rp->cache_rel[0] = '\0';
+}
+
+/* An entry at rel may replace a directory on the cached path: forget it. */
+static void cache_touch(struct replay *rp, const char *rel)
+{
+	size_t n = strlen(rel);
+
+	if (rp->cache_fd >= 0 && !strncmp(rp->cache_rel, rel, n) &&
+	    (rp->cache_rel[n] == '\0' || rp->cache_rel[n] == '/'))
+		cache_drop(rp);
+}
+
+/* open_parent through the cache; the caller closes the returned fd. */
+static int open_parent_cached(struct replay *rp, const char *rel, const char **base,
+			      struct err *e)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t plen = slash ? (size_t)(slash - rel) : 0;
+	int fd;
+
+	*base = slash ? slash + 1 : rel;
+	if (rp->cache_fd >= 0 && strlen(rp->cache_rel) == plen && !strncmp(rp->cache_rel, rel, plen))
+	{
+		fd = fcntl(rp->cache_fd, F_DUPFD_CLOEXEC, 0);
+		return fd >= 0 ? fd : err_errno(e, EXIT_SYSTEM, "'%s': dup", rel);
+	}
+	fd = open_parent(rp->lr, rel, true, base, e);
+	if (fd >= 0 && plen < sizeof(rp->cache_rel)) {
+		cache_drop(rp);
+		rp->cache_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		memcpy(rp->cache_rel, rel, plen);
+		rp->cache_rel[plen] = '\0';
+	}
+	return fd;
+}
 
 static int set_xattrs(int fd, struct archive_entry *ent, const char *rel, struct err *e)
 {
@@ -417,9 +463,11 @@ static int apply_entry(struct replay *rp, struct archive *a, struct archive_entr
 	}
 	base = strrchr(rel, '/');
 	base = base ? base + 1 : rel;
+	cache_touch(rp, rel);
 	if (!strncmp(base, WH_PREFIX, strlen(WH_PREFIX))) {
 		const char *name = base + strlen(WH_PREFIX);
 
+		cache_drop(rp); /* a whiteout may remove any directory below it */
 		if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
 			return err_set(e, EXIT_VERIFY,
 				       "'%s': whiteout of an invalid name — refusing", rel);
@@ -430,7 +478,7 @@ static int apply_entry(struct replay *rp, struct archive *a, struct archive_entr
 		close(pfd);
 		return rc;
 	}
-	pfd = open_parent(rp->lr, rel, true, &base, e);
+	pfd = open_parent_cached(rp, rel, &base, e);
 	if (pfd < 0)
 		return -1;
 	if (set_add(&rp->written, rel, e) < 0)
@@ -610,7 +658,7 @@ static la_ssize_t stream_cb(struct archive *a, void *ud, const void **buf)
 static int replay(struct layer_root *lr, struct archive *a, const char *what, struct err *e)
 {
 	struct archive_entry *ent;
-	struct replay rp = { .lr = lr, .what = what };
+	struct replay rp = { .lr = lr, .what = what, .cache_fd = -1 };
 	int r, rc = -1;
 
 	while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
@@ -626,6 +674,7 @@ static int replay(struct layer_root *lr, struct archive *a, const char *what, st
 	}
 	rc = 0;
 out:
+	cache_drop(&rp);
 	set_dir_times(&rp);
 	set_free(&rp.written);
 	return rc;
