@@ -300,6 +300,9 @@ static bool transient_code(CURLcode c)
 	case CURLE_SEND_ERROR:
 	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_GOT_NOTHING:
+	/* curl's BearSSL backend reports a connection cut mid-body ("SSL: EOF
+	 * without close notify") as a read error: a truncation, so resume. */
+	case CURLE_READ_ERROR:
 		return true;
 	default:
 		return false;
@@ -334,6 +337,10 @@ static int transport_error(struct http_stream *s, struct err *e)
 	case CURLE_FILE_COULDNT_READ_FILE:
 		return err_set(e, EXIT_NOTFOUND, "%s: %s", s->req->url, why);
 	default:
+		if (transient_code(s->result) && s->attempt > 1)
+			return err_set(e, EXIT_NETWORK,
+				       "%s: %s — gave up after %d attempts; try again later",
+				       s->req->url, why, s->attempt);
 		break;
 	}
 	return err_set(e, EXIT_NETWORK, "%s: %s%s", s->req->url, why, hint);
