@@ -119,8 +119,8 @@ struct layer_reader {
 static ssize_t read_layer(void *ud, const void **out)
 {
 	struct layer_reader *rd = ud;
-	ssize_t n = registry_layer_read(rd->fetch, rd->i, rd->fd, rd->off, rd->buf,
-					sizeof(rd->buf), &rd->err);
+	ssize_t n = registry_layer_read(rd->fetch, rd->i, rd->fd, rd->off, rd->buf, sizeof(rd->buf),
+					&rd->err);
 
 	if (n < 0) {
 		rd->failed = true;

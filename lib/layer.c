@@ -327,16 +327,15 @@ static void cache_touch(struct replay *rp, const char *rel)
 }
 
 /* open_parent through the cache; the caller closes the returned fd. */
-static int open_parent_cached(struct replay *rp, const char *rel, const char **base,
-			      struct err *e)
+static int open_parent_cached(struct replay *rp, const char *rel, const char **base, struct err *e)
 {
 	const char *slash = strrchr(rel, '/');
 	size_t plen = slash ? (size_t)(slash - rel) : 0;
 	int fd;
 
 	*base = slash ? slash + 1 : rel;
-	if (rp->cache_fd >= 0 && strlen(rp->cache_rel) == plen && !strncmp(rp->cache_rel, rel, plen))
-	{
+	if (rp->cache_fd >= 0 && strlen(rp->cache_rel) == plen &&
+	    !strncmp(rp->cache_rel, rel, plen)) {
 		fd = fcntl(rp->cache_fd, F_DUPFD_CLOEXEC, 0);
 		return fd >= 0 ? fd : err_errno(e, EXIT_SYSTEM, "'%s': dup", rel);
 	}

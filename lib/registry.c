@@ -960,7 +960,8 @@ static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize,
 		if (file_write_all(fd, chunk, (size_t)n, tmp, e) < 0) {
 			if (strstr(e->msg, "No space left"))
 				err_set(e, EXIT_SYSTEM,
-					"%s: disk full while downloading layer %s — free some space "
+					"%s: disk full while downloading layer %s — free some "
+					"space "
 					"(or set BANGER_HOME elsewhere)",
 					j->tmp_dir, d->digest);
 			goto out;
