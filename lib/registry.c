@@ -2,6 +2,7 @@
  * https://github.com/opencontainers/distribution-spec/blob/main/spec.md,
  * token auth: https://distribution.github.io/distribution/spec/auth/token/ */
 #include "registry.h"
+#include "base64.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"
@@ -34,7 +35,7 @@
 
 #define TMP_PREFIX "blob-"
 
-/* --- base64 (credentials only; none of the libraries exports one) --- */
+/* --- base64 encoding for Basic auth (lib/base64 decodes only) --- */
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -58,30 +59,6 @@ static int b64_encode(const char *in, size_t n, char *out, size_t size)
 	}
 	out[o] = '\0';
 	return 0;
-}
-
-static int b64_decode(const char *in, char *out, size_t size)
-{
-	unsigned v = 0;
-	int bits = 0;
-	size_t o = 0;
-
-	for (; *in && *in != '='; in++) {
-		const char *p = strchr(b64chars, *in);
-
-		if (!p || !*in)
-			return -1;
-		v = (v << 6) | (unsigned)(p - b64chars);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o + 1 >= size)
-				return -1;
-			out[o++] = (char)((v >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	return (int)o;
 }
 
 /* --- credentials --- */
@@ -125,8 +102,13 @@ int registry_creds_from_json(const char *json, const char *host, const char *wha
 		if (!ent->string || !auth_key_matches(ent->string, host))
 			continue;
 		if (cJSON_IsString(a) && a->valuestring[0]) {
-			if (b64_decode(a->valuestring, dec, sizeof(dec)) < 0 ||
-			    !(colon = strchr(dec, ':'))) {
+			size_t dlen = 0;
+			struct err e2;
+
+			err_init(&e2);
+			if (base64_decode(a->valuestring, strlen(a->valuestring),
+					  (unsigned char *)dec, sizeof(dec) - 1, &dlen, &e2) < 0 ||
+			    (dec[dlen] = '\0', !(colon = strchr(dec, ':')))) {
 				rc = err_set(e, EXIT_USAGE,
 					     "%s: the \"auth\" entry for %s is not base64 of "
 					     "USER:PASS — log in again",
