@@ -173,6 +173,8 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 
 			if (rd.failed)
 				e = rd.err; /* the download's own error says more */
+			else if (rd.fd >= 0)
+				registry_layer_wait(fetch, i, &e); /* corrupt, not malformed? */
 			if (rd.fd >= 0)
 				close(rd.fd);
 			err_init(&ignore);
@@ -239,7 +241,7 @@ int image_pull_main(int argc, char **argv)
 	struct image_meta m, old;
 	struct ref ref;
 	struct err e;
-	bool waited = false;
+	bool waited = false, have_old;
 	int c, lock;
 
 	err_init(&e);
@@ -316,6 +318,11 @@ int image_pull_main(int argc, char **argv)
 	store_sweep_staging(&opt.store, "images", name);
 	registry_sweep_tmp(tmp);
 
+	have_old = image_meta_read(dir, &old, &e) == 0;
+	if (have_old && strcmp(old.source, refstr) && !opt.force)
+		die(EXIT_BUSY, "%s: already holds %s — use --name for another name, or --force",
+		    name, old.source);
+	err_init(&e);
 	ro.creds = opt.creds;
 	ro.insecure = opt.insecure;
 	ro.platform = opt.platform;
@@ -325,11 +332,7 @@ int image_pull_main(int argc, char **argv)
 	log_debug("%s: %s, %zu layers, %s", refstr, img.manifest_digest, img.nlayers, img.platform);
 
 	memset(&m, 0, sizeof(m));
-	if (image_meta_read(dir, &old, &e) == 0) {
-		if (strcmp(old.source, refstr) && !opt.force)
-			die(EXIT_BUSY,
-			    "%s: already holds %s — use --name for another name, or --force", name,
-			    old.source);
+	if (have_old) {
 		if (!strcmp(old.digest, img.manifest_digest) && !opt.force) {
 			log_info("%s: up to date (%s)", name, img.manifest_digest);
 			puts(name);

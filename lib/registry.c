@@ -1142,6 +1142,21 @@ ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off
 	}
 }
 
+int registry_layer_wait(struct blob_fetch *j, size_t i, struct err *e)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->failed && j->layers[i].phase != LAYER_DONE)
+		pthread_cond_wait(&j->cond, &j->mu);
+	if (j->layers[i].phase != LAYER_DONE) {
+		*e = j->err;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
 int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, struct err *e)
 {
 	int rc = 0;

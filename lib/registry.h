@@ -118,6 +118,10 @@ int registry_layer_open(struct blob_fetch *j, size_t i, struct err *e);
 ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off, void *buf,
 			    size_t n, struct err *e);
 int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, struct err *e);
+/* Waits until layer i is downloaded and verified: 0, or -1 with the
+ * download's error (a digest mismatch explains a layer that did not
+ * unpack better than the unpacker's own complaint). */
+int registry_layer_wait(struct blob_fetch *j, size_t i, struct err *e);
 
 /* Removes temporaries in tmp_dir left by pulls whose process is gone. */
 void registry_sweep_tmp(const char *tmp_dir);
