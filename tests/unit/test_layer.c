@@ -5,6 +5,7 @@
 #include "err.h"
 #include "exitcode.h"
 #include "layer.h"
+#include "path.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -406,5 +407,11 @@ int main(void)
 	RUN(whiteouts_stay_inside);
 	RUN(garbage_is_not_a_layer);
 	RUN(usage_counts_blocks_and_inodes_once);
+	{
+		struct err e;
+
+		err_init(&e);
+		path_remove_tree(tmp, &e);
+	}
 	HARNESS_END();
 }
