@@ -14,6 +14,11 @@
 # fixture_debian_oci: a debootstrap --variant=minbase bookworm as an OCI
 #   layout (one layer), cached under $CACHE; sets DEBIAN_OCI (LAYOUT:bookworm).
 # registry_push_debian PORT [CREDS]: pushes it as localhost:PORT/library/debian:bookworm.
+# fixture_debian_ext4: the whole path for VM tests — a registry (started
+#   here, after registry_init), the Debian image pushed, then
+#   `banger image-pull` into $BANGER_HOME; sets DEBIAN_EXT4 (the rootfs.ext4
+#   with banger's agent in it). Needs root. The caller's EXIT trap should
+#   call registry_stop_all.
 # shellcheck shell=bash
 
 REG_USER=banger
@@ -136,4 +141,16 @@ fixture_debian_oci() {
 registry_push_debian() {
 	fixture_debian_oci || return 1
 	registry_push "$DEBIAN_OCI" "localhost:$1/library/debian:bookworm" "${2:-}"
+}
+
+fixture_debian_ext4() {
+	[ -n "${REG_DIR:-}" ] || registry_init
+	if ! { registry_start plain && registry_push_debian "$REG_PORT" &&
+		"$BANGER" -q image-pull --name debian-bookworm \
+			"localhost:$REG_PORT/library/debian:bookworm" >/dev/null; }; then
+		echo "fixture: image-pull of the Debian image failed" >&2
+		return 1
+	fi
+	DEBIAN_EXT4=$BANGER_HOME/images/debian-bookworm/rootfs.ext4
+	export DEBIAN_EXT4
 }
