@@ -101,7 +101,7 @@ static bool tag_ok(const char *t)
 {
 	size_t n = strlen(t);
 
-	if (!n || n > REF_TAG_MAX || !word(t[0]))
+	if (!n || n > LIMIT_REF_TAG || !word(t[0]))
 		return false;
 	for (size_t i = 1; i < n; i++)
 		if (!word(t[i]) && t[i] != '.' && t[i] != '-')
@@ -144,7 +144,7 @@ static int parse_digest(const char *d, const char *whole, struct ref *r, struct 
 
 int ref_parse(const char *s, struct ref *r, struct err *e)
 {
-	char name[2 * REF_NAME_MAX + 2];
+	char name[2 * LIMIT_REF_NAME + 2];
 	const char *at, *slash, *rest;
 	char *colon, *lastslash;
 	size_t n, dlen;
@@ -161,7 +161,7 @@ int ref_parse(const char *s, struct ref *r, struct err *e)
 	n = at ? (size_t)(at - s) : strlen(s);
 	if (n >= sizeof(name) - 8)
 		return err_set(e, EXIT_USAGE, "'%.64s…': reference longer than %d bytes", s,
-			       REF_NAME_MAX);
+			       LIMIT_REF_NAME);
 	memcpy(name, s, n);
 	name[n] = '\0';
 	if (at && parse_digest(at + 1, s, r, e) < 0)
@@ -196,15 +196,15 @@ int ref_parse(const char *s, struct ref *r, struct err *e)
 			return err_set(e, EXIT_USAGE,
 				       "'%s': '%s' is not a valid tag (letters, digits, '_', '.', "
 				       "'-'; at most %d)",
-				       s, colon + 1, REF_TAG_MAX);
+				       s, colon + 1, LIMIT_REF_TAG);
 		snprintf(r->tag, sizeof(r->tag), "%s", colon + 1);
 	}
 	if (!strcmp(r->domain, "docker.io") && !strchr(rest, '/')) {
 		if (snprintf(r->path, sizeof(r->path), "library/%s", rest) >= (int)sizeof(r->path))
 			return err_set(e, EXIT_USAGE, "'%s': name longer than %d bytes", s,
-				       REF_NAME_MAX);
+				       LIMIT_REF_NAME);
 	} else if (snprintf(r->path, sizeof(r->path), "%s", rest) >= (int)sizeof(r->path)) {
-		return err_set(e, EXIT_USAGE, "'%s': name longer than %d bytes", s, REF_NAME_MAX);
+		return err_set(e, EXIT_USAGE, "'%s': name longer than %d bytes", s, LIMIT_REF_NAME);
 	}
 	for (const char *p = r->path; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -220,8 +220,8 @@ int ref_parse(const char *s, struct ref *r, struct err *e)
 			break;
 		p += len + 1;
 	}
-	if (strlen(r->domain) + 1 + strlen(r->path) > REF_NAME_MAX)
-		return err_set(e, EXIT_USAGE, "'%s': name longer than %d bytes", s, REF_NAME_MAX);
+	if (strlen(r->domain) + 1 + strlen(r->path) > LIMIT_REF_NAME)
+		return err_set(e, EXIT_USAGE, "'%s': name longer than %d bytes", s, LIMIT_REF_NAME);
 	if (!r->tag[0] && !r->digest[0])
 		snprintf(r->tag, sizeof(r->tag), "latest");
 	return 0;

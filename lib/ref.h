@@ -14,16 +14,14 @@
 #include <stddef.h>
 
 #include "digest.h"
-
-#define REF_NAME_MAX 255 /* domain + "/" + path, as Docker limits it */
-#define REF_TAG_MAX 128
+#include "limits.h"
 
 struct err;
 
 struct ref {
-	char domain[REF_NAME_MAX + 1];	     /* "docker.io", "localhost:5000" */
-	char path[REF_NAME_MAX + 1];	     /* "library/debian" */
-	char tag[REF_TAG_MAX + 1];	     /* "" when only a digest was given */
+	char domain[LIMIT_REF_NAME + 1];     /* "docker.io", "localhost:5000" */
+	char path[LIMIT_REF_NAME + 1];	     /* "library/debian" */
+	char tag[LIMIT_REF_TAG + 1];	     /* "" when only a digest was given */
 	char digest[7 + DIGEST_HEX_LEN + 1]; /* "sha256:HEX" or "" */
 };
 

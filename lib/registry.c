@@ -310,7 +310,7 @@ static int authenticate(struct registry *r, struct err *e)
 	if (!c.realm[0])
 		return err_set(e, EXIT_VERIFY, "%s: Bearer challenge without a realm", r->name);
 	{
-		char scopebuf[REF_NAME_MAX + 32];
+		char scopebuf[LIMIT_REF_NAME + 32];
 
 		snprintf(scopebuf, sizeof(scopebuf), "repository:%s:pull", r->ref.path);
 		svc = curl_easy_escape(NULL, c.service, 0);

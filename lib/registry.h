@@ -63,9 +63,9 @@ struct registry_opts {
 
 struct registry {
 	struct ref ref;
-	char name[REF_NAME_MAX * 2 + 80]; /* the normalised reference, for messages */
-	char base[LIMIT_PATH];		  /* "https://host/v2/" */
-	char ca_file[LIMIT_PATH];	  /* "" for the default */
+	char name[LIMIT_REF_NAME * 2 + 80]; /* the normalised reference, for messages */
+	char base[LIMIT_PATH];		    /* "https://host/v2/" */
+	char ca_file[LIMIT_PATH];	    /* "" for the default */
 	bool allow_http;
 	char *auth; /* "Authorization: …" header, heap, or NULL */
 	char user[256], pass[256];
