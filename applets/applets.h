@@ -5,8 +5,15 @@
  * applets/NAME.c, `where` is HOST or GUEST (documentation only: every
  * applet is in every build). Include after defining APPLET.
  */
+APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
 APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
 APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
+APPLET("vm-create", vm_create, HOST, "create a microVM without starting it")
+APPLET("vm-list", vm_list, HOST, "list microVMs and their state")
+APPLET("vm-logs", vm_logs, HOST, "print a microVM's console log")
+APPLET("vm-rm", vm_rm, HOST, "stop and remove microVMs and their network")
 APPLET("vm-run", vm_run, HOST, "create and boot a microVM, then run a command or shell")
+APPLET("vm-start", vm_start, HOST, "boot a created or stopped microVM in the background")
+APPLET("vm-stop", vm_stop, HOST, "shut a microVM down, orderly then forced")
 APPLET("vsock-agent", vsock_agent, GUEST, "guest agent answering the host over vsock")
