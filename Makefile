@@ -41,7 +41,7 @@ $(B)/obj/%.o: %.c $(DEPS)/.stamp
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # Embedded files (catalogs) are pulled in by .incbin; rebuild when they change.
-$(B)/obj/%.o: %.S $(DEPS)/.stamp $(wildcard config/*.json)
+$(B)/obj/%.o: %.S $(DEPS)/.stamp $(shell find config -type f)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -c $< -o $@
 
@@ -74,10 +74,10 @@ test: $(B)/banger $(UNIT_BIN)
 ASAN_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer $(WARN)
 ASAN_LIBS  := -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson -lpthread
-$(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(LIB_SRC) $(EMBED_SRC)
+$(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(LIB_SRC) $(EMBED_SRC) $(shell find config -type f)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  ASAN    $@")
-	$(Q)gcc -D_GNU_SOURCE -Ilib -Iapplets $(ASAN_FLAGS) -o $@ $< $(LIB_SRC) $(EMBED_SRC) $(ASAN_LIBS)
+	$(Q)gcc -D_GNU_SOURCE -Ilib -Iapplets -idirafter /usr/include/bearssl $(ASAN_FLAGS) -o $@ $< $(LIB_SRC) $(EMBED_SRC) $(ASAN_LIBS)
 
 check-asan: $(ASAN_BIN)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh --unit-only $(B) $(ASAN_BIN)
@@ -98,7 +98,7 @@ size: $(B)/banger
 	scripts/size.sh $(B)/banger $(B)/banger.map
 
 bench: $(B)/banger
-	bench/run.sh $(B)/banger
+	bench/run.sh $(B)/banger $(BENCH)
 
 clean:
 	rm -rf $(B)/obj $(B)/unit $(B)/asan $(B)/banger $(B)/banger.unstripped $(B)/banger.map $(B)/libbanger.a

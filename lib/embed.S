@@ -1,0 +1,18 @@
+/* embed.S — config files built into the binary; see embed.h. Each file gets
+ * its own section so --gc-sections drops what no applet uses. Paths are
+ * relative to the top of the tree (make runs there). */
+
+.macro EMBED name, path
+	.section .rodata.embed_\name,"a"
+	.global embed_\name
+	.global embed_\name\()_end
+embed_\name:
+	.incbin "\path"
+embed_\name\()_end:
+	.byte 0
+.endm
+
+EMBED unit_first_boot, "config/systemd/banger-first-boot.service"
+EMBED unit_vsock_agent, "config/systemd/banger-vsock-agent.service"
+
+	.section .note.GNU-stack,"",@progbits
