@@ -61,8 +61,7 @@ static void ip_arg_builder(void)
 
 	CHECK(net_ip_arg(out, sizeof(out), 0xac1e0002, 0xac1e0001, 24, "web1", 0, &e) == 0);
 	CHECK_STR(out, "ip=172.30.0.2::172.30.0.1:255.255.255.0:web1:eth0:off");
-	CHECK(net_ip_arg(out, sizeof(out), 0x0a000105, 0x0a000001, 16, "a.b", 0x01010101, &e) ==
-	      0);
+	CHECK(net_ip_arg(out, sizeof(out), 0x0a000105, 0x0a000001, 16, "a.b", 0x01010101, &e) == 0);
 	CHECK_STR(out, "ip=10.0.1.5::10.0.0.1:255.255.0.0:a.b:eth0:off:1.1.1.1");
 	/* ':' would shift every later field of ip=; a space would end it. */
 	CHECK(net_ip_arg(out, sizeof(out), 1, 2, 24, "a:b", 0, &e) == -1 && e.code == EXIT_USAGE);

@@ -199,8 +199,13 @@ static void sizes_and_options(void)
 
 static void firecracker_bodies(void)
 {
-	struct fc_vm vm = { .kernel = "/k", .boot_args = "console=ttyS0", .rootfs = "/r",
-			    .vcpus = 2, .mem_mib = 256, .tap = "t0", .vsock_cid = 3,
+	struct fc_vm vm = { .kernel = "/k",
+			    .boot_args = "console=ttyS0",
+			    .rootfs = "/r",
+			    .vcpus = 2,
+			    .mem_mib = 256,
+			    .tap = "t0",
+			    .vsock_cid = 3,
 			    .vsock_uds = "/v" };
 	cJSON *o;
 	char *s;
@@ -247,9 +252,15 @@ static void fault_messages(void)
 
 static void qemu_command_line(void)
 {
-	struct qemu_vm q = { .qemu = "/usr/bin/qemu-system-x86_64", .kernel = "/k/vmlinux",
-			     .initrd = "/k/initrd.img", .cmdline = "console=ttyS0", .rootfs = "/v/r",
-			     .cpus = 1, .mem_mib = 256, .net = "user", .agent_sock = "/v/agent.sock",
+	struct qemu_vm q = { .qemu = "/usr/bin/qemu-system-x86_64",
+			     .kernel = "/k/vmlinux",
+			     .initrd = "/k/initrd.img",
+			     .cmdline = "console=ttyS0",
+			     .rootfs = "/v/r",
+			     .cpus = 1,
+			     .mem_mib = 256,
+			     .net = "user",
+			     .agent_sock = "/v/agent.sock",
 			     .qmp_sock = "/v/qmp.sock" };
 	char *argv[QEMU_ARGV_MAX], store[QEMU_ARG_BYTES], line[QEMU_ARG_BYTES];
 	size_t len = 0;
