@@ -12,7 +12,7 @@
 
 vm_netns() {
 	if [ "$(id -u)" = 0 ] && [ -z "${BANGER_TEST_NETNS:-}" ]; then
-		BANGER_TEST_NETNS=1 exec unshare -n bash "$0" "$@"
+		BANGER_TEST_NETNS=1 exec unshare -n bash "$0"
 	fi
 	if [ -n "${BANGER_TEST_NETNS:-}" ]; then
 		VM_NET=tap
@@ -31,11 +31,12 @@ vm_store() {
 	cp /bin/true "$BANGER_HOME/kernels/k1/vmlinux"
 	truncate -s 64M "$BANGER_HOME/images/i1/rootfs.ext4"
 	mkfs.ext4 -q -F "$BANGER_HOME/images/i1/rootfs.ext4"
-	VM_OPTS="--kernel k1 --image i1 --vmm firecracker --net $VM_NET"
+	export VM_OPTS="--kernel k1 --image i1 --vmm firecracker --net $VM_NET"
 }
 
 vm_pid() { cut -d' ' -f1 "$BANGER_HOME/vms/$1/pid"; }
 
+# shellcheck disable=SC2317 # called by the trap
 # Kill every VMM the test left behind (only those recorded in its own store).
 vm_cleanup() {
 	local f
