@@ -411,29 +411,56 @@ int vm_lock(const struct store *s, const char *name, struct err *e)
 
 /* ---- boot --------------------------------------------------------------- */
 
+/* RFC 4648 base64 of src into out (NUL-terminated); -1 if out is too small. */
+static int base64(const char *src, char *out, size_t size)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)src;
+	size_t n = strlen(src), o = 0;
+
+	if ((n + 2) / 3 * 4 + 1 > size)
+		return -1;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, char *out,
 		 size_t size, struct err *e)
 {
-	char ip[128] = "";
+	char ip[128] = "", key[sizeof(c->ssh_key) * 4 / 3 + 8] = "";
 	int n;
 
 	if (!strcmp(c->net, "tap") && c->ip[0]) {
 		struct in_addr g, gw;
 
 		if (inet_pton(AF_INET, c->ip, &g) != 1 || inet_pton(AF_INET, c->gateway, &gw) != 1)
-			return err_set(e, EXIT_VERIFY,
-				       "%s: bad address in config.json — remove the "
-				       "VM",
+			return err_set(e, EXIT_VERIFY, "%s: bad address in config.json — remove the "
+						       "VM",
 				       c->name);
 		if (net_ip_arg(ip, sizeof(ip), ntohl(g.s_addr), ntohl(gw.s_addr), c->prefix,
 			       c->name, 0, e) < 0)
 			return -1;
 	}
+	/* The key has spaces: base64 keeps it one parameter (first-boot decodes it). */
+	if (c->ssh_key[0] && base64(c->ssh_key, key, sizeof(key)) < 0)
+		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
 	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
-	n = snprintf(out, size, "console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.name=%s%s%s",
+	n = snprintf(out, size,
+		     "console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s",
 		     !strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
 		     qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
-		     c->name, extra && *extra ? " " : "", extra ? extra : "");
+		     c->name, key[0] ? " banger.ssh_key=" : "", key, extra && *extra ? " " : "",
+		     extra ? extra : "");
 	if (n < 0 || (size_t)n >= size || (size_t)n >= LIMIT_CMDLINE)
 		return err_set(e, EXIT_USAGE,
 			       "%s: kernel command line longer than %d bytes — shorten it", c->name,

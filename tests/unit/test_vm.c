@@ -162,7 +162,11 @@ static void boot_args(void)
 	vm_config_defaults(&c, "web1");
 	CHECK(vm_boot_args(&c, false, NULL, out, sizeof(out), &e) == 0);
 	CHECK_STR(out, "console=ttyS0 reboot=k panic=1 init=/usr/local/libexec/banger-first-boot "
-		       "banger.name=web1");
+		       "banger.hostname=web1");
+	snprintf(c.ssh_key, sizeof(c.ssh_key), "ssh-ed25519 AAAA k@h");
+	CHECK(vm_boot_args(&c, false, NULL, out, sizeof(out), &e) == 0);
+	CHECK(strstr(out, " banger.hostname=web1 banger.ssh_key=c3NoLWVkMjU1MTkgQUFBQSBrQGg="));
+	c.ssh_key[0] = '\0';
 	snprintf(c.vmm, sizeof(c.vmm), "qemu");
 	snprintf(c.net, sizeof(c.net), "tap");
 	snprintf(c.ip, sizeof(c.ip), "172.30.0.2");
@@ -170,7 +174,7 @@ static void boot_args(void)
 	CHECK(vm_boot_args(&c, true, "quiet", out, sizeof(out), &e) == 0);
 	CHECK_STR(out, "console=ttyS0 reboot=k panic=1 root=/dev/vda rw tsc_early_khz=2000000 "
 		       "ip=172.30.0.2::172.30.0.1:255.255.255.0:web1:eth0:off "
-		       "init=/usr/local/libexec/banger-first-boot banger.name=web1 quiet");
+		       "init=/usr/local/libexec/banger-first-boot banger.hostname=web1 quiet");
 	CHECK(vm_boot_args(&c, true, NULL, out, 40, &e) == -1 && e.code == EXIT_USAGE);
 }
 
