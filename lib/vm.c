@@ -444,8 +444,9 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 		struct in_addr g, gw;
 
 		if (inet_pton(AF_INET, c->ip, &g) != 1 || inet_pton(AF_INET, c->gateway, &gw) != 1)
-			return err_set(e, EXIT_VERIFY, "%s: bad address in config.json — remove the "
-						       "VM",
+			return err_set(e, EXIT_VERIFY,
+				       "%s: bad address in config.json — remove the "
+				       "VM",
 				       c->name);
 		if (net_ip_arg(ip, sizeof(ip), ntohl(g.s_addr), ntohl(gw.s_addr), c->prefix,
 			       c->name, 0, e) < 0)
