@@ -134,10 +134,16 @@ int qemu_launch(const struct qemu_vm *q, const char *log, int timeout_ms, pid_t 
 			       msg);
 	}
 	*pid = p;
-	if (proc_wait_socket(q->qmp_sock, p, timeout_ms, e) < 0) {
+	/* A listening socket is not enough: QEMU binds it before it sets up
+	 * the accelerator. An answer on the monitor means it got past that. */
+	if (proc_wait_socket(q->qmp_sock, p, timeout_ms, e) < 0 ||
+	    qemu_qmp(q->qmp_sock, "query-status", e) < 0) {
+		char msg[ERR_MSG_MAX];
+
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
-		return -1;
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		return err_set(e, EXIT_GUEST, "QEMU did not come up (%.300s) — see %s", msg, log);
 	}
 	return 0;
 }

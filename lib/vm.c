@@ -635,18 +635,18 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 }
 
 static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm_config *c,
-		      pid_t *pid, struct err *e)
+		      pid_t *pid, char *notice, size_t notice_size, struct err *e)
 {
 	char exe[LIMIT_PATH], vmlinux[LIMIT_PATH], initrd[LIMIT_PATH], args[LIMIT_CMDLINE];
-	bool has_initrd, kvm = vm_kvm_usable();
-	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib, .kvm = kvm };
+	const char *accel = getenv("BANGER_ACCEL");
+	bool has_initrd, kvm = vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
+	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib };
 
 	if (vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", exe, sizeof(exe)) < 0)
 		return err_set(e, EXIT_NOTFOUND,
 			       "qemu-system-x86_64 not found — install qemu-system-x86 or set "
 			       "BANGER_QEMU");
-	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0 ||
-	    vm_boot_args(c, !kvm, NULL, args, sizeof(args), e) < 0)
+	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0)
 		return -1;
 	q.kernel = vmlinux;
 	q.initrd = has_initrd ? initrd : NULL;
@@ -657,7 +657,24 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 	q.mac = c->mac[0] ? c->mac : NULL;
 	q.agent_sock = p->agent_sock;
 	q.qmp_sock = p->qmp_sock;
-	return qemu_launch(&q, p->console, 10000, pid, e);
+	for (;;) {
+		q.kvm = kvm;
+		if (vm_boot_args(c, !kvm, NULL, args, sizeof(args), e) < 0)
+			return -1;
+		if (qemu_launch(&q, p->console, 10000, pid, e) == 0)
+			return 0;
+		/* /dev/kvm can open and still fail QEMU (broken nested virtualization):
+		 * the emulator still works. */
+		if (!kvm || (accel && !strcmp(accel, "kvm")))
+			return -1;
+		if (notice && notice_size)
+			snprintf(notice, notice_size,
+				 "QEMU failed with KVM (see %s): using the emulator (TCG) — set "
+				 "BANGER_ACCEL=tcg to skip KVM",
+				 p->console);
+		kvm = false;
+		err_init(e);
+	}
 }
 
 int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *c, char *notice,
@@ -671,16 +688,21 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 		notice[0] = '\0';
 	if (st == VM_RUNNING)
 		return err_set(e, EXIT_BUSY, "VM '%s' is already running — stop it first", c->name);
-	if (!strcmp(c->vmm, "firecracker") && notice && !getenv("BANGER_FIRECRACKER") &&
-	    !vm_kvm_usable()) {
-		snprintf(notice, notice_size,
-			 "/dev/kvm is not usable here: starting '%s' with QEMU instead", c->name);
-		snprintf(c->vmm, sizeof(c->vmm), "qemu");
+	/* Created where Firecracker runs, started where it cannot: QEMU boots the
+	 * same kernel and disk. An explicit BANGER_FIRECRACKER means no fallback. */
+	if (!strcmp(c->vmm, "firecracker") && notice && !getenv("BANGER_FIRECRACKER")) {
+		char reason[128];
+
+		if (strcmp(vm_pick_vmm(reason, sizeof(reason)), "firecracker")) {
+			snprintf(notice, notice_size, "%s: starting '%s' with QEMU", reason,
+				 c->name);
+			snprintf(c->vmm, sizeof(c->vmm), "qemu");
+		}
 	}
 	if (net_up(c, e) < 0)
 		return -1;
 	if (!strcmp(c->vmm, "qemu"))
-		r = start_qemu(s, p, c, &pid, e);
+		r = start_qemu(s, p, c, &pid, notice, notice_size, e);
 	else
 		r = start_firecracker(s, p, c, &pid, e);
 	if (r < 0)
