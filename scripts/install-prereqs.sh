@@ -37,7 +37,8 @@ fi
 
 # Build: musl toolchain, deps' build needs. Lint: clang-format cppcheck shellcheck.
 # check-asan: Debian's -dev builds of the same libraries (sanitizers need glibc).
-# Tests: real registry, image tools, ext4 tools, QEMU, busybox, HTTPS via openssl.
+# Tests: real registry, image tools, ext4 tools, QEMU, busybox, HTTPS via openssl,
+# netns networking (iproute2, nftables, iptables), the Firecracker API spec check (python3-yaml).
 apt-get install -y -qq --no-install-recommends \
 	musl-tools musl-dev linux-libc-dev gcc make dpkg-dev patch xz-utils bzip2 \
 	pkg-config file binutils ca-certificates \
@@ -46,5 +47,5 @@ apt-get install -y -qq --no-install-recommends \
 	liblzma-dev zlib1g-dev \
 	e2fsprogs zstd openssl python3 cpio curl \
 	docker-registry skopeo umoci apache2-utils \
-	qemu-system-x86 busybox-static debootstrap iproute2 nftables \
+	qemu-system-x86 busybox-static debootstrap iproute2 nftables iptables python3-yaml \
 	>/dev/null
