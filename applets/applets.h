@@ -8,7 +8,12 @@
 APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
 APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
+APPLET("kernel-import", kernel_import, HOST,
+       "register a local kernel (vmlinux, or cut from a vmlinuz)")
+APPLET("kernel-list", kernel_list, HOST, "list installed kernels, or the catalog's")
+APPLET("kernel-pack", kernel_pack, HOST, "make a deterministic kernel bundle and catalog entry")
 APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
+APPLET("kernel-rm", kernel_rm, HOST, "remove an installed kernel")
 APPLET("vm-create", vm_create, HOST, "create a microVM without starting it")
 APPLET("vm-list", vm_list, HOST, "list microVMs and their state")
 APPLET("vm-logs", vm_logs, HOST, "print a microVM's console log")

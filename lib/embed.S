@@ -14,5 +14,7 @@ embed_\name\()_end:
 
 EMBED unit_first_boot, "config/systemd/banger-first-boot.service"
 EMBED unit_vsock_agent, "config/systemd/banger-vsock-agent.service"
+EMBED kernels_catalog, "config/kernels.json"
+EMBED images_catalog, "config/images.json"
 
 	.section .note.GNU-stack,"",@progbits

@@ -7,6 +7,7 @@
 #define BANGER_EMBED_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct embedded {
 	const char *data;
@@ -18,11 +19,13 @@ struct embedded {
 	extern const char embed_##name##_end[];                                                    \
 	static inline struct embedded embedded_##name(void)                                        \
 	{                                                                                          \
-		return (struct embedded){ embed_##name,                                            \
-					  (size_t)(embed_##name##_end - embed_##name) };           \
+		return (struct embedded){ embed_##name, (size_t)((uintptr_t)embed_##name##_end -   \
+								 (uintptr_t)embed_##name) };       \
 	}
 
 EMBED_DECLARE(unit_first_boot)
 EMBED_DECLARE(unit_vsock_agent)
+EMBED_DECLARE(kernels_catalog)
+EMBED_DECLARE(images_catalog)
 
 #endif

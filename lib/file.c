@@ -60,7 +60,7 @@ int atomic_open(struct atomic_file *af, const char *dst, mode_t mode, struct err
 		return -1;
 	if (path_joinf(af->tmp, sizeof(af->tmp), e, dir, ".%s.tmp.%d", base, (int)getpid()) < 0)
 		return -1;
-	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	af->fd = open(af->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (af->fd < 0) {
 		af->tmp[0] = '\0';
 		return err_errno(e, 0, "%s: cannot create", dst);

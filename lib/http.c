@@ -174,7 +174,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 		if (s->offset && s->resp->status == 200)
 			s->skip = s->offset;
 	}
-	if ((s->resp->status < 200 || s->resp->status > 299) && !s->any_status) {
+	/* file:// has no status (0): its body is the body. */
+	if (s->resp->status && (s->resp->status < 200 || s->resp->status > 299) && !s->any_status) {
 		size_t room = s->errbody.max - s->errbody.len;
 
 		buf_append(&s->errbody, p, n < room ? n : room, &e);

@@ -12,11 +12,17 @@
 #define LIMIT_HTTP_ERROR_BODY (64 * 1024) /* error body kept for the message */
 #define LIMIT_JSON_DOC (4 * 1024 * 1024)  /* catalog, manifest, index, config */
 #define LIMIT_CATALOG_ENTRIES 4096
-#define LIMIT_LAYERS 256    /* layers in one image */
-#define LIMIT_TAR_NAME 4096 /* a tar entry's name or link target */
+#define LIMIT_CATALOG_FIELD 1024 /* one catalog string (distro, version, description) */
+#define LIMIT_URL 4096		 /* a URL from a catalog or an index */
+#define LIMIT_LAYERS 256	 /* layers in one image */
+#define LIMIT_TAR_NAME 4096	 /* a tar entry's name or link target */
 #define LIMIT_XATTR_VALUE (64 * 1024)
-#define LIMIT_FRAME (1024 * 1024)    /* one agent protocol frame */
-#define LIMIT_CMDLINE 4096	     /* kernel command line */
-#define LIMIT_DOWNLOAD (64ULL << 30) /* one blob or bundle */
+#define LIMIT_FRAME (1024 * 1024)	  /* one agent protocol frame */
+#define LIMIT_CMDLINE 4096		  /* kernel command line */
+#define LIMIT_DOWNLOAD (64ULL << 30)	  /* one blob or bundle */
+#define LIMIT_VMLINUZ (256 * 1024 * 1024) /* a compressed kernel image, read whole */
+#define LIMIT_VMLINUX (1ULL << 30)	  /* the ELF cut out of it */
+#define LIMIT_DEB_LINE (64 * 1024)	  /* one line of a Debian Packages index */
+#define LIMIT_DEB_INDEX (1ULL << 30)	  /* a Packages index, uncompressed (streamed) */
 
 #endif

@@ -101,8 +101,10 @@ build_zlib() {
 
 build_zstd() {
 	cd "$(srcdir libzstd)/lib"
+	# ZSTD_NO_INLINE halves the library (358 → 175 KB): its templated
+	# inlining buys speed banger does not need next to network and disk.
 	local v=(PREFIX="$P" ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DEPRECATED=0
-		ZSTD_LIB_DICTBUILDER=0)
+		ZSTD_LIB_DICTBUILDER=0 ZSTD_NO_INLINE=1)
 	make -j"$jobs" "${v[@]}" libzstd.a libzstd.pc
 	make "${v[@]}" install-static install-includes install-pc
 }

@@ -1,0 +1,100 @@
+/* kernel-import — register a local kernel in the store.
+ *
+ * usage: kernel-import [-f] NAME (--vmlinux PATH | --vmlinuz PATH)
+ *                      [--modules DIR] [--initrd PATH]
+ *
+ * Installs BANGER_HOME/kernels/NAME from local files. Firecracker boots an
+ * ELF vmlinux: given a compressed vmlinuz (bzImage), banger cuts the ELF
+ * out of it (gzip, xz, lzma, zstd; lz4, bzip2 and lzo through the lz4,
+ * bzip2 and lzop programs) and checks it.
+ *
+ *   --vmlinux PATH    an ELF kernel, copied as is
+ *   --vmlinuz PATH    a bzImage, from which the ELF is extracted
+ *   --modules DIR     a root holding lib/modules/, or one lib/modules/VERSION
+ *   --initrd PATH     an initramfs to keep beside it (initrd.img)
+ *   -f, --force       replace an installed kernel of that name
+ *
+ * Exit: 0 imported, 5 not a usable kernel, 7 a file is missing, 8 NAME exists.
+ */
+#include "applet.h"
+#include "bundle.h"
+#include "err.h"
+#include "exitcode.h"
+#include "kernel.h"
+#include "log.h"
+#include "path.h"
+#include "store.h"
+#include "xfuncs.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+const char kernel_import_usage[] =
+	"usage: kernel-import [-f] NAME (--vmlinux PATH | --vmlinuz PATH)\n"
+	"                     [--modules DIR] [--initrd PATH]\n"
+	"\n"
+	"Installs BANGER_HOME/kernels/NAME from local files. Firecracker boots an\n"
+	"ELF vmlinux: given a compressed vmlinuz (bzImage), banger cuts the ELF\n"
+	"out of it (gzip, xz, lzma, zstd; lz4, bzip2 and lzo through the lz4,\n"
+	"bzip2 and lzop programs) and checks it.\n"
+	"\n"
+	"  --vmlinux PATH    an ELF kernel, copied as is\n"
+	"  --vmlinuz PATH    a bzImage, from which the ELF is extracted\n"
+	"  --modules DIR     a root holding lib/modules/, or one lib/modules/VERSION\n"
+	"  --initrd PATH     an initramfs to keep beside it (initrd.img)\n"
+	"  -f, --force       replace an installed kernel of that name\n"
+	"\n"
+	"Exit: 0 imported, 5 not a usable kernel, 7 a file is missing, 8 NAME exists.\n";
+
+static struct {
+	const char *name;
+	struct kernel_import in;
+} imp;
+
+int kernel_import_main(int argc, char **argv)
+{
+	enum bundle_outcome outcome;
+	char dir[LIMIT_PATH];
+	struct store st;
+	struct err e;
+	cJSON *m;
+	const cJSON *v;
+
+	err_init(&e);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **slot = !strcmp(a, "--vmlinux")   ? &imp.in.vmlinux
+				    : !strcmp(a, "--vmlinuz") ? &imp.in.vmlinuz
+				    : !strcmp(a, "--modules") ? &imp.in.modules
+				    : !strcmp(a, "--initrd")  ? &imp.in.initrd
+							      : NULL;
+
+		if (slot && i + 1 < argc)
+			*slot = argv[++i];
+		else if (!strcmp(a, "-f") || !strcmp(a, "--force"))
+			imp.in.force = true;
+		else if (a[0] == '-')
+			die_usage("unknown option or missing value: %s", a);
+		else if (imp.name)
+			die_usage("one kernel at a time (got %s and %s)", imp.name, a);
+		else
+			imp.name = a;
+	}
+	if (!imp.name)
+		die_usage("name the kernel to import");
+	if (!imp.in.vmlinux == !imp.in.vmlinuz)
+		die_usage("give exactly one of --vmlinux PATH or --vmlinuz PATH");
+	if (store_init(&st, &e) < 0 || kernel_import(&st, imp.name, &imp.in, &outcome, &e) < 0)
+		die_err(&e);
+	printf("%s: imported", imp.name);
+	if (store_object_dir(&st, KERNEL_KIND, imp.name, dir, sizeof(dir), &e) == 0 &&
+	    (m = bundle_read_manifest(dir, &e))) {
+		v = cJSON_GetObjectItemCaseSensitive(m, "kernel_version");
+		if (cJSON_IsString(v) && *v->valuestring)
+			printf(" (%s)", v->valuestring);
+		cJSON_Delete(m);
+	}
+	printf("\n");
+	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
+}

@@ -1,0 +1,595 @@
+/* deb.c — see deb.h. */
+#include "deb.h"
+#include "bundle.h"
+#include "err.h"
+#include "exitcode.h"
+#include "extract.h"
+#include "http.h"
+#include "path.h"
+#include "vmlinux.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- dpkg version order (dpkg's lib/dpkg/version.c, same rules) -------- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int order(char c)
+{
+	if (is_digit(c))
+		return 0;
+	if (is_alpha(c))
+		return (unsigned char)c;
+	if (c == '~')
+		return -1;
+	if (c)
+		return (unsigned char)c + 256;
+	return 0;
+}
+
+/* Compares a[0, alen) and b[0, blen) as dpkg compares upstream versions
+ * and revisions: alternating non-digit runs (by order()) and numbers. */
+static int verrevcmp(const char *a, const char *ae, const char *b, const char *be)
+{
+#define A (a < ae ? *a : '\0')
+#define B (b < be ? *b : '\0')
+	while (a < ae || b < be) {
+		int first_diff = 0;
+
+		while ((A && !is_digit(A)) || (B && !is_digit(B))) {
+			int ac = order(A), bc = order(B);
+
+			if (ac != bc)
+				return ac - bc;
+			a++;
+			b++;
+		}
+		while (A == '0')
+			a++;
+		while (B == '0')
+			b++;
+		while (is_digit(A) && is_digit(B)) {
+			if (!first_diff)
+				first_diff = A - B;
+			a++;
+			b++;
+		}
+		if (is_digit(A))
+			return 1;
+		if (is_digit(B))
+			return -1;
+		if (first_diff)
+			return first_diff;
+	}
+	return 0;
+#undef A
+#undef B
+}
+
+struct ver {
+	unsigned long long epoch;
+	const char *up, *up_end, *rev, *rev_end;
+};
+
+static void split(const char *s, struct ver *v)
+{
+	const char *colon = strchr(s, ':'), *dash;
+	const char *end = s + strlen(s);
+
+	v->epoch = 0;
+	if (colon) {
+		for (const char *p = s; p < colon; p++)
+			if (is_digit(*p) && v->epoch < 1000000000ULL)
+				v->epoch = v->epoch * 10 + (unsigned long long)(*p - '0');
+		s = colon + 1;
+	}
+	dash = strrchr(s, '-');
+	v->up = s;
+	v->up_end = dash ? dash : end;
+	v->rev = dash ? dash + 1 : end;
+	v->rev_end = end;
+}
+
+int deb_version_cmp(const char *a, const char *b)
+{
+	struct ver x, y;
+	int r;
+
+	split(a, &x);
+	split(b, &y);
+	if (x.epoch != y.epoch)
+		return x.epoch < y.epoch ? -1 : 1;
+	r = verrevcmp(x.up, x.up_end, y.up, y.up_end);
+	if (r)
+		return r;
+	return verrevcmp(x.rev, x.rev_end, y.rev, y.rev_end);
+}
+
+bool deb_glob_match(const char *pattern, const char *name)
+{
+	const char *star = strchr(pattern, '*');
+	size_t pre, suf, len = strlen(name);
+
+	if (!star)
+		return !strcmp(pattern, name);
+	pre = (size_t)(star - pattern);
+	suf = strlen(star + 1);
+	return len > pre + suf && !strncmp(name, pattern, pre) &&
+	       !strcmp(name + len - suf, star + 1);
+}
+
+/* ---- the Packages index ------------------------------------------------- */
+
+enum { F_PACKAGE = 1, F_VERSION = 2, F_ARCH = 4, F_FILENAME = 8, F_SHA256 = 16, F_SIZE = 32 };
+#define F_ALL 63
+
+void deb_index_init(struct deb_index *x, const char *pattern, const char *arch)
+{
+	memset(x, 0, sizeof(*x));
+	x->pattern = pattern;
+	x->arch = arch;
+	buf_init(&x->line, LIMIT_DEB_LINE, "Packages index line");
+}
+
+void deb_index_fini(struct deb_index *x)
+{
+	buf_fini(&x->line);
+}
+
+/* Copies a field value (bounded; longer is malformed). */
+static int take(char *dst, size_t size, const char *v, const char *what, struct deb_index *x,
+		struct err *e)
+{
+	size_t len = strlen(v);
+
+	if (len >= size)
+		return err_set(e, EXIT_VERIFY, "Packages index line %lu: %s longer than %zu bytes",
+			       x->lines, what, size - 1);
+	memcpy(dst, v, len + 1);
+	return 0;
+}
+
+/* A stanza ended: keep it if it matches and is newer than the best. */
+static int stanza_end(struct deb_index *x, struct err *e)
+{
+	struct deb_pkg *c = &x->cur;
+	unsigned have = x->have;
+	char *end;
+
+	x->have = 0;
+	if (!(have & F_PACKAGE) || !deb_glob_match(x->pattern, c->package))
+		return 0;
+	if (!(have & F_ARCH) || strcmp(c->arch, x->arch))
+		return 0;
+	if ((have & F_ALL) != F_ALL)
+		return err_set(e, EXIT_VERIFY,
+			       "Packages index: %s lacks Version, Filename, SHA256 or Size — is "
+			       "the mirror complete?",
+			       c->package);
+	if (!digest_is_hex(x->sha_text))
+		return err_set(
+			e, EXIT_VERIFY,
+			"Packages index: %s: SHA256 is not 64 hex digits — refusing the index",
+			c->package);
+	errno = 0;
+	c->size = strtoull(x->size_text, &end, 10);
+	if (errno || end == x->size_text || *end || c->size == 0 || c->size > LIMIT_DOWNLOAD)
+		return err_set(e, EXIT_VERIFY, "Packages index: %s: Size '%s' is not a size",
+			       c->package, x->size_text);
+	memcpy(c->sha256, x->sha_text, sizeof(c->sha256));
+	if (!path_is_confined(c->filename) || strncmp(c->filename, "pool/", 5))
+		return err_set(
+			e, EXIT_VERIFY,
+			"Packages index: %s has an unsafe Filename '%s' — refusing the index",
+			c->package, c->filename);
+	if (!x->found || deb_version_cmp(c->version, x->best.version) > 0) {
+		x->best = *c;
+		x->found = true;
+	}
+	return 0;
+}
+
+static int field_line(struct deb_index *x, char *line, struct err *e)
+{
+	struct deb_pkg *c = &x->cur;
+	char *colon = strchr(line, ':'), *v;
+
+	if (!colon)
+		return 0;
+	*colon = '\0';
+	v = colon + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	for (char *end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\r');)
+		*--end = '\0';
+	if (!strcmp(line, "Package")) {
+		x->have |= F_PACKAGE;
+		return take(c->package, sizeof(c->package), v, "Package", x, e);
+	}
+	if (!strcmp(line, "Version")) {
+		x->have |= F_VERSION;
+		return take(c->version, sizeof(c->version), v, "Version", x, e);
+	}
+	if (!strcmp(line, "Architecture")) {
+		x->have |= F_ARCH;
+		return take(c->arch, sizeof(c->arch), v, "Architecture", x, e);
+	}
+	if (!strcmp(line, "Filename")) {
+		x->have |= F_FILENAME;
+		return take(c->filename, sizeof(c->filename), v, "Filename", x, e);
+	}
+	if (!strcmp(line, "SHA256")) {
+		x->have |= F_SHA256;
+		return take(x->sha_text, sizeof(x->sha_text), v, "SHA256", x, e);
+	}
+	if (!strcmp(line, "Size")) {
+		x->have |= F_SIZE;
+		return take(x->size_text, sizeof(x->size_text), v, "Size", x, e);
+	}
+	return 0;
+}
+
+/* One complete line (without its newline). */
+static int line_done(struct deb_index *x, struct err *e)
+{
+	char *line = x->line.data ? x->line.data : (char *)"";
+	int rc = 0;
+
+	x->lines++;
+	if (!*line || !strcmp(line, "\r"))
+		rc = stanza_end(x, e);
+	else if (*line != ' ' && *line != '\t')
+		rc = field_line(x, line, e);
+	buf_reset(&x->line);
+	return rc;
+}
+
+int deb_index_feed(struct deb_index *x, const char *p, size_t n, struct err *e)
+{
+	x->total += n;
+	if (x->total > LIMIT_DEB_INDEX)
+		return err_set(e, EXIT_VERIFY, "Packages index larger than %llu bytes",
+			       (unsigned long long)LIMIT_DEB_INDEX);
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t k = nl ? (size_t)(nl - p) : n;
+
+		/* Continuation lines (descriptions) are skipped, whatever their length. */
+		if (!x->line.len && k && (*p == ' ' || *p == '\t'))
+			x->skip_line = true;
+		if (!x->skip_line && buf_append(&x->line, p, k, e) < 0)
+			return err_prefix(e, "Packages index line %lu", x->lines + 1);
+		if (!nl)
+			return 0;
+		if (x->skip_line) {
+			x->skip_line = false;
+			x->lines++;
+			buf_reset(&x->line);
+		} else if (line_done(x, e) < 0) {
+			return -1;
+		}
+		p += k + 1;
+		n -= k + 1;
+	}
+	return 0;
+}
+
+int deb_index_end(struct deb_index *x, struct err *e)
+{
+	if (x->line.len && !x->skip_line && line_done(x, e) < 0)
+		return -1;
+	return stanza_end(x, e);
+}
+
+/* An http stream as a libarchive read callback. */
+struct pull {
+	struct http_stream *hs;
+	struct err err;
+	bool failed;
+	char buf[64 * 1024];
+};
+
+static la_ssize_t pull_cb(struct archive *a, void *ud, const void **out)
+{
+	struct pull *pl = ud;
+	ssize_t n = http_stream_read(pl->hs, pl->buf, sizeof(pl->buf), &pl->err);
+
+	*out = pl->buf;
+	if (n < 0) {
+		pl->failed = true;
+		archive_set_error(a, EIO, "%s", pl->err.msg);
+	}
+	return n;
+}
+
+/* Streams one compressed index into x; -1 with e set (EXIT_NOTFOUND for a
+ * missing file, so the caller can try the next compression). */
+static int fetch_index(const char *url, const char *ca_file, struct deb_index *x, struct err *e)
+{
+	struct http_req req = { .url = url, .ca_file = ca_file };
+	struct archive *a = NULL;
+	struct archive_entry *ae;
+	struct pull *pl = calloc(1, sizeof(*pl));
+	char *chunk = malloc(64 * 1024);
+	la_ssize_t n;
+	int rc = -1;
+
+	if (!pl || !chunk || !(a = archive_read_new())) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		goto out;
+	}
+	err_init(&pl->err);
+	pl->hs = http_stream_open(&req, NULL, e);
+	if (!pl->hs)
+		goto out;
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open(a, pl, NULL, pull_cb, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &ae) != ARCHIVE_OK)
+		goto fail_archive;
+	while ((n = archive_read_data(a, chunk, 64 * 1024)) > 0)
+		if (deb_index_feed(x, chunk, (size_t)n, e) < 0)
+			goto out;
+	if (n < 0)
+		goto fail_archive;
+	rc = deb_index_end(x, e);
+	goto out;
+fail_archive:
+	if (pl->failed)
+		*e = pl->err;
+	else
+		err_set(e, EXIT_VERIFY, "%s: cannot decompress the index: %s", url,
+			archive_error_string(a) ? archive_error_string(a) : "unreadable");
+out:
+	if (a)
+		archive_read_free(a);
+	if (pl)
+		http_stream_free(pl->hs);
+	free(pl);
+	free(chunk);
+	return rc;
+}
+
+int deb_resolve(const char *mirror, const char *suite, const char *component, const char *arch,
+		const char *pattern, const char *ca_file, struct deb_pkg *out, struct err *e)
+{
+	static const char *const comp[] = { "xz", "gz" };
+	char url[LIMIT_URL];
+	size_t mlen = strlen(mirror);
+	struct deb_index x;
+	int rc = -1;
+
+	while (mlen && mirror[mlen - 1] == '/')
+		mlen--;
+	for (size_t i = 0; i < 2; i++) {
+		int n = snprintf(url, sizeof(url), "%.*s/dists/%s/%s/binary-%s/Packages.%s",
+				 (int)mlen, mirror, suite, component, arch, comp[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(url))
+			return err_set(e, EXIT_USAGE, "%s: mirror URL too long", mirror);
+		deb_index_init(&x, pattern, arch);
+		rc = fetch_index(url, ca_file, &x, e);
+		if (rc == 0 && !x.found)
+			rc = err_set(e, EXIT_NOTFOUND,
+				     "%s: no package matching %s for %s — check the mirror, suite "
+				     "and package pattern",
+				     url, pattern, arch);
+		if (rc == 0)
+			*out = x.best;
+		deb_index_fini(&x);
+		/* Only a missing .xz makes the .gz worth a try. */
+		if (rc == 0 || e->code != EXIT_NOTFOUND || x.total)
+			break;
+	}
+	return rc;
+}
+
+/* ---- the kernel .deb ---------------------------------------------------- */
+
+/* The data.tar member of the .deb, read through the outer ar archive. */
+struct member {
+	struct archive *ar;
+	char buf[64 * 1024];
+};
+
+static la_ssize_t member_cb(struct archive *a, void *ud, const void **out)
+{
+	struct member *m = ud;
+	la_ssize_t n = archive_read_data(m->ar, m->buf, sizeof(m->buf));
+
+	*out = m->buf;
+	if (n < 0)
+		archive_set_error(a, EIO, "%s", archive_error_string(m->ar));
+	return n;
+}
+
+struct unpack {
+	const char *what;
+	struct extract x;
+	char *vmlinuz; /* boot/vmlinuz-*, kept in memory until verified */
+	size_t vmlinuz_len;
+	struct deb_kernel *out;
+};
+
+static int take_vmlinuz(struct unpack *u, struct archive *a, const char *name, int64_t size,
+			struct err *e)
+{
+	la_ssize_t n;
+
+	if (u->vmlinuz)
+		return err_set(e, EXIT_VERIFY, "%s: more than one boot/vmlinuz-*", u->what);
+	if (size <= 0 || size > LIMIT_VMLINUZ)
+		return err_set(e, EXIT_VERIFY, "%s: %s is empty or larger than %d bytes", u->what,
+			       name, LIMIT_VMLINUZ);
+	if (snprintf(u->out->version, sizeof(u->out->version), "%s",
+		     name + strlen("boot/vmlinuz-")) >= (int)sizeof(u->out->version) ||
+	    !path_is_simple_name(u->out->version))
+		return err_set(e, EXIT_VERIFY, "%s: odd kernel file name '%s'", u->what, name);
+	u->vmlinuz = malloc((size_t)size);
+	if (!u->vmlinuz)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	while (u->vmlinuz_len < (size_t)size &&
+	       (n = archive_read_data(a, u->vmlinuz + u->vmlinuz_len,
+				      (size_t)size - u->vmlinuz_len)) > 0)
+		u->vmlinuz_len += (size_t)n;
+	if (u->vmlinuz_len != (size_t)size)
+		return EXTRACT_ARCHIVE_FAILED;
+	return 0;
+}
+
+/* Walks data.tar: vmlinuz into memory, modules into the staging dir. */
+static int unpack_data(struct unpack *u, struct archive *outer, struct err *e)
+{
+	struct member *m = calloc(1, sizeof(*m));
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	int r, rc = -1;
+
+	if (!m || !a) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		goto out;
+	}
+	m->ar = outer;
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open(a, m, NULL, member_cb, NULL) != ARCHIVE_OK)
+		goto fail_archive;
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(ae);
+
+		if (!name)
+			continue;
+		while (name[0] == '.' && name[1] == '/')
+			name += 2;
+		if (!strncmp(name, "boot/vmlinuz-", 13) && archive_entry_filetype(ae) == AE_IFREG) {
+			r = take_vmlinuz(u, a, name, archive_entry_size(ae), e);
+		} else if (!strncmp(name, "lib/modules/", 12) ||
+			   !strncmp(name, "usr/lib/modules/", 16)) {
+			r = extract_entry(&u->x, a, ae, e);
+			u->out->modules = true;
+		} else {
+			r = 0; /* docs, config, System.map: not needed */
+		}
+		if (r == EXTRACT_ARCHIVE_FAILED)
+			goto fail_archive;
+		if (r < 0)
+			goto out;
+	}
+	if (r != ARCHIVE_EOF)
+		goto fail_archive;
+	rc = 0;
+	goto out;
+fail_archive:
+	rc = -2;
+	err_set(e, EXIT_VERIFY, "%s: data.tar: %s", u->what,
+		archive_error_string(a) ? archive_error_string(a) : "unreadable");
+out:
+	if (a)
+		archive_read_free(a);
+	free(m);
+	return rc;
+}
+
+int deb_kernel_unpack(const char *url, const char *sha256, uint64_t size, const char *ca_file,
+		      const char *label, const char *dir, struct deb_kernel *out, struct err *e)
+{
+	struct bundle_src src = {
+		.url = url, .sha256 = sha256, .size = size, .ca_file = ca_file, .label = label
+	};
+	struct unpack u = { .what = url, .out = out, .x = { .root = -1 } };
+	struct bundle_stream *s = NULL;
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	struct vmlinux_info vi;
+	char path[LIMIT_PATH];
+	bool data = false;
+	int r, rc = -1, fd = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!a) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (extract_open(&u.x, dir, url, e) < 0)
+		goto out;
+	u.x.strip = "usr/";
+	u.x.prefix = "modules/";
+	s = bundle_stream_open(&src, e);
+	if (!s)
+		goto out;
+	archive_read_support_format_ar(a);
+	if (archive_read_open(a, s, NULL, bundle_stream_archive_cb, NULL) != ARCHIVE_OK)
+		goto fail_archive;
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(ae);
+
+		if (!name || strncmp(name, "data.tar", 8))
+			continue;
+		if (data) {
+			err_set(e, EXIT_VERIFY, "%s: two data.tar members — not a Debian package",
+				url);
+			goto out;
+		}
+		data = true;
+		r = unpack_data(&u, a, e);
+		/* A broken stream (network, too large) explains a broken data.tar. */
+		if (r == -2 && bundle_stream_failed(s))
+			bundle_stream_fail(s, a, "Debian package", e);
+		if (r < 0)
+			goto out;
+	}
+	if (r != ARCHIVE_EOF)
+		goto fail_archive;
+	/* Verified before anything from it is decompressed further. */
+	if (bundle_stream_finish(s, NULL, NULL, e) < 0)
+		goto out;
+	if (!data || !u.vmlinuz) {
+		err_set(e, EXIT_VERIFY, "%s: no boot/vmlinuz-* in the package — is it a kernel?",
+			url);
+		goto out;
+	}
+	if (path_join(path, sizeof(path), dir, "vmlinux", e) < 0)
+		goto out;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_errno(e, 0, "%s: cannot create", path);
+		goto out;
+	}
+	if (vmlinux_extract((const unsigned char *)u.vmlinuz, u.vmlinuz_len, fd, &vi, e) < 0) {
+		err_prefix(e, "%s: boot/vmlinuz-%s", url, out->version);
+		goto out;
+	}
+	out->compression = vi.compression;
+	out->vmlinux_size = vi.size;
+	rc = 0;
+	goto out;
+fail_archive:
+	bundle_stream_fail(s, a, "Debian package", e);
+out:
+	if (fd >= 0)
+		close(fd);
+	extract_close(&u.x);
+	free(u.vmlinuz);
+	if (a)
+		archive_read_free(a);
+	bundle_stream_free(s);
+	return rc;
+}
