@@ -10,10 +10,12 @@
  * FAILs. --json prints an array of {check, status, detail, fix}.
  */
 #include "applet.h"
+#include "catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "firecracker.h"
 #include "path.h"
+#include "qemu.h"
 #include "store.h"
 #include "vm.h"
 #include "xfuncs.h"
@@ -104,7 +106,16 @@ static int first_line(const char *exe, const char *arg, char *out, size_t size)
 
 static void check_kvm(void)
 {
-	if (vm_kvm_usable())
+	char qemu[LIMIT_PATH];
+
+	if (vm_kvm_usable() &&
+	    vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", qemu, sizeof(qemu)) == 0 &&
+	    !qemu_kvm_works(qemu))
+		report("WARN", "kvm",
+		       "check nested virtualization on the host (QEMU then runs under TCG; "
+		       "BANGER_ACCEL=tcg skips the attempt)",
+		       "/dev/kvm opens but QEMU fails on it");
+	else if (vm_kvm_usable())
 		report("OK", "kvm", NULL, "/dev/kvm is usable");
 	else if (access("/dev/kvm", F_OK) == 0)
 		report("FAIL", "kvm", "add yourself to the kvm group (usermod -aG kvm USER)",
@@ -260,23 +271,38 @@ static void check_space(const struct store *s)
 		       "only %llu GiB free for %s", gib, s->home);
 }
 
-static void check_object(const struct store *s, const char *kind, const char *kinds,
+static void check_object(const struct store *s, const char *kind, enum catalog_type type,
 			 const char *name, const char *file, const char *pull)
 {
-	char dir[LIMIT_PATH], path[LIMIT_PATH], fix[128];
+	char dir[LIMIT_PATH], path[LIMIT_PATH], fix[160];
+	struct catalog cat;
 	struct err e;
 
 	err_init(&e);
-	if (store_object_dir(s, kinds, name, dir, sizeof(dir), &e) < 0 ||
+	if (store_object_dir(s, type == CATALOG_KERNELS ? "kernels" : "images", name, dir,
+			     sizeof(dir), &e) < 0 ||
 	    path_join(path, sizeof(path), dir, file, &e) < 0) {
-		report("FAIL", kind, NULL, "%s", e.msg);
+		report("FAIL", kind, "check BANGER_HOME", "%s", e.msg);
 		return;
 	}
-	snprintf(fix, sizeof(fix), "'banger %s %s' (vm run pulls it when missing)", pull, name);
-	if (access(path, R_OK) == 0)
+	if (access(path, R_OK) == 0) {
 		report("OK", kind, NULL, "default %s '%s' is installed", kind, name);
-	else
-		report("WARN", kind, fix, "default %s '%s' is not installed", kind, name);
+		return;
+	}
+	/* Not local but pullable is fine: vm run pulls it on first use. */
+	catalog_init(&cat);
+	if (catalog_load(&cat, type, NULL, &e) == 0 && catalog_find(&cat, name, &e)) {
+		report("OK", kind, NULL,
+		       "default %s '%s' is not installed; %s has it (vm run pulls it)", kind, name,
+		       cat.source);
+	} else {
+		snprintf(fix, sizeof(fix),
+			 "'banger %s %s' from a catalog that has it (BANGER_%s_CATALOG)", pull,
+			 name, type == CATALOG_KERNELS ? "KERNEL" : "IMAGE");
+		report("WARN", kind, fix, "default %s '%s' is neither installed nor in the catalog",
+		       kind, name);
+	}
+	catalog_fini(&cat);
 }
 
 int doctor_main(int argc, char **argv)
@@ -305,8 +331,8 @@ int doctor_main(int argc, char **argv)
 		  "modprobe vhost_vsock (Firecracker's vsock needs it; QEMU uses virtio-serial)",
 		  "no vsock to guests");
 	check_space(&s);
-	check_object(&s, "kernel", "kernels", VM_DEFAULT_KERNEL, "vmlinux", "kernel pull");
-	check_object(&s, "image", "images", VM_DEFAULT_IMAGE, "rootfs.ext4", "image pull");
+	check_object(&s, "kernel", CATALOG_KERNELS, VM_DEFAULT_KERNEL, "vmlinux", "kernel pull");
+	check_object(&s, "image", CATALOG_IMAGES, VM_DEFAULT_IMAGE, "rootfs.ext4", "image pull");
 	if (doc.json) {
 		char *text = cJSON_Print(doc.json);
 

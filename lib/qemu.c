@@ -5,6 +5,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -194,4 +195,42 @@ int qemu_qmp(const char *qmp_sock, const char *command, struct err *e)
 	}
 	close(fd);
 	return 0;
+}
+
+bool qemu_kvm_works(const char *qemu)
+{
+	static const char cmds[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+	const char *argv[] = { qemu,   "-M",   "microvm",     "-accel",		 "kvm",
+			       "-cpu", "host", "-nodefaults", "-no-user-config", "-display",
+			       "none", "-S",   "-qmp",	      "stdio",		 NULL };
+	int in[2], status = -1;
+	pid_t p;
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return false;
+	if ((p = fork()) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return false;
+	}
+	if (p == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null < 0 || dup2(in[0], 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(127);
+		execv(qemu, (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	if (write(in[1], cmds, sizeof(cmds) - 1) < 0)
+		kill(p, SIGKILL);
+	close(in[1]);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(p, &status, WNOHANG) == p)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		poll(NULL, 0, 10);
+	}
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	return false;
 }

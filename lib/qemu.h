@@ -47,4 +47,9 @@ int qemu_launch(const struct qemu_vm *q, const char *log, int timeout_ms, pid_t 
  * Blocks up to a few seconds. */
 int qemu_qmp(const char *qmp_sock, const char *command, struct err *e);
 
+/* Starts QEMU with KVM, stopped (-S), and quits it over QMP on stdin: true
+ * when it got that far. /dev/kvm can open yet fail QEMU (broken nested
+ * virtualization). Blocks up to 5 s. */
+bool qemu_kvm_works(const char *qemu);
+
 #endif
