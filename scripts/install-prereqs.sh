@@ -39,6 +39,7 @@ fi
 # check-asan: Debian's -dev builds of the same libraries (sanitizers need glibc).
 # Tests: real registry, image tools, ext4 tools, QEMU, busybox, HTTPS via openssl,
 # netns networking (iproute2, nftables, iptables), the Firecracker API spec check (python3-yaml).
+# Bench: XFS with reflink for the per-VM disk benchmark (xfsprogs).
 apt-get install -y -qq --no-install-recommends \
 	musl-tools musl-dev linux-libc-dev gcc make dpkg-dev patch xz-utils bzip2 \
 	pkg-config file binutils ca-certificates \
@@ -47,5 +48,5 @@ apt-get install -y -qq --no-install-recommends \
 	liblzma-dev zlib1g-dev \
 	e2fsprogs zstd openssl python3 cpio curl \
 	docker-registry skopeo umoci apache2-utils \
-	qemu-system-x86 busybox-static debootstrap iproute2 nftables iptables python3-yaml \
+	qemu-system-x86 busybox-static debootstrap iproute2 nftables iptables python3-yaml xfsprogs \
 	>/dev/null
