@@ -176,11 +176,8 @@ int vm_run_main(int argc, char **argv)
 			 run.c.name, run.c.name);
 		return e.code;
 	}
-	if (notice[0]) {
+	if (notice[0])
 		log_info("%s", notice);
-		if (vm_config_save(&run.p, &run.c, &e) < 0)
-			die_err(&e);
-	}
 	lock_release(lock);
 	if (run.detach) {
 		printf("%s\n", run.c.name);

@@ -43,11 +43,8 @@ int vm_start_main(int argc, char **argv)
 		die_err(&e);
 	if (vm_start(&s, &p, &c, notice, sizeof(notice), &e) < 0)
 		die_err(&e);
-	if (notice[0]) {
+	if (notice[0])
 		log_info("%s", notice);
-		if (vm_config_save(&p, &c, &e) < 0)
-			die_err(&e);
-	}
 	lock_release(lock);
 	return EXIT_OK;
 }

@@ -97,6 +97,8 @@ int qemu_argv(const struct qemu_vm *q, char **argv, char *store, struct err *e)
 		add(&a, "-netdev");
 		if (!strcmp(q->net, "tap"))
 			add(&a, "tap,id=n0,ifname=%s,script=no,downscript=no", q->tap);
+		else if (q->ssh_port > 0)
+			add(&a, "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", q->ssh_port);
 		else
 			add(&a, "user,id=n0");
 		add(&a, "-device");

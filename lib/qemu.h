@@ -30,6 +30,7 @@ struct qemu_vm {
 	const char *net; /* "tap", "user" or "none" */
 	const char *tap; /* with "tap" */
 	const char *mac; /* may be NULL */
+	int ssh_port;	 /* "user": host port 127.0.0.1:ssh_port → guest 22 (0: none) */
 	const char *agent_sock;
 	const char *qmp_sock;
 };

@@ -11,6 +11,8 @@
 #include "store.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +85,7 @@ char *vm_config_to_json(const struct vm_config *c, struct err *e)
 	    cJSON_AddStringToObject(o, "tap", c->tap) &&
 	    cJSON_AddStringToObject(o, "mac", c->mac) &&
 	    cJSON_AddNumberToObject(o, "vsock_cid", c->cid) &&
+	    cJSON_AddNumberToObject(o, "ssh_port", c->ssh_port) &&
 	    cJSON_AddStringToObject(o, "ssh_key", c->ssh_key) &&
 	    cJSON_AddNumberToObject(o, "created", (double)c->created))
 		s = cJSON_Print(o);
@@ -135,7 +138,7 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 {
 	cJSON *o = cJSON_ParseWithLength(text, len);
 	double cpus = c->cpus, mem = c->mem_mib, disk = (double)c->disk_bytes, prefix = c->prefix,
-	       cid = c->cid, created = (double)c->created;
+	       cid = c->cid, created = (double)c->created, ssh_port = c->ssh_port;
 	int r = -1;
 
 	if (!cJSON_IsObject(o)) {
@@ -158,6 +161,7 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 	    get_num(o, "disk_bytes", 0, 9.0e15, &disk, e) < 0 ||
 	    get_num(o, "prefix", 1, 30, &prefix, e) < 0 ||
 	    get_num(o, "vsock_cid", 0, 4294967295.0, &cid, e) < 0 ||
+	    get_num(o, "ssh_port", 0, 65535, &ssh_port, e) < 0 ||
 	    get_num(o, "created", 0, 9.0e15, &created, e) < 0 ||
 	    get_bool(o, "nat", &c->nat, e) < 0 || get_bool(o, "jail", &c->jail, e) < 0)
 		goto out;
@@ -166,6 +170,7 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 	c->disk_bytes = (uint64_t)disk;
 	c->prefix = (int)prefix;
 	c->cid = (unsigned)cid;
+	c->ssh_port = (int)ssh_port;
 	c->created = (long long)created;
 	if (strcmp(c->vmm, "firecracker") && strcmp(c->vmm, "qemu")) {
 		err_set(e, EXIT_VERIFY, "config.json: vmm \"%s\" is neither firecracker nor qemu",
@@ -634,6 +639,22 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 	return 0;
 }
 
+/* A free TCP port on 127.0.0.1, chosen by the kernel (0 on failure). */
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
 static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm_config *c,
 		      pid_t *pid, char *notice, size_t notice_size, struct err *e)
 {
@@ -657,6 +678,8 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 	q.mac = c->mac[0] ? c->mac : NULL;
 	q.agent_sock = p->agent_sock;
 	q.qmp_sock = p->qmp_sock;
+	if (!strcmp(c->net, "user"))
+		q.ssh_port = c->ssh_port = free_port();
 	for (;;) {
 		q.kvm = kvm;
 		if (vm_boot_args(c, !kvm, NULL, args, sizeof(args), e) < 0)
@@ -707,7 +730,8 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 		r = start_firecracker(s, p, c, &pid, e);
 	if (r < 0)
 		return -1;
-	if (vm_pid_save(p, pid, e) < 0 || vm_state_set(p, "running", e) < 0) {
+	if (vm_pid_save(p, pid, e) < 0 || vm_config_save(p, c, e) < 0 ||
+	    vm_state_set(p, "running", e) < 0) {
 		kill(pid, SIGKILL);
 		return -1;
 	}
@@ -866,6 +890,12 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 	    store_object_dir(s, "images", c->image, file, sizeof(file), e) < 0 ||
 	    path_join(image, sizeof(image), file, "rootfs.ext4", e) < 0)
 		return -1;
+	if (stat(image, &st) == 0 && c->disk_bytes && c->disk_bytes < (uint64_t)st.st_size)
+		return err_set(e, EXIT_USAGE,
+			       "--disk-size %llu is smaller than image '%s' (%llu bytes) — give at "
+			       "least its size",
+			       (unsigned long long)c->disk_bytes, c->image,
+			       (unsigned long long)st.st_size);
 	if (stat(image, &st) < 0)
 		return err_errno(e, EXIT_NOTFOUND,
 				 "image '%s' (%s) — pull it with 'banger image "
@@ -1031,4 +1061,24 @@ void vm_config_finish(struct vm_config *c)
 		}
 		snprintf(c->name, sizeof(c->name), "vm-%02x%02x%02x", r[0], r[1], r[2]);
 	}
+}
+
+int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
+		     struct err *e)
+{
+	int n;
+
+	if (!strcmp(c->vmm, "qemu"))
+		n = snprintf(out, size, "unix:%s", p->agent_sock);
+	else if (c->jail)
+		n = snprintf(out, size, "firecracker:%s/firecracker/%s/root/vsock.sock", p->jail,
+			     c->name);
+	else
+		n = snprintf(out, size, "firecracker:%s", p->vsock);
+	if (n < 0 || (size_t)n >= size)
+		return err_set(e, EXIT_USAGE,
+			       "%s: agent socket path too long — use a shorter "
+			       "BANGER_HOME",
+			       c->name);
+	return 0;
 }

@@ -56,6 +56,7 @@ struct vm_config {
 	char tap[16];
 	char mac[18];
 	unsigned cid;	    /* vsock guest CID, >= 3 */
+	int ssh_port;	    /* QEMU user networking: host port forwarded to the guest's 22 */
 	char ssh_key[1024]; /* authorized key line passed as banger.ssh_key, may be "" */
 	long long created;  /* Unix time */
 };
@@ -156,6 +157,12 @@ int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
  * (and the bridge when it was the last lease), its directory. */
 int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
 	      struct err *e);
+
+/* How the host reaches the guest agent, as lib/agent's spec text:
+ * "unix:DIR/agent.sock" (QEMU virtio-serial) or "firecracker:UDS"
+ * (Firecracker hybrid vsock; inside the jail with --jail). */
+int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
+		     struct err *e);
 
 /* Which VMM to use: "firecracker" when it is found and /dev/kvm is usable,
  * else "qemu". reason gets why firecracker was not chosen ("" otherwise). */
