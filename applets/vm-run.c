@@ -25,7 +25,9 @@
 #include "vm.h"
 #include "xfuncs.h"
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,11 +75,15 @@ static struct {
 	int timeout_s;
 } run;
 
-/* Runs `banger APPLET NAME` (this binary) and returns its exit code. */
-static int self(const char *applet, const char *name)
+/* Runs this binary with argv (argv[0] "banger") and returns its exit code;
+ * with quiet, its stdout goes to /dev/null. We ignore the terminal's
+ * signals meanwhile: the child forwards them to the guest, and we must
+ * live on to clean up (--rm). */
+static int self(const char *const *av, bool quiet)
 {
 	char exe[LIMIT_PATH];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	void (*old_int)(int), (*old_quit)(int);
 	int status;
 	pid_t p;
 
@@ -87,11 +93,21 @@ static int self(const char *applet, const char *name)
 	if ((p = fork()) < 0)
 		die(EXIT_SYSTEM, "fork failed");
 	if (p == 0) {
-		execl(exe, "banger", applet, name, (char *)NULL);
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null < 0 || dup2(null, 1) < 0)
+				_exit(EXIT_SYSTEM);
+		}
+		execv(exe, (char *const *)av);
 		_exit(127);
 	}
+	old_int = signal(SIGINT, SIG_IGN);
+	old_quit = signal(SIGQUIT, SIG_IGN);
 	while (waitpid(p, &status, 0) < 0)
 		;
+	signal(SIGINT, old_int);
+	signal(SIGQUIT, old_quit);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_SIGNAL + WTERMSIG(status);
 }
 
@@ -109,22 +125,55 @@ static void ensure(const char *kinds, const char *name, const char *file, const 
 	if (access(path, R_OK) == 0)
 		return;
 	log_info("%s is not installed: running 'banger %s %s'", name, applet, name);
-	if ((rc = self(applet, name)) != 0)
+	const char *av[] = { "banger", applet, name, NULL };
+	if ((rc = self(av, false)) != 0)
 		die(rc, "%s '%s' is missing and '%s %s' failed (exit %d)", kinds, name, applet,
 		    name, rc);
 }
 
-/* The guest side: wait for the agent, run the command or a shell. Until the
- * agent client is part of the build, the VM is left running and this says
- * how to reach it. */
+/* The guest side, through the agent applet: wait until the agent answers,
+ * then run the command, or a login shell (bash if the guest has it) on a
+ * terminal when we have one. */
 static int in_guest(char **cmd, int ncmd)
 {
-	(void)cmd;
-	(void)ncmd;
-	log_error("VM '%s' is running, but this build has no guest agent client to run commands "
-		  "— see 'banger vm logs %s', stop it with 'banger vm rm %s'",
-		  run.c.name, run.c.name, run.c.name);
-	return EXIT_NOTIMPL;
+	static const char shell[] = "command -v bash >/dev/null && exec bash -l; exec sh -l";
+	char opt[16], sock[LIMIT_PATH], secs[16];
+	const char **av = xcalloc((size_t)ncmd + 16, sizeof(*av));
+	struct err e;
+	int n = 0, rc;
+
+	err_init(&e);
+	if (vm_agent_option(&run.p, &run.c, opt, sock, sizeof(sock), &e) < 0)
+		die_err(&e);
+	snprintf(secs, sizeof(secs), "%d", run.timeout_s);
+	const char *ping[] = { "banger", "agent", "ping", opt, sock, "--timeout", secs, NULL };
+	if ((rc = self(ping, true)) != 0) {
+		log_error("the guest agent of '%s' did not answer within %d s (exit %d) — see "
+			  "'banger vm logs %s'",
+			  run.c.name, run.timeout_s, rc, run.c.name);
+		free(av);
+		return EXIT_GUEST;
+	}
+	av[n++] = "banger";
+	av[n++] = "agent";
+	av[n++] = "exec";
+	av[n++] = opt;
+	av[n++] = sock;
+	if (isatty(0) && (!ncmd || isatty(1)))
+		av[n++] = "-t";
+	av[n++] = "--";
+	if (ncmd) {
+		for (int i = 0; i < ncmd; i++)
+			av[n++] = cmd[i];
+	} else {
+		av[n++] = "/bin/sh";
+		av[n++] = "-c";
+		av[n++] = shell;
+	}
+	av[n] = NULL;
+	rc = self(av, false);
+	free(av);
+	return rc;
 }
 
 int vm_run_main(int argc, char **argv)

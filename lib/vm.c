@@ -770,9 +770,14 @@ int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 		return err_set(e, EXIT_VERIFY, "%s: unreadable pid file", p->pid);
 	err_init(&ignored);
 	if (!force) {
-		int r;
+		int r = -1; /* the agent branch has waited already */
 
-		if (!strcmp(c->vmm, "qemu")) {
+		/* The agent powers the guest off the same way on every VMM and works
+		 * where the guest ignores ACPI; the VMM's own button is the fallback. */
+		if (vm_agent_shutdown(p, c, 2) == 0) {
+			if (wait_gone(pid, start, timeout_ms))
+				goto stopped;
+		} else if (!strcmp(c->vmm, "qemu")) {
 			r = qemu_qmp(p->qmp_sock, "system_powerdown", &ignored);
 		} else {
 			if (c->jail)
@@ -1081,4 +1086,53 @@ int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *
 			       "BANGER_HOME",
 			       c->name);
 	return 0;
+}
+
+int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
+		    size_t size, struct err *e)
+{
+	char addr[LIMIT_PATH + 16];
+	char *colon;
+
+	if (vm_agent_address(p, c, addr, sizeof(addr), e) < 0)
+		return -1;
+	colon = strchr(addr, ':');
+	*colon = '\0';
+	snprintf(opt, 16, "--%.13s", addr);
+	if ((size_t)snprintf(val, size, "%s", colon + 1) >= size)
+		return err_set(e, EXIT_USAGE, "%s: agent socket path too long", c->name);
+	return 0;
+}
+
+int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s)
+{
+	char exe[LIMIT_PATH], opt[16], sock[LIMIT_PATH], secs[16];
+	struct err e = { 0 };
+	ssize_t n;
+	int status;
+	pid_t pid;
+
+	/* Firecracker creates its vsock socket itself: none, nobody to ask. */
+	if (vm_agent_option(p, c, opt, sock, sizeof(sock), &e) < 0 || access(sock, F_OK) < 0)
+		return -1;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -1;
+	exe[n] = '\0';
+	snprintf(secs, sizeof(secs), "%d", timeout_s);
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(126);
+		execl(exe, "banger", "agent", "shutdown", opt, sock, "--timeout", secs,
+		      (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }

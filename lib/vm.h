@@ -148,8 +148,9 @@ int vm_lock(const struct store *s, const char *name, struct err *e);
 int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *c, char *notice,
 	     size_t notice_size, struct err *e);
 
-/* Orderly shutdown (Ctrl-Alt-Del / ACPI power button), then SIGTERM and
- * SIGKILL once timeout_ms has passed; force skips the orderly part. */
+/* Orderly shutdown — the guest agent's shutdown (vm_agent_shutdown), else
+ * Ctrl-Alt-Del (Firecracker) or the ACPI power button (QEMU) — then SIGTERM
+ * and SIGKILL once timeout_ms has passed; force skips the orderly part. */
 int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms, bool force,
 	    struct err *e);
 
@@ -163,6 +164,17 @@ int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_c
  * (Firecracker hybrid vsock; inside the jail with --jail). */
 int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
 		     struct err *e);
+
+/* The same as the agent applet's connection option: "--unix" or
+ * "--firecracker" into opt (16 bytes) and the socket path into val. */
+int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
+		    size_t size, struct err *e);
+
+/* Asks the guest agent to power off, through this binary's agent applet
+ * (`banger agent shutdown --unix|--firecracker SOCK --timeout S`); 0 once
+ * the agent accepted. -1 when there is no agent socket or no answer within
+ * timeout_s. Blocks. */
+int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s);
 
 /* Which VMM to use: "firecracker" when it is found and /dev/kvm is usable,
  * else "qemu". reason gets why firecracker was not chosen ("" otherwise). */

@@ -18,7 +18,7 @@ vm_netns() {
 		VM_NET=tap
 	else
 		VM_NET=none
-		skip "$SUITE: tap networking" "not root: no network namespace of our own"
+		skip "tap networking" "not root: no network namespace of our own"
 	fi
 	export VM_NET
 }

@@ -178,6 +178,27 @@ static void boot_args(void)
 	CHECK(vm_boot_args(&c, true, NULL, out, 40, &e) == -1 && e.code == EXIT_USAGE);
 }
 
+static void agent_addresses(void)
+{
+	struct store s = { .home = "/h" };
+	struct vm_paths p;
+	struct vm_config c;
+	char out[256];
+	struct err e;
+
+	CHECK(vm_paths_init(&s, "a1", &p, &e) == 0);
+	vm_config_defaults(&c, "a1");
+	CHECK(vm_agent_address(&p, &c, out, sizeof(out), &e) == 0);
+	CHECK_STR(out, "firecracker:/h/vms/a1/vsock.sock");
+	c.jail = true;
+	CHECK(vm_agent_address(&p, &c, out, sizeof(out), &e) == 0);
+	CHECK_STR(out, "firecracker:/h/vms/a1/jail/firecracker/a1/root/vsock.sock");
+	snprintf(c.vmm, sizeof(c.vmm), "qemu");
+	CHECK(vm_agent_address(&p, &c, out, sizeof(out), &e) == 0);
+	CHECK_STR(out, "unix:/h/vms/a1/agent.sock");
+	CHECK(vm_agent_address(&p, &c, out, 10, &e) == -1 && e.code == EXIT_USAGE);
+}
+
 static void sizes_and_options(void)
 {
 	uint64_t v;
@@ -291,6 +312,7 @@ int main(void)
 	RUN(sparse_copy_keeps_holes);
 	RUN(status_notices_dead_process);
 	RUN(boot_args);
+	RUN(agent_addresses);
 	RUN(sizes_and_options);
 	RUN(firecracker_bodies);
 	RUN(fault_messages);
