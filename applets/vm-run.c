@@ -8,8 +8,9 @@
  * Pulls the kernel (default debian-cloud) and image (default debian-bookworm)
  * when they are not installed, creates the VM (see vm-create for the
  * options), boots it, waits for the guest agent, then runs CMD through it
- * with stdio and exit code passed through, or a shell when CMD is absent.
- * Firecracker is used when it and /dev/kvm are usable, else QEMU (said once).
+ * with stdio and exit code passed through, or a shell when CMD is absent;
+ * then stops the VM (vm start NAME boots it again). Firecracker is used when
+ * it and /dev/kvm are usable, else QEMU (said once).
  *
  *   -d              leave the VM running in the background; print its name
  *   --rm            remove the VM when CMD or the shell ends
@@ -43,8 +44,9 @@ const char vm_run_usage[] =
 	"Pulls the kernel (default debian-cloud) and image (default debian-bookworm)\n"
 	"when they are not installed, creates the VM (see vm-create for the\n"
 	"options), boots it, waits for the guest agent, then runs CMD through it\n"
-	"with stdio and exit code passed through, or a shell when CMD is absent.\n"
-	"Firecracker is used when it and /dev/kvm are usable, else QEMU (said once).\n"
+	"with stdio and exit code passed through, or a shell when CMD is absent;\n"
+	"then stops the VM (vm start NAME boots it again). Firecracker is used when\n"
+	"it and /dev/kvm are usable, else QEMU (said once).\n"
 	"\n"
 	"  -d              leave the VM running in the background; print its name\n"
 	"  --rm            remove the VM when CMD or the shell ends\n"
@@ -233,12 +235,12 @@ int vm_run_main(int argc, char **argv)
 		return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 	}
 	rc = in_guest(argv + optind, argc - optind);
-	if (run.rm) {
-		err_init(&e);
-		if ((lock = vm_lock(&run.s, run.c.name, &e)) < 0 ||
-		    vm_remove(&run.s, &run.p, &run.c, &e) < 0)
-			log_error("%s", e.msg);
-		lock_release(lock);
-	}
+	/* The VM lived for this command: stop it (orderly), or remove it. */
+	err_init(&e);
+	if ((lock = vm_lock(&run.s, run.c.name, &e)) < 0 ||
+	    (run.rm ? vm_remove(&run.s, &run.p, &run.c, &e)
+		    : vm_stop(&run.p, &run.c, VM_STOP_TIMEOUT_MS, false, &e)) < 0)
+		log_error("%s", e.msg);
+	lock_release(lock);
 	return rc;
 }
