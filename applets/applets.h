@@ -5,9 +5,11 @@
  * applets/NAME.c, `where` is HOST or GUEST (documentation only: every
  * applet is in every build). Include after defining APPLET.
  */
+APPLET("agent", agent, HOST, "talk to a guest's agent: ping, exec, put, get, shutdown")
 APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
 APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
+APPLET("initramfs", initramfs, HOST, "build the initramfs that boots a stock kernel into banger")
 APPLET("kernel-import", kernel_import, HOST,
        "register a local kernel (vmlinux, or cut from a vmlinuz)")
 APPLET("kernel-list", kernel_list, HOST, "list installed kernels, or the catalog's")

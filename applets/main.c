@@ -235,6 +235,9 @@ int main(int argc, char **argv)
 		name = slash + 1;
 	if (!strncmp(name, "banger-", 7))
 		name += 7;
+	/* The kernel runs an initramfs' /init as "/init". */
+	if (!strcmp(name, "init") && getpid() == 1)
+		name = "initramfs";
 	if ((a = find(name)))
 		return run(a, argc, argv, 0);
 	return multiplexer(argc, argv);

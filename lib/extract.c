@@ -87,10 +87,11 @@ static int open_parent(struct extract *x, char *name, bool create, const char **
 			close(fd);
 			errno = saved;
 			if (errno == ELOOP || errno == ENOTDIR)
-				return err_set(e, EXIT_VERIFY,
-					       "%s: entry '%s…' goes through a symlink or a file — "
-					       "refusing the unsafe bundle",
-					       x->what, name);
+				return err_set(
+					e, EXIT_VERIFY,
+					"%s: an entry below '%s' goes through a symlink or a "
+					"file — refusing the unsafe archive",
+					x->what, name);
 			return err_errno(e, 0, "%s: cannot open directory %s", x->what, p);
 		}
 		close(fd);
@@ -140,7 +141,7 @@ static int clear_slot(struct extract *x, int dir, const char *base, const char *
 		return errno == ENOENT ? 0 : err_errno(e, 0, "%s: %s", x->what, name);
 	if (S_ISDIR(st.st_mode))
 		return err_set(e, EXIT_VERIFY,
-			       "%s: entry '%s' would replace a directory — refusing the bundle",
+			       "%s: entry '%s' would replace a directory — refusing the archive",
 			       x->what, name);
 	if (unlinkat(dir, base, 0) < 0)
 		return err_errno(e, 0, "%s: cannot replace %s", x->what, name);
@@ -242,7 +243,7 @@ int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae
 	}
 	if (type == AE_IFLNK && (!sl || !extract_link_confined(name, sl)))
 		return err_set(e, EXIT_VERIFY,
-			       "%s: symlink '%s' → '%s' points outside the bundle — refusing the "
+			       "%s: symlink '%s' → '%s' points outside the archive — refusing the "
 			       "unsafe bundle",
 			       x->what, name, sl ? sl : "");
 	dir = open_parent(x, path, true, &base, e);
@@ -258,7 +259,7 @@ int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae
 				 !S_ISDIR(st.st_mode))
 				rc = err_set(e, EXIT_VERIFY,
 					     "%s: directory '%s' would replace a file or symlink — "
-					     "refusing the bundle",
+					     "refusing the archive",
 					     x->what, name);
 		}
 	} else if (clear_slot(x, dir, base, name, e) < 0) {

@@ -300,6 +300,9 @@ static bool transient_code(CURLcode c)
 	case CURLE_SEND_ERROR:
 	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_GOT_NOTHING:
+	/* curl's BearSSL backend reports a connection cut mid-body ("SSL: EOF
+	 * without close notify") as a read error: a truncation, so resume. */
+	case CURLE_READ_ERROR:
 		return true;
 	default:
 		return false;
@@ -334,6 +337,10 @@ static int transport_error(struct http_stream *s, struct err *e)
 	case CURLE_FILE_COULDNT_READ_FILE:
 		return err_set(e, EXIT_NOTFOUND, "%s: %s", s->req->url, why);
 	default:
+		if (transient_code(s->result) && s->attempt > 1)
+			return err_set(e, EXIT_NETWORK,
+				       "%s: %s — gave up after %d attempts; try again later",
+				       s->req->url, why, s->attempt);
 		break;
 	}
 	return err_set(e, EXIT_NETWORK, "%s: %s%s", s->req->url, why, hint);
@@ -359,8 +366,12 @@ static int pump(struct http_stream *s, struct err *e)
 				s->result = m->data.result;
 			}
 		}
+		/* curl 7.88's BearSSL backend does not hand its socket to the
+		 * poll during the TLS handshake, so until the body flows only a
+		 * short timeout notices the server's answer (else: up to 1 s
+		 * stalls per connection). */
 		if (!s->done && s->pend_off == s->pend_len && !s->paused)
-			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(s->multi, NULL, 0, s->started ? 1000 : 5, NULL);
 	}
 	return 0;
 }

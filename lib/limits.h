@@ -17,12 +17,27 @@
 #define LIMIT_LAYERS 256	 /* layers in one image */
 #define LIMIT_TAR_NAME 4096	 /* a tar entry's name or link target */
 #define LIMIT_XATTR_VALUE (64 * 1024)
-#define LIMIT_FRAME (1024 * 1024)	  /* one agent protocol frame */
-#define LIMIT_CMDLINE 4096		  /* kernel command line */
-#define LIMIT_DOWNLOAD (64ULL << 30)	  /* one blob or bundle */
-#define LIMIT_VMLINUZ (256 * 1024 * 1024) /* a compressed kernel image, read whole */
-#define LIMIT_VMLINUX (1ULL << 30)	  /* the ELF cut out of it */
-#define LIMIT_DEB_LINE (64 * 1024)	  /* one line of a Debian Packages index */
-#define LIMIT_DEB_INDEX (1ULL << 30)	  /* a Packages index, uncompressed (streamed) */
+#define LIMIT_FRAME (1024 * 1024)	   /* one agent protocol frame */
+#define LIMIT_CMDLINE 4096		   /* kernel command line */
+#define LIMIT_DOWNLOAD (64ULL << 30)	   /* one blob or bundle */
+#define LIMIT_VMLINUZ (256 * 1024 * 1024)  /* a compressed kernel image, read whole */
+#define LIMIT_VMLINUX (1ULL << 30)	   /* the ELF cut out of it */
+#define LIMIT_DEB_LINE (64 * 1024)	   /* one line of a Debian Packages index */
+#define LIMIT_DEB_INDEX (1ULL << 30)	   /* a Packages index, uncompressed (streamed) */
+#define LIMIT_AGENT_CONTROL (256 * 1024)   /* one JSON control frame (exec argv+env…) */
+#define LIMIT_AGENT_ARGS 4096		   /* argv or env entries of one exec */
+#define LIMIT_AGENT_WINDOW (256 * 1024)	   /* unacknowledged STDIN/DATA bytes per channel */
+#define LIMIT_AGENT_OUTQ (4 * 1024 * 1024) /* frames queued for a peer that is not reading */
+#define LIMIT_AGENT_CHANNELS 64		   /* open execs/puts/gets in one session */
+#define LIMIT_AGENT_CONNS 16		   /* sessions the agent serves at once */
+#define LIMIT_AGENT_LINE 256		   /* Firecracker's "OK PORT" line, first-boot.state */
+#define LIMIT_CMDLINE_WORDS 256		   /* words on the kernel command line */
+#define LIMIT_SSH_KEYS 2048		   /* banger.ssh_key, decoded */
+#define LIMIT_DNS_SERVERS 3		   /* banger.dns (resolv.conf honours 3) */
+#define LIMIT_MASK_UNITS 16		   /* banger.mask */
+#define LIMIT_OS_RELEASE (64 * 1024)	   /* /etc/os-release */
+#define LIMIT_MODULES 512		   /* modules in one initramfs */
+#define LIMIT_MODULE_SIZE (64 << 20)	   /* one kernel module, decompressed */
+#define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
 
 #endif

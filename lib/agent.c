@@ -1,0 +1,973 @@
+/* agent.c — see agent.h. */
+#include "agent.h"
+#include "err.h"
+#include "exitcode.h"
+#include "limits.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+enum chan_kind { AC_CTRL, AC_EXEC, AC_PUT, AC_GET };
+
+struct agent_chan {
+	struct agent_chan *next;
+	uint32_t id;
+	enum chan_kind kind;
+	bool pty;
+	int in_fd;	    /* exec stdin or put source; -1 when done */
+	bool in_ended;	    /* the empty STDIN/DATA was sent */
+	uint32_t credit;    /* bytes we may still send */
+	int out_fd, err_fd; /* exec output, get destination (out_fd) */
+	bool done, failed;
+	int status;
+	struct err err;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- connecting --------------------------------------------------------- */
+
+static int parse_uint(const char *s, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int agent_spec_parse(struct agent_spec *s, const char *text, struct err *e)
+{
+	const char *rest, *colon;
+
+	memset(s, 0, sizeof(*s));
+	s->port = AP_PORT;
+	if (!strncmp(text, "unix:", 5)) {
+		s->via = AGENT_UNIX;
+		rest = text + 5;
+	} else if (!strncmp(text, "firecracker:", 12)) {
+		s->via = AGENT_FIRECRACKER;
+		rest = text + 12;
+	} else if (!strncmp(text, "vsock:", 6)) {
+		s->via = AGENT_VSOCK;
+		rest = text + 6;
+		colon = strchr(rest, ':');
+		char cid[16];
+		size_t n = colon ? (size_t)(colon - rest) : strlen(rest);
+
+		if (n >= sizeof(cid))
+			goto bad;
+		memcpy(cid, rest, n);
+		cid[n] = '\0';
+		if (parse_uint(cid, 0xffffffffUL, &s->cid) < 0 ||
+		    (colon && parse_uint(colon + 1, 0xffffffffUL, &s->port) < 0))
+			goto bad;
+		return 0;
+	} else {
+		goto bad;
+	}
+	/* unix:PATH, firecracker:UDS[:PORT] — a trailing :DIGITS is the port. */
+	colon = s->via == AGENT_FIRECRACKER ? strrchr(rest, ':') : NULL;
+	size_t n = strlen(rest);
+	if (colon && parse_uint(colon + 1, 0xffffffffUL, &s->port) == 0)
+		n = (size_t)(colon - rest);
+	if (!n)
+		goto bad;
+	if (n >= sizeof(s->path))
+		return err_set(e, EXIT_USAGE, "%s: socket path too long (max %zu bytes)", text,
+			       sizeof(s->path) - 1);
+	memcpy(s->path, rest, n);
+	s->path[n] = '\0';
+	return 0;
+bad:
+	return err_set(e, EXIT_USAGE,
+		       "%s: not a connection spec — use unix:PATH, firecracker:UDS[:PORT] or "
+		       "vsock:CID[:PORT]",
+		       text);
+}
+
+/* Waits for fd to be readable/writable; EXIT_GUEST on timeout. */
+static int wait_fd(int fd, short ev, long long deadline, const char *what, struct err *e)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = ev };
+		long long left = deadline < 0 ? -1 : deadline - now_ms();
+		int r;
+
+		if (deadline >= 0 && left <= 0)
+			return err_set(e, EXIT_GUEST, "%s: timed out", what);
+		r = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return err_errno(e, EXIT_SYSTEM, "%s: poll", what);
+	}
+}
+
+int agent_fc_handshake(int fd, unsigned port, int timeout_ms, struct err *e)
+{
+	char line[LIMIT_AGENT_LINE + 1];
+	long long deadline = now_ms() + timeout_ms;
+	size_t n = 0;
+	int len = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+
+	if (write(fd, line, len) != len)
+		return err_errno(e, EXIT_NETWORK, "firecracker vsock: cannot send CONNECT");
+	/* One byte at a time: what follows the line is the agent's stream. */
+	for (;;) {
+		ssize_t r;
+
+		if (wait_fd(fd, POLLIN, deadline, "firecracker vsock: waiting for OK", e) < 0)
+			return -1;
+		r = read(fd, line + n, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return err_errno(e, EXIT_NETWORK, "firecracker vsock: reading the answer");
+		if (r == 0)
+			return err_set(e, EXIT_NETWORK,
+				       "firecracker vsock: connection closed after CONNECT %u — is "
+				       "the guest agent listening on that port?",
+				       port);
+		if (line[n] == '\n')
+			break;
+		if (++n >= LIMIT_AGENT_LINE)
+			return err_set(e, EXIT_VERIFY,
+				       "firecracker vsock: answer line longer than %d bytes",
+				       LIMIT_AGENT_LINE);
+	}
+	line[n] = '\0';
+	if (strncmp(line, "OK ", 3))
+		return err_set(e, EXIT_NETWORK, "firecracker vsock: CONNECT %u answered \"%.80s\"",
+			       port, line);
+	return 0;
+}
+
+int agent_connect(const struct agent_spec *s, int timeout_ms, struct err *e)
+{
+	int fd;
+
+	if (s->via == AGENT_VSOCK) {
+		struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
+					  .svm_cid = s->cid,
+					  .svm_port = s->port };
+
+		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return err_errno(e, EXIT_NETWORK,
+					 "vsock: socket (is vsock available here?)");
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			err_errno(e, EXIT_NETWORK, "vsock %u:%u: cannot connect", s->cid, s->port);
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_errno(e, EXIT_SYSTEM, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err_errno(e, EXIT_NETWORK, "%s: cannot connect", s->path);
+		close(fd);
+		return -1;
+	}
+	if (s->via == AGENT_FIRECRACKER && agent_fc_handshake(fd, s->port, timeout_ms, e) < 0) {
+		err_prefix(e, "%s", s->path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* --- the session -------------------------------------------------------- */
+
+static struct agent_chan *chan_find(struct agent *a, uint32_t id)
+{
+	for (struct agent_chan *c = a->chans; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void chan_free(struct agent *a, struct agent_chan *ch)
+{
+	for (struct agent_chan **pp = &a->chans; *pp; pp = &(*pp)->next)
+		if (*pp == ch) {
+			*pp = ch->next;
+			free(ch);
+			return;
+		}
+}
+
+/* The session is unusable from here on; e already says why. */
+static int fail(struct agent *a, struct err *e)
+{
+	(void)e;
+	a->dead = true;
+	return -1;
+}
+
+static int send_frame(struct agent *a, unsigned type, uint32_t ch, const void *p, size_t len,
+		      struct err *e)
+{
+	if (a->dead)
+		return err_set(e, EXIT_GUEST, "agent session is closed");
+	if (ap_encode(&a->out, type, ch, p, len, e) < 0)
+		return fail(a, e);
+	return 0;
+}
+
+static int send_json(struct agent *a, unsigned type, uint32_t ch, cJSON *o, struct err *e)
+{
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	int rc;
+
+	cJSON_Delete(o);
+	if (!s)
+		return err_set(e, EXIT_SYSTEM, "agent: out of memory");
+	rc = send_frame(a, type, ch, s, strlen(s), e);
+	free(s);
+	return rc;
+}
+
+/* Writes all of p to a local fd, waiting if it is non-blocking. */
+static int write_local(int fd, const void *p, size_t n, struct err *e)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+
+			poll(&pf, 1, -1);
+			continue;
+		}
+		if (w < 0)
+			return err_errno(e, 0, "writing the output");
+		c += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static void chan_end(struct agent_chan *ch, int status)
+{
+	ch->done = true;
+	ch->status = status;
+	ch->in_fd = -1;
+}
+
+static int json_ll(const cJSON *o, const char *name, long long *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsNumber(v))
+		return -1;
+	*out = (long long)v->valuedouble;
+	return 0;
+}
+
+static int handle_error_frame(struct agent *a, struct agent_chan *ch, const struct ap_frame *f,
+			      struct err *e)
+{
+	cJSON *o = cJSON_ParseWithLength((const char *)f->payload, f->len);
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
+	long long code = EXIT_GUEST;
+	struct err *to = ch ? &ch->err : e;
+
+	json_ll(o, "code", &code);
+	if (code <= 0 || code > 255)
+		code = EXIT_GUEST;
+	err_set(to, (int)code, "guest: %s",
+		cJSON_IsString(m) ? m->valuestring : "the agent reported an error");
+	cJSON_Delete(o);
+	if (!ch)
+		return fail(a, e);
+	ch->failed = true;
+	chan_end(ch, (int)code);
+	return 0;
+}
+
+static int handle_frame(struct agent *a, const struct ap_frame *f, struct err *e)
+{
+	struct agent_chan *ch = chan_find(a, f->channel);
+	cJSON *o;
+	long long v;
+
+	switch (f->type) {
+	case AP_READY:
+		return 0; /* late answer to an earlier HELLO */
+	case AP_ERROR:
+		if (!f->channel)
+			return handle_error_frame(a, NULL, f, e);
+		if (ch && !ch->done)
+			handle_error_frame(a, ch, f, e);
+		return 0;
+	default:
+		break;
+	}
+	if (!ch || ch->done)
+		return 0; /* a channel we closed or gave up on */
+	switch (f->type) {
+	case AP_STDOUT:
+	case AP_STDERR: {
+		int fd = f->type == AP_STDOUT ? ch->out_fd : ch->err_fd;
+
+		if (ch->kind != AC_EXEC)
+			break;
+		if (fd >= 0 && write_local(fd, f->payload, f->len, &ch->err) < 0) {
+			/* Nobody reads our output any more: stop the remote side too. */
+			send_frame(a, AP_CLOSE, ch->id, NULL, 0, e);
+			ch->failed = true;
+			chan_end(ch, ch->err.code);
+		}
+		return 0;
+	}
+	case AP_EXIT:
+		if (ch->kind != AC_EXEC)
+			break;
+		o = cJSON_ParseWithLength((const char *)f->payload, f->len);
+		if (json_ll(o, "signal", &v) == 0 && v > 0 && v < 128)
+			chan_end(ch, EXIT_SIGNAL + (int)v);
+		else if (json_ll(o, "code", &v) == 0 && v >= 0 && v < 256)
+			chan_end(ch, (int)v);
+		else {
+			cJSON_Delete(o);
+			return err_set(e, EXIT_VERIFY, "agent: malformed exit frame");
+		}
+		cJSON_Delete(o);
+		return 0;
+	case AP_ACK:
+		if (f->len != 4)
+			break;
+		v = ap_get32(f->payload);
+		if ((unsigned long long)ch->credit + v > LIMIT_AGENT_WINDOW * 2ULL)
+			return err_set(e, EXIT_VERIFY, "agent: acknowledged more than was sent");
+		ch->credit += (uint32_t)v;
+		return 0;
+	case AP_FILE:
+		return ch->kind == AC_GET ? 0
+					  : err_set(e, EXIT_VERIFY, "agent: unexpected file frame");
+	case AP_DATA:
+		if (ch->kind != AC_GET)
+			break;
+		if (!f->len) {
+			chan_end(ch, 0);
+			return 0;
+		}
+		if (write_local(ch->out_fd, f->payload, f->len, &ch->err) < 0) {
+			send_frame(a, AP_CLOSE, ch->id, NULL, 0, e);
+			ch->failed = true;
+			chan_end(ch, ch->err.code);
+		}
+		return 0;
+	case AP_OK:
+		if (ch->kind != AC_PUT && ch->kind != AC_CTRL)
+			break;
+		chan_end(ch, 0);
+		return 0;
+	default:
+		break;
+	}
+	return err_set(e, EXIT_VERIFY, "agent: unexpected %s frame on channel %u",
+		       ap_type_name(f->type), (unsigned)f->channel);
+}
+
+static int feed(struct agent *a, const unsigned char *p, size_t n, struct err *e)
+{
+	while (n) {
+		struct ap_frame f;
+		bool got;
+		long used = ap_decode(&a->dec, p, n, &f, &got, e);
+
+		if (used < 0)
+			return fail(a, e);
+		p += used;
+		n -= used;
+		if (got && handle_frame(a, &f, e) < 0)
+			return fail(a, e);
+	}
+	return 0;
+}
+
+/* One non-blocking write of the queue (one per turn, so reads never starve). */
+static int flush_out(struct agent *a, struct err *e)
+{
+	ssize_t w;
+
+	if (!a->out.len)
+		return 0;
+	w = write(a->fd, a->out.data, a->out.len);
+	if (w < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (w < 0) {
+		err_errno(e, EXIT_GUEST, "agent: write");
+		return fail(a, e);
+	}
+	memmove(a->out.data, a->out.data + w, a->out.len - w);
+	a->out.len -= w;
+	return 0;
+}
+
+static int read_in(struct agent *a, struct err *e)
+{
+	unsigned char b[AP_CHUNK];
+	ssize_t r = read(a->fd, b, sizeof(b));
+
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (r < 0) {
+		err_errno(e, EXIT_GUEST, "agent: read");
+		return fail(a, e);
+	}
+	if (r == 0) {
+		err_set(e, EXIT_GUEST, "agent closed the connection");
+		return fail(a, e);
+	}
+	return feed(a, b, r, e);
+}
+
+/* Reads local input for one channel within its credit. */
+static int local_input(struct agent *a, struct agent_chan *ch, struct err *e)
+{
+	unsigned char b[AP_CHUNK];
+	size_t want = ch->credit < sizeof(b) ? ch->credit : sizeof(b);
+	ssize_t r = read(ch->in_fd, b, want);
+	unsigned type = ch->kind == AC_EXEC ? AP_STDIN : AP_DATA;
+
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (r < 0) {
+		err_errno(&ch->err, 0, "reading the input");
+		send_frame(a, AP_CLOSE, ch->id, NULL, 0, e);
+		ch->failed = true;
+		chan_end(ch, ch->err.code);
+		return 0;
+	}
+	if (r == 0) {
+		ch->in_fd = -1;
+		ch->in_ended = true;
+		return send_frame(a, type, ch->id, NULL, 0, e);
+	}
+	ch->credit -= r;
+	return send_frame(a, type, ch->id, b, r, e);
+}
+
+static void forward_signal(struct agent *a, struct err *e)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		for (struct agent_chan *ch = a->chans; ch; ch = ch->next) {
+			if (ch->kind != AC_EXEC || ch->done)
+				continue;
+			cJSON *o = cJSON_CreateObject();
+
+			if (si.ssi_signo == SIGWINCH) {
+				struct winsize ws;
+
+				if (!ch->pty || a->tty_fd < 0 ||
+				    ioctl(a->tty_fd, TIOCGWINSZ, &ws) < 0) {
+					cJSON_Delete(o);
+					continue;
+				}
+				cJSON_AddNumberToObject(o, "rows", ws.ws_row);
+				cJSON_AddNumberToObject(o, "cols", ws.ws_col);
+				send_json(a, AP_RESIZE, ch->id, o, e);
+			} else {
+				cJSON_AddNumberToObject(o, "signal", si.ssi_signo);
+				send_json(a, AP_SIGNAL, ch->id, o, e);
+			}
+		}
+	}
+}
+
+/* One turn: poll the stream, local inputs, forwarded signals. */
+static int pump(struct agent *a, long long deadline, struct err *e)
+{
+	struct pollfd p[2 + LIMIT_AGENT_CHANNELS];
+	struct agent_chan *who[2 + LIMIT_AGENT_CHANNELS];
+	int n = 0, r;
+	long long left = deadline < 0 ? -1 : deadline - now_ms();
+
+	if (a->dead)
+		return err_set(e, EXIT_GUEST, "agent session is closed");
+	p[n] = (struct pollfd){ .fd = a->fd, .events = POLLIN | (a->out.len ? POLLOUT : 0) };
+	who[n++] = NULL;
+	if (a->sigfd >= 0) {
+		p[n] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
+		who[n++] = NULL;
+	}
+	/* Local input only while the queue is short: the agent's pace rules. */
+	for (struct agent_chan *ch = a->chans; ch && a->out.len < AP_CHUNK; ch = ch->next)
+		if (!ch->done && ch->in_fd >= 0 && ch->credit > 0 &&
+		    n < (int)(sizeof(p) / sizeof(*p))) {
+			p[n] = (struct pollfd){ .fd = ch->in_fd, .events = POLLIN };
+			who[n++] = ch;
+		}
+	if (left < 0 && deadline >= 0)
+		left = 0;
+	r = poll(p, n, left > 1000 ? 1000 : (int)left);
+	if (r < 0 && errno != EINTR)
+		return err_errno(e, EXIT_SYSTEM, "poll");
+	if (r <= 0)
+		return 0;
+	if (p[0].revents & POLLOUT && flush_out(a, e) < 0)
+		return -1;
+	if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && read_in(a, e) < 0)
+		return -1;
+	for (int i = 1; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		if (!who[i]) {
+			forward_signal(a, e);
+			continue;
+		}
+		if (!who[i]->done && who[i]->in_fd >= 0 && local_input(a, who[i], e) < 0)
+			return -1;
+	}
+	return a->dead ? -1 : 0;
+}
+
+static uint32_t nonce(void)
+{
+	uint32_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint32_t)now_ms() ^ (uint32_t)getpid() << 16;
+	return v ? v : 1;
+}
+
+static int parse_ready(struct agent *a, const struct ap_frame *f)
+{
+	cJSON *o = cJSON_ParseWithLength((const char *)f->payload, f->len);
+	struct {
+		const char *name;
+		char *dst;
+		size_t size;
+	} strs[] = {
+		{ "agent", a->info.agent, sizeof(a->info.agent) },
+		{ "hostname", a->info.hostname, sizeof(a->info.hostname) },
+		{ "kernel", a->info.kernel, sizeof(a->info.kernel) },
+		{ "first_boot", a->info.first_boot, sizeof(a->info.first_boot) },
+	};
+	long long v, w;
+
+	if (!cJSON_IsObject(o) || json_ll(o, "version", &v) < 0 || json_ll(o, "window", &w) < 0 ||
+	    w < 1 || w > LIMIT_AGENT_WINDOW) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	a->info.version = (int)v;
+	a->info.window = (uint32_t)w;
+	json_ll(o, "boot_time", &a->info.boot_time);
+	json_ll(o, "uptime_ms", &a->info.uptime_ms);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(*strs); i++) {
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, strs[i].name);
+
+		if (cJSON_IsString(s) && strlen(s->valuestring) < strs[i].size)
+			memcpy(strs[i].dst, s->valuestring, strlen(s->valuestring) + 1);
+	}
+	cJSON_Delete(o);
+	return 0;
+}
+
+static int send_hello(struct agent *a, uint32_t n, struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "version", AP_VERSION);
+	ap_decoder_hunt(&a->dec, AP_READY, false, n);
+	return send_json(a, AP_HELLO, n, o, e);
+}
+
+int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e)
+{
+	long long deadline = now_ms() + timeout_ms, retry = now_ms() + 1000;
+	uint32_t n = nonce();
+
+	memset(a, 0, sizeof(*a));
+	a->fd = fd;
+	a->sigfd = a->tty_fd = -1;
+	a->next_channel = 1;
+	ap_decoder_init(&a->dec);
+	buf_init(&a->out, LIMIT_AGENT_OUTQ, "agent request queue");
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		err_errno(e, EXIT_SYSTEM, "agent: fcntl");
+		return fail(a, e);
+	}
+	if (send_hello(a, n, e) < 0)
+		return -1;
+	/* Hunt for READY with our nonce; everything before it is left over. */
+	for (;;) {
+		unsigned char b[AP_CHUNK], *p = b;
+		ssize_t r;
+
+		if (now_ms() >= deadline) {
+			err_set(e, EXIT_GUEST,
+				"agent: no answer within %d ms — is the guest up and its agent "
+				"running?",
+				timeout_ms);
+			return fail(a, e);
+		}
+		if (flags & AGENT_SHARED_STREAM && now_ms() >= retry && !a->out.len) {
+			/* Finish whatever frame an earlier host left half-sent. */
+			static const unsigned char zero[AP_CHUNK];
+
+			for (size_t left = AP_HDR + LIMIT_FRAME; left;) {
+				size_t k = left < sizeof(zero) ? left : sizeof(zero);
+
+				if (buf_append(&a->out, zero, k, e) < 0)
+					return fail(a, e);
+				left -= k;
+			}
+			n = nonce();
+			if (send_hello(a, n, e) < 0)
+				return -1;
+			retry = now_ms() + 1000;
+		}
+		struct pollfd pf = { .fd = fd, .events = POLLIN | (a->out.len ? POLLOUT : 0) };
+		long long left = deadline - now_ms();
+
+		if (poll(&pf, 1, left > 100 ? 100 : (int)(left > 0 ? left : 0)) <= 0)
+			continue;
+		if (pf.revents & POLLOUT && flush_out(a, e) < 0)
+			return -1;
+		if (!(pf.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = read(fd, b, sizeof(b));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				err_errno(e, EXIT_GUEST, "agent: read");
+			else
+				err_set(e, EXIT_GUEST, "agent closed the connection");
+			return fail(a, e);
+		}
+		while (r > 0) {
+			struct ap_frame f;
+			bool got;
+			long used = ap_decode(&a->dec, p, r, &f, &got, e);
+
+			if (used < 0)
+				return fail(a, e);
+			p += used;
+			r -= used;
+			if (!got)
+				continue;
+			if (parse_ready(a, &f) < 0) {
+				ap_decoder_hunt(&a->dec, AP_READY, false, n);
+				continue;
+			}
+			/* Bytes after READY belong to the session (none expected yet). */
+			return r ? feed(a, p, r, e) : 0;
+		}
+	}
+}
+
+int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms, struct err *e)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int delay = 50;
+
+	err_init(e);
+	for (;;) {
+		long long left = deadline - now_ms();
+		int fd;
+
+		if (left <= 0) {
+			char last[ERR_MSG_MAX];
+
+			snprintf(last, sizeof(last), "%s", e->msg[0] ? e->msg : "no answer");
+			return err_set(e, EXIT_GUEST, "agent: not ready within %d ms: %s",
+				       timeout_ms, last);
+		}
+		fd = agent_connect(s, (int)left, e);
+		if (fd >= 0) {
+			if (agent_open(a, fd, s->via == AGENT_UNIX ? AGENT_SHARED_STREAM : 0,
+				       (int)(deadline - now_ms()), e) == 0)
+				return 0;
+			agent_close(a);
+			if (e->code != EXIT_GUEST && e->code != EXIT_NETWORK)
+				return -1;
+		}
+		left = deadline - now_ms();
+		if (left <= 0)
+			continue;
+		struct timespec ts = { .tv_nsec = (long)(delay < left ? delay : left) * 1000000L };
+
+		nanosleep(&ts, NULL);
+		delay = delay * 2 > 1000 ? 1000 : delay * 2;
+	}
+}
+
+void agent_close(struct agent *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	while (a->chans)
+		chan_free(a, a->chans);
+	ap_decoder_fini(&a->dec);
+	buf_fini(&a->out);
+	a->dead = true;
+}
+
+/* --- operations --------------------------------------------------------- */
+
+static struct agent_chan *chan_new(struct agent *a, enum chan_kind kind, struct err *e)
+{
+	struct agent_chan *ch;
+	int open = 0;
+
+	if (a->dead) {
+		err_set(e, EXIT_GUEST, "agent session is closed");
+		return NULL;
+	}
+	for (ch = a->chans; ch; ch = ch->next)
+		open++;
+	if (open >= LIMIT_AGENT_CHANNELS) {
+		err_set(e, EXIT_BUSY, "agent: %d channels already open", LIMIT_AGENT_CHANNELS);
+		return NULL;
+	}
+	if (!(ch = calloc(1, sizeof(*ch)))) {
+		err_set(e, EXIT_SYSTEM, "agent: out of memory");
+		return NULL;
+	}
+	ch->kind = kind;
+	ch->in_fd = ch->out_fd = ch->err_fd = -1;
+	ch->credit = a->info.window;
+	if (kind != AC_CTRL) {
+		do
+			ch->id = a->next_channel++;
+		while (!ch->id || chan_find(a, ch->id));
+	}
+	ch->next = a->chans;
+	a->chans = ch;
+	return ch;
+}
+
+static cJSON *strv_json(const char *const *v)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (; v && *v; v++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(*v));
+	return arr;
+}
+
+uint32_t agent_exec_start(struct agent *a, const struct agent_exec_opts *o, struct err *e)
+{
+	struct agent_chan *ch;
+	cJSON *j;
+
+	if (!o->argv || !o->argv[0]) {
+		err_set(e, EXIT_USAGE, "exec: no command");
+		return 0;
+	}
+	if (!(ch = chan_new(a, AC_EXEC, e)))
+		return 0;
+	j = cJSON_CreateObject();
+	cJSON_AddItemToObject(j, "argv", strv_json(o->argv));
+	if (o->env)
+		cJSON_AddItemToObject(j, "env", strv_json(o->env));
+	if (o->cwd)
+		cJSON_AddStringToObject(j, "cwd", o->cwd);
+	if (o->user)
+		cJSON_AddStringToObject(j, "user", o->user);
+	if (o->pty) {
+		cJSON *p = cJSON_AddObjectToObject(j, "pty");
+
+		cJSON_AddNumberToObject(p, "rows", o->rows ? o->rows : 24);
+		cJSON_AddNumberToObject(p, "cols", o->cols ? o->cols : 80);
+		cJSON_AddStringToObject(j, "term", o->term ? o->term : "xterm-256color");
+	}
+	ch->pty = o->pty;
+	ch->in_fd = o->in_fd;
+	ch->out_fd = o->out_fd;
+	ch->err_fd = o->err_fd;
+	if (send_json(a, AP_EXEC, ch->id, j, e) < 0 ||
+	    (o->in_fd < 0 && send_frame(a, AP_STDIN, ch->id, NULL, 0, e) < 0)) {
+		chan_free(a, ch);
+		return 0;
+	}
+	return ch->id;
+}
+
+uint32_t agent_put_start(struct agent *a, int local_fd, const char *remote, unsigned mode, long uid,
+			 long gid, long long size, struct err *e)
+{
+	struct agent_chan *ch = chan_new(a, AC_PUT, e);
+	cJSON *j;
+
+	if (!ch)
+		return 0;
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "path", remote);
+	cJSON_AddNumberToObject(j, "mode", mode & 07777);
+	if (uid >= 0)
+		cJSON_AddNumberToObject(j, "uid", (double)uid);
+	if (gid >= 0)
+		cJSON_AddNumberToObject(j, "gid", (double)gid);
+	if (size >= 0)
+		cJSON_AddNumberToObject(j, "size", (double)size);
+	ch->in_fd = local_fd;
+	if (send_json(a, AP_PUT, ch->id, j, e) < 0) {
+		chan_free(a, ch);
+		return 0;
+	}
+	return ch->id;
+}
+
+uint32_t agent_get_start(struct agent *a, const char *remote, int local_fd, struct err *e)
+{
+	struct agent_chan *ch = chan_new(a, AC_GET, e);
+	cJSON *j;
+
+	if (!ch)
+		return 0;
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "path", remote);
+	ch->out_fd = local_fd;
+	if (send_json(a, AP_GET, ch->id, j, e) < 0) {
+		chan_free(a, ch);
+		return 0;
+	}
+	return ch->id;
+}
+
+int agent_wait(struct agent *a, uint32_t id, int timeout_ms, int *status, struct err *e)
+{
+	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct agent_chan *ch = chan_find(a, id);
+
+	if (!ch)
+		return err_set(e, EXIT_USAGE, "agent: no channel %u", (unsigned)id);
+	while (!ch->done) {
+		if (deadline >= 0 && now_ms() >= deadline)
+			return err_set(e, EXIT_GUEST, "agent: no result within %d ms", timeout_ms);
+		if (pump(a, deadline, e) < 0)
+			return -1;
+	}
+	/* Requests still queued (a CLOSE, say) go out before we return. */
+	while (a->out.len && !a->dead) {
+		struct pollfd pf = { .fd = a->fd, .events = POLLOUT };
+
+		if (poll(&pf, 1, 1000) <= 0 || flush_out(a, e) < 0)
+			break;
+	}
+	if (ch->failed) {
+		*e = ch->err;
+		chan_free(a, ch);
+		return -1;
+	}
+	*status = ch->status;
+	chan_free(a, ch);
+	return 0;
+}
+
+int agent_signal(struct agent *a, uint32_t id, int sig, struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "signal", sig);
+	if (send_json(a, AP_SIGNAL, id, o, e) < 0)
+		return -1;
+	return flush_out(a, e);
+}
+
+int agent_resize(struct agent *a, uint32_t id, unsigned short rows, unsigned short cols,
+		 struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "rows", rows);
+	cJSON_AddNumberToObject(o, "cols", cols);
+	if (send_json(a, AP_RESIZE, id, o, e) < 0)
+		return -1;
+	return flush_out(a, e);
+}
+
+void agent_forward_signals(struct agent *a, int sigfd, int tty_fd)
+{
+	a->sigfd = sigfd;
+	a->tty_fd = tty_fd;
+}
+
+int agent_exec(struct agent *a, const struct agent_exec_opts *o, int *status, struct err *e)
+{
+	uint32_t id = agent_exec_start(a, o, e);
+
+	return id ? agent_wait(a, id, -1, status, e) : -1;
+}
+
+int agent_put(struct agent *a, int local_fd, const char *remote, unsigned mode, long uid, long gid,
+	      long long size, struct err *e)
+{
+	uint32_t id = agent_put_start(a, local_fd, remote, mode, uid, gid, size, e);
+	int status;
+
+	return id ? agent_wait(a, id, -1, &status, e) : -1;
+}
+
+int agent_get(struct agent *a, const char *remote, int local_fd, struct err *e)
+{
+	uint32_t id = agent_get_start(a, remote, local_fd, e);
+	int status;
+
+	return id ? agent_wait(a, id, -1, &status, e) : -1;
+}
+
+int agent_shutdown(struct agent *a, bool reboot, struct err *e)
+{
+	struct agent_chan *ch;
+	cJSON *o;
+	int status;
+
+	if (chan_find(a, 0))
+		return err_set(e, EXIT_BUSY, "agent: a shutdown is already pending");
+	if (!(ch = chan_new(a, AC_CTRL, e)))
+		return -1;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "action", reboot ? "reboot" : "poweroff");
+	if (send_json(a, AP_SHUTDOWN, 0, o, e) < 0) {
+		chan_free(a, ch);
+		return -1;
+	}
+	return agent_wait(a, 0, 30000, &status, e);
+}

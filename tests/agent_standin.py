@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Stand-ins for what sits between the host and a guest agent, for tests.
+
+  agent_standin.py serial AGENT_SOCK HOST_SOCK
+      A virtio-serial port: the agent (vsock-agent --serial AGENT_SOCK)
+      connects once and keeps one byte stream for its whole life; hosts
+      connect to HOST_SOCK one at a time, like QEMU's chardev socket server.
+      Bytes pass through unchanged; agent output that arrives while no host
+      is connected is kept for the next host (as the guest's queue would),
+      and a host's half-sent frame stays in the stream when it goes away.
+
+  agent_standin.py firecracker UDS TARGET_SOCK PORT
+      Firecracker's hybrid vsock: a host connects to UDS and writes
+      "CONNECT <port>\\n"; for PORT the answer is "OK <hostport>\\n" and the
+      connection is spliced to TARGET_SOCK, for any other port it is closed.
+
+  agent_standin.py send SOCK CHUNK [CHUNK...]
+      Connects, sends the chunks (hex, or @FILE for a file's bytes; 0.1 s
+      apart), then prints "closed" if the peer closes within $STANDIN_WAIT
+      seconds (default 5), else "open".
+"""
+import os
+import select
+import socket
+import sys
+import time
+
+
+def listen(path):
+    if os.path.exists(path):
+        os.unlink(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(8)
+    return s
+
+
+def serial(agent_path, host_path):
+    la, lh = listen(agent_path), listen(host_path)
+    agent, host = None, None
+    pending = bytearray()  # agent output waiting for a host
+    while True:
+        rs = [la] if agent is None else [agent]
+        if agent is not None and host is None:
+            rs.append(lh)
+        if host is not None:
+            rs.append(host)
+        r, _, _ = select.select(rs, [], [])
+        for s in r:
+            if s is la:
+                agent, _ = la.accept()
+            elif s is lh:
+                if host is None and agent is not None:
+                    host, _ = lh.accept()
+                    if pending:
+                        host.sendall(pending)
+                        pending = bytearray()
+            elif s is agent:
+                data = agent.recv(65536)
+                if not data:
+                    agent.close()
+                    agent = None  # the agent restarted; it connects again
+                    continue
+                if host is not None:
+                    try:
+                        host.sendall(data)
+                        continue
+                    except OSError:
+                        host.close()
+                        host = None
+                pending += data
+                if len(pending) > 16 << 20:
+                    del pending[: len(pending) - (8 << 20)]
+            elif s is host:
+                try:
+                    data = host.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    host.close()
+                    host = None
+                    continue
+                if agent is not None:
+                    agent.sendall(data)
+
+
+def firecracker(uds, target, port):
+    lst = listen(uds)
+    while True:
+        c, _ = lst.accept()
+        if os.fork() == 0:
+            lst.close()
+            line = b""
+            while not line.endswith(b"\n") and len(line) < 64:
+                b = c.recv(1)
+                if not b:
+                    os._exit(0)
+                line += b
+            if line != b"CONNECT %d\n" % port:
+                os._exit(0)
+            t = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            t.connect(target)
+            c.sendall(b"OK 1073741824\n")
+            socks = {c: t, t: c}
+            while True:
+                r, _, _ = select.select(list(socks), [], [])
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        os._exit(0)
+                    socks[s].sendall(data)
+        c.close()
+
+
+def send(path, chunks):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    for i, h in enumerate(chunks):
+        if i:
+            time.sleep(0.1)
+        try:
+            if h.startswith("@"):
+                with open(h[1:], "rb") as f:
+                    s.sendall(f.read())
+            else:
+                s.sendall(bytes.fromhex(h))
+        except OSError:
+            break
+    deadline = time.time() + float(os.environ.get("STANDIN_WAIT", "5"))
+    while time.time() < deadline:
+        r, _, _ = select.select([s], [], [], deadline - time.time())
+        if not r:
+            break
+        try:
+            if not s.recv(65536):
+                print("closed")
+                return
+        except OSError:
+            print("closed")
+            return
+    print("open")
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "serial":
+        serial(sys.argv[2], sys.argv[3])
+    elif mode == "firecracker":
+        firecracker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif mode == "send":
+        send(sys.argv[2], sys.argv[3:])
+    else:
+        sys.exit("usage: see the docstring")

@@ -1,0 +1,234 @@
+/* Unit tests: lib/agent.c — connection specs, Firecracker's CONNECT
+ * handshake, and session start (HELLO/READY) on a dirty stream, against a
+ * scripted peer in a child process over a socketpair. */
+#include "harness.h"
+
+#include "agent.h"
+#include "agentproto.h"
+#include "buf.h"
+#include "err.h"
+#include "exitcode.h"
+#include "limits.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void specs_parse(void)
+{
+	struct agent_spec s;
+	struct err e;
+
+	CHECK(agent_spec_parse(&s, "unix:/run/x.sock", &e) == 0);
+	CHECK(s.via == AGENT_UNIX && !strcmp(s.path, "/run/x.sock") && s.port == AP_PORT);
+	CHECK(agent_spec_parse(&s, "firecracker:/v/fc.vsock", &e) == 0);
+	CHECK(s.via == AGENT_FIRECRACKER && !strcmp(s.path, "/v/fc.vsock") && s.port == AP_PORT);
+	CHECK(agent_spec_parse(&s, "firecracker:/v/fc.vsock:52", &e) == 0);
+	CHECK(!strcmp(s.path, "/v/fc.vsock") && s.port == 52);
+	CHECK(agent_spec_parse(&s, "vsock:1:10789", &e) == 0);
+	CHECK(s.via == AGENT_VSOCK && s.cid == 1 && s.port == 10789);
+	CHECK(agent_spec_parse(&s, "vsock:3", &e) == 0 && s.cid == 3 && s.port == AP_PORT);
+	err_init(&e);
+	CHECK(agent_spec_parse(&s, "tcp:1.2.3.4", &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(agent_spec_parse(&s, "vsock:x", &e) == -1);
+	CHECK(agent_spec_parse(&s, "vsock:1:", &e) == -1);
+	CHECK(agent_spec_parse(&s, "unix:", &e) == -1);
+	char longp[200];
+	memset(longp, 'a', sizeof(longp));
+	memcpy(longp, "unix:", 5);
+	longp[sizeof(longp) - 1] = '\0';
+	CHECK(agent_spec_parse(&s, longp, &e) == -1 && strstr(e.msg, "too long"));
+}
+
+/* Runs peer(fd) in a child on one end of a socketpair; returns the other. */
+static int spawn_peer(void (*peer)(int fd), pid_t *pid)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		exit(2);
+	*pid = fork();
+	if (*pid == 0) {
+		close(sv[0]);
+		peer(sv[1]);
+		_exit(0);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+}
+
+static void read_line(int fd, char *line, size_t size)
+{
+	size_t n = 0;
+
+	while (n + 1 < size && read(fd, line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	line[n] = '\0';
+}
+
+static void fc_ok(int fd)
+{
+	char line[64];
+
+	read_line(fd, line, sizeof(line));
+	if (!strcmp(line, "CONNECT 10789"))
+		(void)!write(fd, "OK 1073741824\nSTREAM", 20);
+	pause();
+}
+
+static void fc_refuse(int fd)
+{
+	char line[64];
+
+	read_line(fd, line, sizeof(line));
+	close(fd); /* nothing listens on that port in the guest */
+}
+
+static void fc_garbage(int fd)
+{
+	char junk[LIMIT_AGENT_LINE + 10];
+
+	memset(junk, 'x', sizeof(junk));
+	(void)!write(fd, junk, sizeof(junk));
+	pause();
+}
+
+static void fc_handshake(void)
+{
+	struct err e;
+	pid_t pid;
+	char rest[8] = { 0 };
+	int fd = spawn_peer(fc_ok, &pid);
+
+	CHECK(agent_fc_handshake(fd, 10789, 5000, &e) == 0);
+	/* Nothing past the OK line was consumed: it is the agent's stream. */
+	CHECK(read(fd, rest, 6) == 6 && !strcmp(rest, "STREAM"));
+	close(fd);
+	reap(pid);
+
+	fd = spawn_peer(fc_refuse, &pid);
+	err_init(&e);
+	CHECK(agent_fc_handshake(fd, 10789, 5000, &e) == -1);
+	CHECK(e.code == EXIT_NETWORK && strstr(e.msg, "closed"));
+	close(fd);
+	reap(pid);
+
+	fd = spawn_peer(fc_garbage, &pid);
+	err_init(&e);
+	CHECK(agent_fc_handshake(fd, 10789, 5000, &e) == -1 && e.code == EXIT_VERIFY);
+	close(fd);
+	reap(pid);
+
+	fd = spawn_peer(fc_ok, &pid); /* answers only port 10789 */
+	err_init(&e);
+	CHECK(agent_fc_handshake(fd, 52, 300, &e) == -1 && e.code == EXIT_GUEST);
+	close(fd);
+	reap(pid);
+}
+
+/* A scripted agent: waits for HELLO number `which` (1-based, earlier ones
+ * ignored), then writes junk, a stale READY, and the right READY. */
+static int peer_which;
+static const char ready[] = "{\"version\":1,\"window\":4096,\"hostname\":\"vm9\",\"kernel\":"
+			    "\"6.1\",\"first_boot\":\"init\",\"boot_time\":5,\"uptime_ms\":812}";
+
+static void fake_agent(int fd)
+{
+	struct ap_decoder d;
+	struct buf out;
+	struct err e;
+	unsigned char b[65536];
+	int hellos = 0;
+
+	ap_decoder_init(&d);
+	ap_decoder_hunt(&d, AP_HELLO, true, 0);
+	buf_init(&out, 1 << 20, "fake");
+	for (;;) {
+		ssize_t n = read(fd, b, sizeof(b));
+		size_t off = 0;
+
+		if (n <= 0)
+			_exit(0);
+		while (off < (size_t)n) {
+			struct ap_frame f;
+			bool got;
+			long used = ap_decode(&d, b + off, n - off, &f, &got, &e);
+
+			if (used < 0) {
+				/* The zero flush: hunt past it, like the real agent. */
+				ap_decoder_hunt(&d, AP_HELLO, true, 0);
+				off++;
+				continue;
+			}
+			off += used;
+			if (!got || f.type != AP_HELLO || ++hellos < peer_which)
+				continue;
+			buf_reset(&out);
+			buf_append(&out, "\x01\x02junk", 6, &e);
+			ap_encode(&out, AP_READY, f.channel + 1, "{\"version\":1,\"window\":9}", 24,
+				  &e);
+			ap_encode(&out, AP_READY, f.channel, ready, strlen(ready), &e);
+			(void)!write(fd, out.data, out.len);
+		}
+	}
+}
+
+static void open_skips_leftovers(void)
+{
+	struct agent a;
+	struct err e;
+	pid_t pid;
+
+	peer_which = 1;
+	err_init(&e);
+	CHECK(agent_open(&a, spawn_peer(fake_agent, &pid), 0, 5000, &e) == 0);
+	CHECK_STR(a.info.hostname, "vm9");
+	CHECK_STR(a.info.kernel, "6.1");
+	CHECK_STR(a.info.first_boot, "init");
+	CHECK(a.info.window == 4096 && a.info.uptime_ms == 812 && a.info.boot_time == 5);
+	agent_close(&a);
+	agent_close(&a); /* twice is fine */
+	reap(pid);
+}
+
+static void open_flushes_a_shared_stream(void)
+{
+	struct agent a;
+	struct err e;
+	pid_t pid;
+
+	/* The first HELLO is "eaten" (as by an earlier host's half frame). */
+	peer_which = 2;
+	err_init(&e);
+	CHECK(agent_open(&a, spawn_peer(fake_agent, &pid), AGENT_SHARED_STREAM, 10000, &e) == 0);
+	CHECK_STR(a.info.hostname, "vm9");
+	agent_close(&a);
+	reap(pid);
+
+	/* Without the flag a silent agent is a timeout, and nothing else. */
+	err_init(&e);
+	CHECK(agent_open(&a, spawn_peer(fake_agent, &pid), 0, 1500, &e) == -1);
+	CHECK(e.code == EXIT_GUEST && strstr(e.msg, "no answer"));
+	agent_close(&a);
+	reap(pid);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	HARNESS_BEGIN("agent");
+	RUN(specs_parse);
+	RUN(fc_handshake);
+	RUN(open_skips_leftovers);
+	RUN(open_flushes_a_shared_stream);
+	HARNESS_END();
+}
