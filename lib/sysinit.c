@@ -189,8 +189,8 @@ int sysinit_virtio_port_links(struct err *e)
 	if (!d)
 		return 0; /* no virtio console driver, no ports */
 	while ((de = readdir(d))) {
-		char path[LIMIT_PATH], name[LIMIT_NAME + 1], link[LIMIT_PATH], target[LIMIT_NAME + 8],
-			cur[LIMIT_NAME + 8];
+		char path[LIMIT_PATH], name[LIMIT_NAME + 1], link[LIMIT_PATH],
+			target[LIMIT_NAME + 8], cur[LIMIT_NAME + 8];
 		ssize_t l;
 		int fd;
 
