@@ -1,16 +1,18 @@
 /* vm-run — create and boot a microVM, then run a command or an interactive shell.
  *
- * usage: vm-run [-d] [--rm] [--name N] [--image NAME] [--kernel NAME] [--cpus N]
+ * usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]
  *               [--memory MiB] [--disk-size SIZE] [--net tap|user|none] [--nat]
  *               [--ssh-key FILE] [--vmm firecracker|qemu] [--jail] [--timeout SECS]
  *               [-- CMD...]
  *
- * Pulls the kernel (default debian-cloud) and image (default debian-bookworm)
- * when they are not installed, creates the VM (see vm-create for the
- * options), boots it, waits for the guest agent, then runs CMD through it
- * with stdio and exit code passed through, or a shell when CMD is absent;
- * then stops the VM (vm start NAME boots it again). Firecracker is used when
- * it and /dev/kvm are usable, else QEMU (said once).
+ * Pulls the kernel (default debian-cloud, with banger's initramfs when it
+ * needs one) and the image (default debian-bookworm; a registry reference
+ * such as debian:bookworm is pulled as debian-bookworm) when they are not
+ * installed, creates the VM (see vm-create for the options), boots it,
+ * waits for the guest agent, then runs CMD through it with stdio and exit
+ * code passed through, or a shell when CMD is absent; then stops the VM
+ * ('vm start NAME' boots it again). Firecracker is used when it and
+ * /dev/kvm are usable, else QEMU (said once).
  *
  *   -d              leave the VM running in the background; print its name
  *   --rm            remove the VM when CMD or the shell ends
@@ -19,6 +21,7 @@
 #include "applet.h"
 #include "err.h"
 #include "exitcode.h"
+#include "file.h"
 #include "lock.h"
 #include "log.h"
 #include "path.h"
@@ -26,6 +29,7 @@
 #include "vm.h"
 #include "xfuncs.h"
 
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -36,17 +40,19 @@
 #include <unistd.h>
 
 const char vm_run_usage[] =
-	"usage: vm-run [-d] [--rm] [--name N] [--image NAME] [--kernel NAME] [--cpus N]\n"
+	"usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]\n"
 	"              [--memory MiB] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
 	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail] [--timeout SECS]\n"
 	"              [-- CMD...]\n"
 	"\n"
-	"Pulls the kernel (default debian-cloud) and image (default debian-bookworm)\n"
-	"when they are not installed, creates the VM (see vm-create for the\n"
-	"options), boots it, waits for the guest agent, then runs CMD through it\n"
-	"with stdio and exit code passed through, or a shell when CMD is absent;\n"
-	"then stops the VM (vm start NAME boots it again). Firecracker is used when\n"
-	"it and /dev/kvm are usable, else QEMU (said once).\n"
+	"Pulls the kernel (default debian-cloud, with banger's initramfs when it\n"
+	"needs one) and the image (default debian-bookworm; a registry reference\n"
+	"such as debian:bookworm is pulled as debian-bookworm) when they are not\n"
+	"installed, creates the VM (see vm-create for the options), boots it,\n"
+	"waits for the guest agent, then runs CMD through it with stdio and exit\n"
+	"code passed through, or a shell when CMD is absent; then stops the VM\n"
+	"('vm start NAME' boots it again). Firecracker is used when it and\n"
+	"/dev/kvm are usable, else QEMU (said once).\n"
 	"\n"
 	"  -d              leave the VM running in the background; print its name\n"
 	"  --rm            remove the VM when CMD or the shell ends\n"
@@ -75,6 +81,7 @@ static struct {
 	struct vm_paths p;
 	bool detach, rm;
 	int timeout_s;
+	char image_ref[1024]; /* --image as a registry reference, "" for a name */
 } run;
 
 /* Runs this binary with argv (argv[0] "banger") and returns its exit code;
@@ -113,8 +120,10 @@ static int self(const char *const *av, bool quiet)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_SIGNAL + WTERMSIG(status);
 }
 
-/* Pulls kind/name when its file is missing. */
-static void ensure(const char *kinds, const char *name, const char *file, const char *applet)
+/* Pulls kind/name when its file is missing: `banger APPLET [--name NAME] REF`
+ * (ref NULL: the name is the reference). */
+static void ensure(const char *kinds, const char *name, const char *ref, const char *file,
+		   const char *applet)
 {
 	char dir[LIMIT_PATH], path[LIMIT_PATH];
 	struct err e;
@@ -126,11 +135,58 @@ static void ensure(const char *kinds, const char *name, const char *file, const 
 		die_err(&e);
 	if (access(path, R_OK) == 0)
 		return;
-	log_info("%s is not installed: running 'banger %s %s'", name, applet, name);
-	const char *av[] = { "banger", applet, name, NULL };
-	if ((rc = self(av, false)) != 0)
+	log_info("%s is not installed: running 'banger %s %s'", name, applet, ref ? ref : name);
+	const char *by_name[] = { "banger", applet, name, NULL };
+	const char *by_ref[] = { "banger", applet, "--name", name, ref, NULL };
+	if ((rc = self(ref ? by_ref : by_name, false)) != 0)
 		die(rc, "%s '%s' is missing and '%s %s' failed (exit %d)", kinds, name, applet,
-		    name, rc);
+		    ref ? ref : name, rc);
+}
+
+/* A kernel whose manifest says it needs an initramfs (a stock distribution
+ * kernel, virtio as modules) gets banger's, built once beside it. */
+static void ensure_initramfs(const char *kernel)
+{
+	char dir[LIMIT_PATH], manifest[LIMIT_PATH], initrd[LIMIT_PATH], *text = NULL;
+	struct err e;
+	size_t len;
+	int rc;
+
+	err_init(&e);
+	if (store_object_dir(&run.s, "kernels", kernel, dir, sizeof(dir), &e) < 0 ||
+	    path_join(manifest, sizeof(manifest), dir, "manifest.json", &e) < 0 ||
+	    path_join(initrd, sizeof(initrd), dir, "initrd.img", &e) < 0)
+		die_err(&e);
+	if (access(initrd, R_OK) == 0 ||
+	    file_read_all(manifest, LIMIT_JSON_DOC, &text, &len, &e) < 0)
+		return;
+	cJSON *m = cJSON_ParseWithLength(text, len);
+	bool needs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "needs_initramfs"));
+
+	cJSON_Delete(m);
+	free(text);
+	if (!needs)
+		return;
+	log_info("kernel %s needs an initramfs: running 'banger initramfs %s'", kernel, kernel);
+	const char *av[] = { "banger", "initramfs", kernel, "-o", initrd, NULL };
+	if ((rc = self(av, false)) != 0)
+		die(rc,
+		    "kernel '%s' needs an initramfs and 'banger initramfs %s -o %s' failed (exit "
+		    "%d)",
+		    kernel, kernel, initrd, rc);
+}
+
+/* The store name of an image reference, as image-pull names it by default:
+ * the last path component with ':' and '@' as '-' (debian:bookworm and
+ * localhost:5000/library/debian:bookworm are debian-bookworm). */
+static void image_name(const char *ref, char *out, size_t size)
+{
+	const char *slash = strrchr(ref, '/');
+	size_t n = 0;
+
+	for (const char *p = slash ? slash + 1 : ref; *p && n + 1 < size && n < 64; p++)
+		out[n++] = (*p == ':' || *p == '@') ? '-' : *p;
+	out[n] = '\0';
 }
 
 /* The guest side, through the agent applet: wait until the agent answers,
@@ -201,6 +257,17 @@ int vm_run_main(int argc, char **argv)
 			if (*end || end == optarg || v < 1 || v > 3600)
 				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
 			run.timeout_s = (int)v;
+		} else if (o == 0 && !strcmp(opts[idx].name, "image") &&
+			   !path_is_simple_name(optarg)) {
+			/* A reference: pulled under the name image-pull gives it. */
+			if (strlen(optarg) >= sizeof(run.image_ref))
+				die_usage("--image: reference too long");
+			snprintf(run.image_ref, sizeof(run.image_ref), "%s", optarg);
+			image_name(optarg, run.c.image, sizeof(run.c.image));
+			if (!path_is_simple_name(run.c.image))
+				die_usage(
+					"--image '%s': give --name-able reference or an image name",
+					optarg);
 		} else if (o == 0) {
 			if (vm_config_option(&run.c, opts[idx].name, optarg, &e) < 0)
 				die_usage("%s", e.msg);
@@ -215,8 +282,10 @@ int vm_run_main(int argc, char **argv)
 	vm_config_finish(&run.c);
 	if (store_init(&run.s, &e) < 0)
 		die_err(&e);
-	ensure("kernels", run.c.kernel, "vmlinux", "kernel-pull");
-	ensure("images", run.c.image, "rootfs.ext4", "image-pull");
+	ensure("kernels", run.c.kernel, NULL, "vmlinux", "kernel-pull");
+	ensure_initramfs(run.c.kernel);
+	ensure("images", run.c.image, run.image_ref[0] ? run.image_ref : NULL, "rootfs.ext4",
+	       "image-pull");
 	if (vm_create(&run.s, &run.c, &how, &e) < 0 ||
 	    vm_paths_init(&run.s, run.c.name, &run.p, &e) < 0 ||
 	    (lock = vm_lock(&run.s, run.c.name, &e)) < 0)
