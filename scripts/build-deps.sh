@@ -29,6 +29,10 @@ key() {
 	done
 	sha256sum "$here/build-deps.sh" | cut -d' ' -f1
 }
+# One build at a time per prefix; a second make waits, then finds it current.
+mkdir -p "$(dirname "$prefix")"
+exec 9>"$prefix.lock"
+flock 9
 want=$(key)
 if [ -f "$prefix/.stamp" ] && [ "$(cat "$prefix/.stamp")" = "$want" ]; then
 	touch "$prefix/.stamp" # newer than this script: make stops asking
