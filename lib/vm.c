@@ -566,6 +566,39 @@ static int net_up(const struct vm_config *c, struct err *e)
 	return 0;
 }
 
+const char *vm_dns_arg(const struct vm_config *c, char *out, size_t size, const char *resolv)
+{
+	char line[256];
+	size_t n = 0;
+	int count = 0;
+	FILE *f;
+
+	out[0] = '\0';
+	if (!strcmp(c->net, "user")) {
+		snprintf(out, size, "banger.dns=10.0.2.3"); /* QEMU's user-mode resolver */
+		return out;
+	}
+	if (strcmp(c->net, "tap") || !c->nat || !(f = fopen(resolv, "re")))
+		return out;
+	/* The host's own servers, unless they only exist on its loopback
+	 * (a local stub resolver the guest cannot reach). */
+	while (count < 3 && fgets(line, sizeof(line), f)) {
+		char addr[64];
+
+		if (sscanf(line, " nameserver %63s", addr) != 1 || !strncmp(addr, "127.", 4) ||
+		    !strcmp(addr, "::1") ||
+		    strspn(addr, "0123456789abcdefABCDEF.:") != strlen(addr))
+			continue;
+		n += (size_t)snprintf(out + n, size > n ? size - n : 0, "%s%s",
+				      count ? "," : "banger.dns=", addr);
+		count++;
+	}
+	fclose(f);
+	if (n >= size)
+		out[0] = '\0';
+	return out;
+}
+
 /* Hard-links (or copies) a file into the jail root under name. */
 static int jail_link(const char *root, const char *src, const char *name, struct err *e)
 {
@@ -583,7 +616,7 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 			     pid_t *pid, struct err *e)
 {
 	char fc[LIMIT_PATH], jailer[LIMIT_PATH], vmlinux[LIMIT_PATH], initrd[LIMIT_PATH];
-	char args[LIMIT_CMDLINE], api[LIMIT_PATH], root[LIMIT_PATH];
+	char args[LIMIT_CMDLINE], api[LIMIT_PATH], root[LIMIT_PATH], dns[160];
 	struct fc_launch l = { .firecracker = fc, .log = p->console };
 	struct fc_vm vm = { .vcpus = c->cpus, .mem_mib = c->mem_mib };
 	bool has_initrd;
@@ -593,7 +626,8 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 			       "firecracker not found on PATH — install it, set BANGER_FIRECRACKER "
 			       "or use --vmm qemu");
 	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0 ||
-	    vm_boot_args(c, false, NULL, args, sizeof(args), e) < 0)
+	    vm_boot_args(c, false, vm_dns_arg(c, dns, sizeof(dns), "/etc/resolv.conf"), args,
+			 sizeof(args), e) < 0)
 		return -1;
 	vm.boot_args = args;
 	vm.tap = strcmp(c->net, "tap") ? NULL : c->tap;
@@ -659,6 +693,7 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 		      pid_t *pid, char *notice, size_t notice_size, struct err *e)
 {
 	char exe[LIMIT_PATH], vmlinux[LIMIT_PATH], initrd[LIMIT_PATH], args[LIMIT_CMDLINE];
+	char dns[160];
 	const char *accel = getenv("BANGER_ACCEL");
 	bool has_initrd, kvm = vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
 	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib };
@@ -682,7 +717,8 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 		q.ssh_port = c->ssh_port = free_port();
 	for (;;) {
 		q.kvm = kvm;
-		if (vm_boot_args(c, !kvm, NULL, args, sizeof(args), e) < 0)
+		if (vm_boot_args(c, !kvm, vm_dns_arg(c, dns, sizeof(dns), "/etc/resolv.conf"), args,
+				 sizeof(args), e) < 0)
 			return -1;
 		if (qemu_launch(&q, p->console, 10000, pid, e) == 0)
 			return 0;

@@ -139,6 +139,12 @@ int vm_parse_size(const char *s, uint64_t *out, struct err *e);
  * lock. EXIT_BUSY when the VM exists. */
 int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how, struct err *e);
 
+/* The banger.dns= parameter for the guest into out, which it returns ("" for
+ * none): QEMU's 10.0.2.3 with user networking; with --nat the first three
+ * nameservers of resolv (the host's /etc/resolv.conf) that are not on its
+ * loopback. */
+const char *vm_dns_arg(const struct vm_config *c, char *out, size_t size, const char *resolv);
+
 /* Takes the VM's lock (waits). Returns the fd for lock_release. */
 int vm_lock(const struct store *s, const char *name, struct err *e);
 

@@ -199,6 +199,30 @@ static void agent_addresses(void)
 	CHECK(vm_agent_address(&p, &c, out, 10, &e) == -1 && e.code == EXIT_USAGE);
 }
 
+static void dns_for_the_guest(void)
+{
+	const char *t = harness_tmpdir();
+	char f[512], out[160];
+	const char *resolv = "# comment\nnameserver 127.0.0.53\nnameserver 10.1.2.3\n"
+			     "search x\nnameserver ::1\nnameserver 2001:db8::1\n"
+			     "nameserver 9.9.9.9\nnameserver 8.8.8.8\n";
+	struct vm_config c;
+	struct err e;
+
+	path_join(f, sizeof(f), t, "resolv.conf", &e);
+	CHECK(file_write_atomic(f, resolv, strlen(resolv), 0644, &e) == 0);
+	vm_config_defaults(&c, "d");
+	CHECK_STR(vm_dns_arg(&c, out, sizeof(out), f), "");
+	snprintf(c.net, sizeof(c.net), "user");
+	CHECK_STR(vm_dns_arg(&c, out, sizeof(out), f), "banger.dns=10.0.2.3");
+	snprintf(c.net, sizeof(c.net), "tap");
+	CHECK_STR(vm_dns_arg(&c, out, sizeof(out), f), ""); /* no NAT: no way out */
+	c.nat = true;
+	CHECK_STR(vm_dns_arg(&c, out, sizeof(out), f), "banger.dns=10.1.2.3,2001:db8::1,9.9.9.9");
+	CHECK_STR(vm_dns_arg(&c, out, sizeof(out), "/nonexistent"), "");
+	path_remove_tree(t, &e);
+}
+
 static void sizes_and_options(void)
 {
 	uint64_t v;
@@ -313,6 +337,7 @@ int main(void)
 	RUN(status_notices_dead_process);
 	RUN(boot_args);
 	RUN(agent_addresses);
+	RUN(dns_for_the_guest);
 	RUN(sizes_and_options);
 	RUN(firecracker_bodies);
 	RUN(fault_messages);
