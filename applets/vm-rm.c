@@ -4,13 +4,16 @@
  *
  * A running VM is stopped first (orderly, then forced). Its tap device, NAT
  * rules and address lease go, and the bridge too once no VM holds a lease.
- * -f: a VM that does not exist is not an error.
+ * -f: a VM that does not exist is not an error, and one whose config.json
+ * is damaged is removed anyway.
  */
 #include "applet.h"
 #include "err.h"
 #include "exitcode.h"
 #include "lock.h"
 #include "log.h"
+#include "net.h"
+#include "path.h"
 #include "store.h"
 #include "vm.h"
 #include "xfuncs.h"
@@ -22,7 +25,8 @@ const char vm_rm_usage[] =
 	"\n"
 	"A running VM is stopped first (orderly, then forced). Its tap device, NAT\n"
 	"rules and address lease go, and the bridge too once no VM holds a lease.\n"
-	"-f: a VM that does not exist is not an error.\n";
+	"-f: a VM that does not exist is not an error, and one whose config.json\n"
+	"is damaged is removed anyway.\n";
 
 int vm_rm_main(int argc, char **argv)
 {
@@ -53,7 +57,17 @@ int vm_rm_main(int argc, char **argv)
 			rc = e.code;
 			continue;
 		}
-		if (vm_config_load(&p, &c, &e) < 0 || vm_remove(&s, &p, &c, &e) < 0) {
+		if (vm_config_load(&p, &c, &e) < 0 && force && e.code == EXIT_VERIFY) {
+			/* A damaged config: -f removes what is there (a VMM it
+			 * started, if any, must be killed by hand). */
+			log_warn("%s — removing %s anyway", e.msg, p.dir);
+			err_init(&e);
+			if (net_lease_put(p.leases, argv[i], NULL, &e) < 0 ||
+			    path_remove_tree(p.dir, &e) < 0) {
+				log_error("%s", e.msg);
+				rc = e.code;
+			}
+		} else if (e.code || vm_remove(&s, &p, &c, &e) < 0) {
 			if (!(force && e.code == EXIT_NOTFOUND)) {
 				log_error("%s", e.msg);
 				rc = e.code;
