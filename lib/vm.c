@@ -556,7 +556,7 @@ static int net_up(const struct vm_config *c, struct err *e)
 		return err_set(e, EXIT_VERIFY, "%s: bad gateway in config.json", c->name);
 	nc.gateway = ntohl(g.s_addr);
 	nc.prefix = c->prefix;
-	if (net_bridge_ensure(&nc, e) < 0 || net_tap_create(c->tap, c->bridge, (uid_t)-1, e) < 0)
+	if (net_bridge_ensure(&nc, e) < 0 || net_tap_create(c->tap, c->bridge, getuid(), e) < 0)
 		return -1;
 	if (c->nat) {
 		inet_pton(AF_INET, c->ip, &g);
