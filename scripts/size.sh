@@ -27,12 +27,14 @@ function hex(h,   i, v, c) {
 /^Linker script and memory map/ { on = 1; next }
 !on { next }
 /^\/DISCARD\// { exit }
-/^ \.[a-zA-Z_.]/ && NF == 1 { pending = 1; next }
+/^ \.[a-zA-Z_.]/ && NF == 1 { pending = 1; sec = $1; next }
 {
+	if (!pending) sec = $1
 	if (pending) { addr = $1; size = $2; file = $3; pending = 0 }
 	else if ($1 ~ /^\./ && NF >= 4 && $2 ~ /^0x/) { addr = $2; size = $3; file = $4 }
 	else next
 	if (file == "" || size !~ /^0x/) next
+	if (sec ~ /^\.t?bss/ || sec ~ /^COMMON/) next # not in the file
 	s = hex(size)
 	if (s == 0) next
 	n = split(file, parts, "/")
