@@ -327,7 +327,17 @@ static int authenticate(struct registry *r, struct err *e)
 	}
 	memset(&q, 0, sizeof(q));
 	q.url = url;
-	q.ca_file = r->ca_file[0] ? r->ca_file : NULL;
+	/* The registry's own CA only for a token service on the same host
+	 * (Docker Hub's is auth.docker.io: the system bundle). */
+	{
+		const char *h = strstr(c.realm, "://");
+		const char *api = ref_api_host(&r->ref);
+		size_t n = strlen(api);
+
+		if (r->ca_file[0] && h && !strncmp(h + 3, api, n) &&
+		    (h[3 + n] == '/' || h[3 + n] == '\0' || h[3 + n] == '?'))
+			q.ca_file = r->ca_file;
+	}
 	q.allow_http = r->allow_http;
 	if (r->have_creds) {
 		if (basic_header(r, basic, sizeof(basic), e) < 0)
