@@ -916,6 +916,7 @@ static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize,
 	struct http_stream *s = NULL;
 	struct sha256 h;
 	uint64_t got = 0;
+	char *auth = NULL;
 	ssize_t n;
 	int fd = -1, rc = -1;
 
@@ -932,9 +933,31 @@ static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize,
 	snprintf(ls->path, sizeof(ls->path), "%s", tmp);
 	ls->phase = LAYER_FETCHING;
 	pthread_cond_broadcast(&j->cond);
-	set_req(r, &q, url); /* r->auth is stable while blobs are fetched */
 	pthread_mutex_unlock(&j->mu);
-	s = http_stream_open(&q, &resp, e);
+	/* Each request holds its own copy of the Authorization header, so a
+	 * token refreshed by another thread never pulls it from under us. */
+	for (int round = 0;; round++) {
+		pthread_mutex_lock(&j->mu);
+		free(auth);
+		auth = r->auth ? strdup(r->auth) : NULL;
+		pthread_mutex_unlock(&j->mu);
+		set_req(r, &q, url);
+		q.headers[0] = auth;
+		s = http_stream_open(&q, &resp, e);
+		if (s || round || resp.status != 401 || !resp.www_authenticate[0])
+			break;
+		/* A Bearer token that expired during a long pull: get a new one
+		 * (once, unless another thread already did). */
+		pthread_mutex_lock(&j->mu);
+		if (!r->auth || !auth || !strcmp(r->auth, auth)) {
+			snprintf(r->challenge, sizeof(r->challenge), "%s", resp.www_authenticate);
+			if (authenticate(r, e) < 0) {
+				pthread_mutex_unlock(&j->mu);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&j->mu);
+	}
 	if (!s) {
 		err_prefix(e, "%s: layer %s", r->name, d->digest);
 		goto out;
@@ -999,6 +1022,7 @@ static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize,
 	rc = 0;
 out:
 	http_stream_free(s);
+	free(auth);
 	if (fd >= 0)
 		close(fd);
 	if (rc < 0)
