@@ -6,6 +6,7 @@
  * applet is in every build). Include after defining APPLET.
  */
 APPLET("agent", agent, HOST, "talk to a guest's agent: ping, exec, put, get, shutdown")
+APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
 APPLET("image-import", image_import, HOST, "register a local ext4 file as an image")
 APPLET("image-list", image_list, HOST, "list the installed images")
@@ -19,5 +20,14 @@ APPLET("kernel-list", kernel_list, HOST, "list installed kernels, or the catalog
 APPLET("kernel-pack", kernel_pack, HOST, "make a deterministic kernel bundle and catalog entry")
 APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
 APPLET("kernel-rm", kernel_rm, HOST, "remove an installed kernel")
+APPLET("vm-cp", vm_cp, HOST, "copy files into or out of a running microVM")
+APPLET("vm-create", vm_create, HOST, "create a microVM without starting it")
+APPLET("vm-exec", vm_exec, HOST, "run a command in a running microVM")
+APPLET("vm-list", vm_list, HOST, "list microVMs and their state")
+APPLET("vm-logs", vm_logs, HOST, "print a microVM's console log")
+APPLET("vm-rm", vm_rm, HOST, "stop and remove microVMs and their network")
 APPLET("vm-run", vm_run, HOST, "create and boot a microVM, then run a command or shell")
+APPLET("vm-ssh", vm_ssh, HOST, "open an SSH session to a microVM")
+APPLET("vm-start", vm_start, HOST, "boot a created or stopped microVM in the background")
+APPLET("vm-stop", vm_stop, HOST, "shut a microVM down, orderly then forced")
 APPLET("vsock-agent", vsock_agent, GUEST, "guest agent answering the host over vsock")

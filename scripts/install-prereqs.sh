@@ -40,6 +40,8 @@ fi
 # Tests: real registry, image tools, ext4 tools, QEMU, busybox, HTTPS via openssl.
 # lz4: Debian's cloud kernel is lz4-compressed and libarchive here has no built-in
 # lz4, so kernel-import and deb kernel pulls run the lz4 program.
+# Tests (vm): netns networking (iproute2, nftables, iptables), the Firecracker API spec check (python3-yaml).
+# Bench: XFS with reflink for the per-VM disk benchmark (xfsprogs).
 apt-get install -y -qq --no-install-recommends \
 	musl-tools musl-dev linux-libc-dev gcc make dpkg-dev patch xz-utils bzip2 \
 	pkg-config file binutils ca-certificates \
@@ -48,7 +50,7 @@ apt-get install -y -qq --no-install-recommends \
 	liblzma-dev zlib1g-dev \
 	e2fsprogs zstd lz4 openssl python3 cpio curl \
 	docker-registry skopeo umoci apache2-utils \
-	qemu-system-x86 busybox-static debootstrap iproute2 nftables kmod \
+	qemu-system-x86 busybox-static debootstrap iproute2 nftables iptables python3-yaml xfsprogs kmod \
 	>/dev/null
 
 # Bench (bench/agent.sh): a private sshd on loopback, the baseline the agent's

@@ -1,0 +1,348 @@
+/* doctor — check this host can run microVMs, and say how to fix what is missing.
+ *
+ * usage: doctor [--json]
+ *
+ * One line a check: OK, WARN (works, but something is degraded) or FAIL
+ * (something banger needs), the finding, and the fix. Checks /dev/kvm,
+ * firecracker (>= 1.8) and jailer, QEMU, /dev/net/tun, bridge support,
+ * nftables or iptables, IP forwarding, vhost-vsock, free space in
+ * BANGER_HOME, and the default kernel and image. Exits 1 when a check
+ * FAILs. --json prints an array of {check, status, detail, fix}.
+ */
+#include "applet.h"
+#include "catalog.h"
+#include "err.h"
+#include "exitcode.h"
+#include "firecracker.h"
+#include "path.h"
+#include "qemu.h"
+#include "store.h"
+#include "vm.h"
+#include "xfuncs.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char doctor_usage[] =
+	"usage: doctor [--json]\n"
+	"\n"
+	"One line a check: OK, WARN (works, but something is degraded) or FAIL\n"
+	"(something banger needs), the finding, and the fix. Checks /dev/kvm,\n"
+	"firecracker (>= 1.8) and jailer, QEMU, /dev/net/tun, bridge support,\n"
+	"nftables or iptables, IP forwarding, vhost-vsock, free space in\n"
+	"BANGER_HOME, and the default kernel and image. Exits 1 when a check\n"
+	"FAILs. --json prints an array of {check, status, detail, fix}.\n";
+
+static struct {
+	cJSON *json; /* NULL: text output */
+	int fails;
+} doc;
+
+static void report(const char *status, const char *check, const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void report(const char *status, const char *check, const char *fix, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (!strcmp(status, "FAIL"))
+		doc.fails++;
+	if (doc.json) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddStringToObject(o, "check", check) ||
+		    !cJSON_AddStringToObject(o, "status", status) ||
+		    !cJSON_AddStringToObject(o, "detail", detail) ||
+		    !cJSON_AddStringToObject(o, "fix", fix ? fix : ""))
+			die(EXIT_SYSTEM, "out of memory");
+		cJSON_AddItemToArray(doc.json, o);
+		return;
+	}
+	printf("%-4s %-12s %s%s%s\n", status, check, detail, fix ? " — " : "", fix ? fix : "");
+}
+
+/* First line of `exe ARG` into out; -1 when it cannot run or says nothing. */
+static int first_line(const char *exe, const char *arg, char *out, size_t size)
+{
+	int pfd[2], status;
+	ssize_t n, got = 0;
+	pid_t p;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	if ((p = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (p == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(null, 2) < 0)
+			_exit(127);
+		execl(exe, exe, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while ((size_t)got < size - 1 && (n = read(pfd[0], out + got, size - 1 - (size_t)got)) > 0)
+		got += n;
+	close(pfd[0]);
+	waitpid(p, &status, 0);
+	out[got] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && got ? 0 : -1;
+}
+
+static void check_kvm(void)
+{
+	char qemu[LIMIT_PATH];
+
+	if (vm_kvm_usable() &&
+	    vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", qemu, sizeof(qemu)) == 0 &&
+	    !qemu_kvm_works(qemu))
+		report("WARN", "kvm",
+		       "check nested virtualization on the host (QEMU then runs under TCG; "
+		       "BANGER_ACCEL=tcg skips the attempt)",
+		       "/dev/kvm opens but QEMU fails on it");
+	else if (vm_kvm_usable())
+		report("OK", "kvm", NULL, "/dev/kvm is usable");
+	else if (access("/dev/kvm", F_OK) == 0)
+		report("FAIL", "kvm", "add yourself to the kvm group (usermod -aG kvm USER)",
+		       "/dev/kvm exists but cannot be opened read-write: %s", strerror(errno));
+	else
+		report("WARN", "kvm",
+		       "enable virtualization (modprobe kvm_intel or kvm_amd; nested virt in a "
+		       "cloud VM)",
+		       "no /dev/kvm: VMs run under QEMU's emulator (TCG), much slower");
+}
+
+static bool check_firecracker(void)
+{
+	char exe[LIMIT_PATH], line[256];
+	int maj, min, pat;
+
+	if (vm_find_exe("BANGER_FIRECRACKER", "firecracker", exe, sizeof(exe)) < 0) {
+		report("WARN", "firecracker",
+		       "install Firecracker >= 1.8 (github.com/firecracker-microvm/firecracker "
+		       "releases) or set BANGER_FIRECRACKER",
+		       "not found: VMs use QEMU");
+		return false;
+	}
+	if (first_line(exe, "--version", line, sizeof(line)) < 0 ||
+	    fc_parse_version(line, &maj, &min, &pat) < 0) {
+		report("FAIL", "firecracker", "reinstall Firecracker >= 1.8",
+		       "%s --version does not answer like Firecracker", exe);
+		return false;
+	}
+	if (maj < FC_MIN_VERSION_MAJOR ||
+	    (maj == FC_MIN_VERSION_MAJOR && min < FC_MIN_VERSION_MINOR)) {
+		report("FAIL", "firecracker",
+		       "upgrade to Firecracker >= 1.8 (older ones cannot boot Debian kernels over "
+		       "ACPI)",
+		       "%s is v%d.%d.%d", exe, maj, min, pat);
+		return false;
+	}
+	report("OK", "firecracker", NULL, "%s v%d.%d.%d", exe, maj, min, pat);
+	return true;
+}
+
+static void check_jailer(void)
+{
+	char exe[LIMIT_PATH];
+
+	if (vm_find_exe("BANGER_JAILER", "jailer", exe, sizeof(exe)) == 0)
+		report("OK", "jailer", NULL, "%s", exe);
+	else
+		report("WARN", "jailer",
+		       "install jailer beside firecracker or set BANGER_JAILER (only --jail needs "
+		       "it)",
+		       "not found");
+}
+
+static void check_qemu(bool fc_ok)
+{
+	char exe[LIMIT_PATH], line[256];
+
+	if (vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", exe, sizeof(exe)) < 0) {
+		report(fc_ok && vm_kvm_usable() ? "WARN" : "FAIL", "qemu",
+		       "apt-get install qemu-system-x86 (or set BANGER_QEMU)",
+		       "qemu-system-x86_64 not found%s",
+		       fc_ok ? "" : ": with no usable Firecracker, no VM can run");
+		return;
+	}
+	if (first_line(exe, "--version", line, sizeof(line)) < 0)
+		report("FAIL", "qemu", "reinstall qemu-system-x86", "%s --version fails", exe);
+	else
+		report("OK", "qemu", NULL, "%s", line);
+}
+
+/* access(), not open(): opening a vhost device would create an instance. */
+static void check_dev(const char *check, const char *dev, const char *status, const char *fix,
+		      const char *what)
+{
+	if (access(dev, R_OK | W_OK) == 0) {
+		report("OK", check, NULL, "%s is usable", dev);
+		return;
+	}
+	report(status, check, fix, "%s: %s (%s)", dev, strerror(errno), what);
+}
+
+static void check_bridge(void)
+{
+	if (access("/sys/module/bridge", F_OK) == 0 || access("/sys/class/net/banger0", F_OK) == 0)
+		report("OK", "bridge", NULL, "bridge support is loaded");
+	else
+		report("WARN", "bridge", "modprobe bridge (it also loads on first use)",
+		       "the bridge module is not loaded");
+}
+
+static bool on_path(const char *name)
+{
+	char exe[LIMIT_PATH];
+
+	return vm_find_exe(NULL, name, exe, sizeof(exe)) == 0;
+}
+
+static void check_nat(void)
+{
+	char v[8] = "";
+	int fd;
+
+	if (on_path("nft"))
+		report("OK", "nat", NULL, "nft found (--nat uses nftables)");
+	else if (on_path("iptables"))
+		report("OK", "nat", NULL, "iptables found (--nat uses it; nft is preferred)");
+	else
+		report("WARN", "nat", "apt-get install nftables",
+		       "neither nft nor iptables: --nat cannot work");
+	fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, v, sizeof(v) - 1) < 0)
+			v[0] = '\0';
+		close(fd);
+	}
+	if (v[0] == '1')
+		report("OK", "ip_forward", NULL, "net.ipv4.ip_forward is on");
+	else
+		report("WARN", "ip_forward",
+		       "--nat turns it on (or sysctl -w net.ipv4.ip_forward=1)",
+		       "net.ipv4.ip_forward is off: guests cannot reach beyond the host");
+}
+
+static void check_space(const struct store *s)
+{
+	char dir[LIMIT_PATH];
+	struct statvfs sv;
+	unsigned long long gib;
+
+	snprintf(dir, sizeof(dir), "%s", s->home);
+	/* The nearest existing parent: the home may not exist yet. */
+	while (statvfs(dir, &sv) < 0) {
+		char *slash = strrchr(dir, '/');
+
+		if (!slash || slash == dir) {
+			snprintf(dir, sizeof(dir), "/");
+			if (statvfs(dir, &sv) < 0) {
+				report("FAIL", "disk", "check the filesystem", "%s: %s", s->home,
+				       strerror(errno));
+				return;
+			}
+			break;
+		}
+		*slash = '\0';
+	}
+	gib = (unsigned long long)sv.f_bavail * sv.f_frsize >> 30;
+	if (gib >= 5)
+		report("OK", "disk", NULL, "%llu GiB free for %s", gib, s->home);
+	else
+		report(gib >= 1 ? "WARN" : "FAIL", "disk",
+		       "free space or set BANGER_HOME elsewhere (images take 1-2 GiB each)",
+		       "only %llu GiB free for %s", gib, s->home);
+}
+
+static void check_object(const struct store *s, const char *kind, enum catalog_type type,
+			 const char *name, const char *file, const char *pull)
+{
+	char dir[LIMIT_PATH], path[LIMIT_PATH], fix[160];
+	struct catalog cat;
+	struct err e;
+
+	err_init(&e);
+	if (store_object_dir(s, type == CATALOG_KERNELS ? "kernels" : "images", name, dir,
+			     sizeof(dir), &e) < 0 ||
+	    path_join(path, sizeof(path), dir, file, &e) < 0) {
+		report("FAIL", kind, "check BANGER_HOME", "%s", e.msg);
+		return;
+	}
+	if (access(path, R_OK) == 0) {
+		report("OK", kind, NULL, "default %s '%s' is installed", kind, name);
+		return;
+	}
+	/* Not local but pullable is fine: vm run pulls it on first use. */
+	catalog_init(&cat);
+	if (catalog_load(&cat, type, NULL, &e) == 0 && catalog_find(&cat, name, &e)) {
+		report("OK", kind, NULL,
+		       "default %s '%s' is not installed; %s has it (vm run pulls it)", kind, name,
+		       cat.source);
+	} else {
+		snprintf(fix, sizeof(fix),
+			 "'banger %s %s' from a catalog that has it (BANGER_%s_CATALOG)", pull,
+			 name, type == CATALOG_KERNELS ? "KERNEL" : "IMAGE");
+		report("WARN", kind, fix, "default %s '%s' is neither installed nor in the catalog",
+		       kind, name);
+	}
+	catalog_fini(&cat);
+}
+
+int doctor_main(int argc, char **argv)
+{
+	struct store s;
+	struct err e;
+	bool fc_ok;
+
+	err_init(&e);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			doc.json = cJSON_CreateArray();
+		else
+			die_usage("unknown argument '%s'", argv[i]);
+	}
+	if (store_init(&s, &e) < 0)
+		die_err(&e);
+	check_kvm();
+	fc_ok = check_firecracker();
+	check_jailer();
+	check_qemu(fc_ok);
+	check_dev("tun", "/dev/net/tun", "FAIL", "modprobe tun", "tap networking needs it");
+	check_bridge();
+	check_nat();
+	check_dev("vhost-vsock", "/dev/vhost-vsock", "WARN",
+		  "modprobe vhost_vsock (Firecracker's vsock needs it; QEMU uses virtio-serial)",
+		  "no vsock to guests");
+	check_space(&s);
+	check_object(&s, "kernel", CATALOG_KERNELS, VM_DEFAULT_KERNEL, "vmlinux", "kernel pull");
+	check_object(&s, "image", CATALOG_IMAGES, VM_DEFAULT_IMAGE, "rootfs.ext4", "image pull");
+	if (doc.json) {
+		char *text = cJSON_Print(doc.json);
+
+		if (!text)
+			die(EXIT_SYSTEM, "out of memory");
+		printf("%s\n", text);
+		cJSON_free(text);
+		cJSON_Delete(doc.json);
+	}
+	if (fflush(stdout))
+		return EXIT_SYSTEM;
+	return doc.fails ? EXIT_NO : EXIT_OK;
+}

@@ -1,0 +1,79 @@
+/* vm-rm — remove microVMs: stop them, free their network, delete their state.
+ *
+ * usage: vm-rm [-f] NAME...
+ *
+ * A running VM is stopped first (orderly, then forced). Its tap device, NAT
+ * rules and address lease go, and the bridge too once no VM holds a lease.
+ * -f: a VM that does not exist is not an error, and one whose config.json
+ * is damaged is removed anyway.
+ */
+#include "applet.h"
+#include "err.h"
+#include "exitcode.h"
+#include "lock.h"
+#include "log.h"
+#include "net.h"
+#include "path.h"
+#include "store.h"
+#include "vm.h"
+#include "xfuncs.h"
+
+#include <unistd.h>
+
+const char vm_rm_usage[] =
+	"usage: vm-rm [-f] NAME...\n"
+	"\n"
+	"A running VM is stopped first (orderly, then forced). Its tap device, NAT\n"
+	"rules and address lease go, and the bridge too once no VM holds a lease.\n"
+	"-f: a VM that does not exist is not an error, and one whose config.json\n"
+	"is damaged is removed anyway.\n";
+
+int vm_rm_main(int argc, char **argv)
+{
+	bool force = false;
+	int o, rc = EXIT_OK;
+	struct store s;
+	struct err e;
+
+	err_init(&e);
+	while ((o = getopt(argc, argv, "+f")) != -1) {
+		if (o != 'f')
+			die_usage("unknown option");
+		force = true;
+	}
+	if (optind >= argc)
+		die_usage("give the name of a VM");
+	if (store_init(&s, &e) < 0)
+		die_err(&e);
+	for (int i = optind; i < argc; i++) {
+		struct vm_config c;
+		struct vm_paths p;
+		int lock;
+
+		err_init(&e);
+		if (vm_paths_init(&s, argv[i], &p, &e) < 0 ||
+		    (lock = vm_lock(&s, argv[i], &e)) < 0) {
+			log_error("%s", e.msg);
+			rc = e.code;
+			continue;
+		}
+		if (vm_config_load(&p, &c, &e) < 0 && force && e.code == EXIT_VERIFY) {
+			/* A damaged config: -f removes what is there (a VMM it
+			 * started, if any, must be killed by hand). */
+			log_warn("%s — removing %s anyway", e.msg, p.dir);
+			err_init(&e);
+			if (net_lease_put(p.leases, argv[i], NULL, &e) < 0 ||
+			    path_remove_tree(p.dir, &e) < 0) {
+				log_error("%s", e.msg);
+				rc = e.code;
+			}
+		} else if (e.code || vm_remove(&s, &p, &c, &e) < 0) {
+			if (!(force && e.code == EXIT_NOTFOUND)) {
+				log_error("%s", e.msg);
+				rc = e.code;
+			}
+		}
+		lock_release(lock);
+	}
+	return rc;
+}

@@ -1,0 +1,50 @@
+/* vm-start — boot a created or stopped microVM in the background.
+ *
+ * usage: vm-start NAME
+ *
+ * Brings up its network (bridge, tap, NAT as configured), starts its VMM
+ * detached with the console going to the VM's console.log, and returns once
+ * the VMM has accepted the configuration. A VM created for Firecracker
+ * starts with QEMU, saying so, when /dev/kvm is not usable.
+ */
+#include "applet.h"
+#include "err.h"
+#include "exitcode.h"
+#include "lock.h"
+#include "log.h"
+#include "store.h"
+#include "vm.h"
+#include "xfuncs.h"
+
+#include <string.h>
+
+const char vm_start_usage[] =
+	"usage: vm-start NAME\n"
+	"\n"
+	"Brings up its network (bridge, tap, NAT as configured), starts its VMM\n"
+	"detached with the console going to the VM's console.log, and returns once\n"
+	"the VMM has accepted the configuration. A VM created for Firecracker\n"
+	"starts with QEMU, saying so, when /dev/kvm is not usable.\n";
+
+int vm_start_main(int argc, char **argv)
+{
+	char notice[256];
+	struct vm_config c;
+	struct vm_paths p;
+	struct store s;
+	struct err e;
+	int lock;
+
+	err_init(&e);
+	if (argc != 2 || argv[1][0] == '-')
+		die_usage("give the name of one VM");
+	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[1], &p, &e) < 0 ||
+	    (lock = vm_lock(&s, argv[1], &e)) < 0 || vm_config_load(&p, &c, &e) < 0)
+		die_err(&e);
+	if (vm_start(&s, &p, &c, notice, sizeof(notice), &e) < 0)
+		die_err(&e);
+	if (notice[0])
+		log_info("%s", notice);
+	lock_release(lock);
+	return EXIT_OK;
+}

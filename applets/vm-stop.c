@@ -1,0 +1,61 @@
+/* vm-stop — shut a microVM down: orderly first, forced after a timeout.
+ *
+ * usage: vm-stop [-f] [-t SECONDS] NAME
+ *
+ * Asks the guest to power off (Ctrl-Alt-Del through Firecracker, the ACPI
+ * power button through QEMU) and waits; after SECONDS (default 15) the VMM
+ * gets SIGTERM, then SIGKILL. -f skips the orderly part. Stopping a VM that
+ * is not running answers 1.
+ */
+#include "applet.h"
+#include "err.h"
+#include "exitcode.h"
+#include "lock.h"
+#include "store.h"
+#include "vm.h"
+#include "xfuncs.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+const char vm_stop_usage[] =
+	"usage: vm-stop [-f] [-t SECONDS] NAME\n"
+	"\n"
+	"Asks the guest to power off (Ctrl-Alt-Del through Firecracker, the ACPI\n"
+	"power button through QEMU) and waits; after SECONDS (default 15) the VMM\n"
+	"gets SIGTERM, then SIGKILL. -f skips the orderly part. Stopping a VM that\n"
+	"is not running answers 1.\n";
+
+int vm_stop_main(int argc, char **argv)
+{
+	int timeout_ms = VM_STOP_TIMEOUT_MS, o, lock;
+	bool force = false;
+	struct vm_config c;
+	struct vm_paths p;
+	struct store s;
+	struct err e;
+	char *end;
+	long v;
+
+	err_init(&e);
+	while ((o = getopt(argc, argv, "+ft:")) != -1) {
+		if (o == 'f') {
+			force = true;
+		} else if (o == 't') {
+			v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 0 || v > 3600)
+				die_usage("-t '%s': give seconds from 0 to 3600", optarg);
+			timeout_ms = (int)v * 1000;
+		} else {
+			die_usage("unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		die_usage("give the name of one VM");
+	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[optind], &p, &e) < 0 ||
+	    (lock = vm_lock(&s, argv[optind], &e)) < 0 || vm_config_load(&p, &c, &e) < 0 ||
+	    vm_stop(&p, &c, timeout_ms, force, &e) < 0)
+		die_err(&e);
+	lock_release(lock);
+	return EXIT_OK;
+}

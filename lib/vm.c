@@ -1,0 +1,1174 @@
+/* vm.c — see vm.h. */
+#include "vm.h"
+#include "err.h"
+#include "exitcode.h"
+#include "file.h"
+#include "firecracker.h"
+#include "lock.h"
+#include "net.h"
+#include "path.h"
+#include "qemu.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int vm_paths_init(const struct store *s, const char *name, struct vm_paths *p, struct err *e)
+{
+	static const struct {
+		size_t off;
+		const char *file;
+	} files[] = {
+		{ offsetof(struct vm_paths, config), "config.json" },
+		{ offsetof(struct vm_paths, rootfs), "rootfs.ext4" },
+		{ offsetof(struct vm_paths, console), "console.log" },
+		{ offsetof(struct vm_paths, pid), "pid" },
+		{ offsetof(struct vm_paths, state), "state" },
+		{ offsetof(struct vm_paths, api_sock), "api.sock" },
+		{ offsetof(struct vm_paths, vsock), "vsock.sock" },
+		{ offsetof(struct vm_paths, agent_sock), "agent.sock" },
+		{ offsetof(struct vm_paths, qmp_sock), "qmp.sock" },
+		{ offsetof(struct vm_paths, jail), "jail" },
+	};
+
+	if (store_object_dir(s, "vms", name, p->dir, sizeof(p->dir), e) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (path_join((char *)p + files[i].off, LIMIT_PATH, p->dir, files[i].file, e) < 0)
+			return -1;
+	return path_join(p->leases, sizeof(p->leases), s->home, "net/leases", e);
+}
+
+void vm_config_defaults(struct vm_config *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	snprintf(c->vmm, sizeof(c->vmm), "firecracker");
+	c->cpus = VM_DEFAULT_CPUS;
+	c->mem_mib = VM_DEFAULT_MEM_MIB;
+	snprintf(c->net, sizeof(c->net), "none");
+	c->prefix = 24;
+}
+
+char *vm_config_to_json(const struct vm_config *c, struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if (o && cJSON_AddStringToObject(o, "name", c->name) &&
+	    cJSON_AddStringToObject(o, "vmm", c->vmm) &&
+	    cJSON_AddStringToObject(o, "kernel", c->kernel) &&
+	    cJSON_AddStringToObject(o, "image", c->image) &&
+	    cJSON_AddNumberToObject(o, "cpus", c->cpus) &&
+	    cJSON_AddNumberToObject(o, "memory_mib", c->mem_mib) &&
+	    cJSON_AddNumberToObject(o, "disk_bytes", (double)c->disk_bytes) &&
+	    cJSON_AddStringToObject(o, "net", c->net) && cJSON_AddBoolToObject(o, "nat", c->nat) &&
+	    cJSON_AddBoolToObject(o, "jail", c->jail) && cJSON_AddStringToObject(o, "ip", c->ip) &&
+	    cJSON_AddStringToObject(o, "gateway", c->gateway) &&
+	    cJSON_AddNumberToObject(o, "prefix", c->prefix) &&
+	    cJSON_AddStringToObject(o, "bridge", c->bridge) &&
+	    cJSON_AddStringToObject(o, "tap", c->tap) &&
+	    cJSON_AddStringToObject(o, "mac", c->mac) &&
+	    cJSON_AddNumberToObject(o, "vsock_cid", c->cid) &&
+	    cJSON_AddNumberToObject(o, "ssh_port", c->ssh_port) &&
+	    cJSON_AddStringToObject(o, "ssh_key", c->ssh_key) &&
+	    cJSON_AddNumberToObject(o, "created", (double)c->created))
+		s = cJSON_Print(o);
+	cJSON_Delete(o);
+	if (!s)
+		err_set(e, EXIT_SYSTEM, "%s: config: out of memory", c->name);
+	return s;
+}
+
+static int get_str(const cJSON *o, const char *key, char *out, size_t size, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= size)
+		return err_set(e, EXIT_VERIFY,
+			       "config.json: \"%s\" must be a string under %zu bytes", key, size);
+	memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+	return 0;
+}
+
+static int get_num(const cJSON *o, const char *key, double lo, double hi, double *out,
+		   struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi)
+		return err_set(e, EXIT_VERIFY, "config.json: \"%s\" must be a number in %.0f..%.0f",
+			       key, lo, hi);
+	*out = v->valuedouble;
+	return 0;
+}
+
+static int get_bool(const cJSON *o, const char *key, bool *out, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsBool(v))
+		return err_set(e, EXIT_VERIFY, "config.json: \"%s\" must be true or false", key);
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struct err *e)
+{
+	cJSON *o = cJSON_ParseWithLength(text, len);
+	double cpus = c->cpus, mem = c->mem_mib, disk = (double)c->disk_bytes, prefix = c->prefix,
+	       cid = c->cid, created = (double)c->created, ssh_port = c->ssh_port;
+	int r = -1;
+
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return err_set(e, EXIT_VERIFY, "config.json: not a JSON object — remove the VM");
+	}
+	if (get_str(o, "name", c->name, sizeof(c->name), e) < 0 ||
+	    get_str(o, "vmm", c->vmm, sizeof(c->vmm), e) < 0 ||
+	    get_str(o, "kernel", c->kernel, sizeof(c->kernel), e) < 0 ||
+	    get_str(o, "image", c->image, sizeof(c->image), e) < 0 ||
+	    get_str(o, "net", c->net, sizeof(c->net), e) < 0 ||
+	    get_str(o, "ip", c->ip, sizeof(c->ip), e) < 0 ||
+	    get_str(o, "gateway", c->gateway, sizeof(c->gateway), e) < 0 ||
+	    get_str(o, "bridge", c->bridge, sizeof(c->bridge), e) < 0 ||
+	    get_str(o, "tap", c->tap, sizeof(c->tap), e) < 0 ||
+	    get_str(o, "mac", c->mac, sizeof(c->mac), e) < 0 ||
+	    get_str(o, "ssh_key", c->ssh_key, sizeof(c->ssh_key), e) < 0 ||
+	    get_num(o, "cpus", 1, VM_MAX_CPUS, &cpus, e) < 0 ||
+	    get_num(o, "memory_mib", 16, VM_MAX_MEM_MIB, &mem, e) < 0 ||
+	    get_num(o, "disk_bytes", 0, 9.0e15, &disk, e) < 0 ||
+	    get_num(o, "prefix", 1, 30, &prefix, e) < 0 ||
+	    get_num(o, "vsock_cid", 0, 4294967295.0, &cid, e) < 0 ||
+	    get_num(o, "ssh_port", 0, 65535, &ssh_port, e) < 0 ||
+	    get_num(o, "created", 0, 9.0e15, &created, e) < 0 ||
+	    get_bool(o, "nat", &c->nat, e) < 0 || get_bool(o, "jail", &c->jail, e) < 0)
+		goto out;
+	c->cpus = (int)cpus;
+	c->mem_mib = (int)mem;
+	c->disk_bytes = (uint64_t)disk;
+	c->prefix = (int)prefix;
+	c->cid = (unsigned)cid;
+	c->ssh_port = (int)ssh_port;
+	c->created = (long long)created;
+	if (strcmp(c->vmm, "firecracker") && strcmp(c->vmm, "qemu")) {
+		err_set(e, EXIT_VERIFY, "config.json: vmm \"%s\" is neither firecracker nor qemu",
+			c->vmm);
+		goto out;
+	}
+	if (strcmp(c->net, "tap") && strcmp(c->net, "user") && strcmp(c->net, "none")) {
+		err_set(e, EXIT_VERIFY, "config.json: net \"%s\" is not tap, user or none", c->net);
+		goto out;
+	}
+	r = 0;
+out:
+	cJSON_Delete(o);
+	return r;
+}
+
+int vm_config_load(const struct vm_paths *p, struct vm_config *c, struct err *e)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	if (file_read_all(p->config, LIMIT_JSON_DOC, &text, &len, e) < 0) {
+		if (e->code == EXIT_NOTFOUND) {
+			const char *name = strrchr(p->dir, '/');
+
+			return err_set(e, EXIT_NOTFOUND, "no VM named '%s' — see 'banger vm list'",
+				       name ? name + 1 : p->dir);
+		}
+		return -1;
+	}
+	vm_config_defaults(c, "");
+	r = vm_config_from_json(text, len, c, e);
+	free(text);
+	if (r < 0)
+		err_prefix(e, "%s", p->dir);
+	return r;
+}
+
+int vm_config_save(const struct vm_paths *p, const struct vm_config *c, struct err *e)
+{
+	char *s = vm_config_to_json(c, e);
+	int r;
+
+	if (!s)
+		return -1;
+	r = file_write_atomic(p->config, s, strlen(s), 0644, e);
+	free(s);
+	return r;
+}
+
+/* ---- disks -------------------------------------------------------------- */
+
+static int copy_range(int in, int out, off_t off, off_t end, const char *src, struct err *e)
+{
+	static char buf[1 << 20];
+
+	while (off < end) {
+		size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+		loff_t io = off, oo = off;
+		ssize_t n = copy_file_range(in, &io, out, &oo, want, 0);
+
+		if (n < 0 &&
+		    (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+			n = pread(in, buf, want, off);
+			if (n > 0 && pwrite(out, buf, (size_t)n, off) != n)
+				return err_errno(e, 0, "%s: write copy", src);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_errno(e, 0, "%s: copy", src);
+		if (n == 0)
+			return err_set(e, EXIT_SYSTEM, "%s: shrank while being copied", src);
+		off += n;
+	}
+	return 0;
+}
+
+int vm_copy_disk(const char *src, const char *dst, uint64_t size, enum vm_copy_how *how,
+		 struct err *e)
+{
+	struct stat st;
+	int in, out, r = -1;
+	off_t data = 0, hole;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, 0, "%s: cannot open the image's disk — pull the image again",
+				 src);
+	if (fstat(in, &st) < 0) {
+		err_errno(e, 0, "%s", src);
+		close(in);
+		return -1;
+	}
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+		err_errno(e, 0, "%s: cannot create", dst);
+		close(in);
+		return -1;
+	}
+	if (ioctl(out, FICLONE, in) == 0) {
+		if (how)
+			*how = VM_COPY_REFLINK;
+	} else {
+		if (how)
+			*how = VM_COPY_SPARSE;
+		if (ftruncate(out, st.st_size) < 0) {
+			err_errno(e, 0, "%s: cannot size", dst);
+			goto out;
+		}
+		/* Only the data extents: holes are never read or written. */
+		while (data < st.st_size) {
+			data = lseek(in, data, SEEK_DATA);
+			if (data < 0 && errno == ENXIO)
+				break;
+			if (data < 0) {
+				/* No SEEK_DATA here: the whole file is one extent. */
+				if (errno != EINVAL || copy_range(in, out, 0, st.st_size, src, e))
+					goto out;
+				break;
+			}
+			hole = lseek(in, data, SEEK_HOLE);
+			if (hole < 0)
+				hole = st.st_size;
+			if (copy_range(in, out, data, hole, src, e) < 0)
+				goto out;
+			data = hole;
+		}
+	}
+	if (size > (uint64_t)st.st_size && ftruncate(out, (off_t)size) < 0) {
+		err_errno(e, 0, "%s: cannot grow to %llu bytes", dst, (unsigned long long)size);
+		goto out;
+	}
+	if (fsync(out) < 0) {
+		err_errno(e, 0, "%s: sync", dst);
+		goto out;
+	}
+	r = 0;
+out:
+	close(in);
+	if (close(out) < 0 && r == 0)
+		r = err_errno(e, 0, "%s: close", dst);
+	if (r < 0)
+		unlink(dst);
+	return r;
+}
+
+/* ---- process state ------------------------------------------------------ */
+
+unsigned long long vm_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	char state;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields start after the last ')'. */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	if (sscanf(p + 1,
+		   " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu",
+		   &state, &start) != 2)
+		return 0;
+	return state == 'Z' || state == 'X' ? 0 : start;
+}
+
+static void read_small(const char *path, char *out, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, out, size - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+enum vm_status vm_status_get(const struct vm_paths *p, pid_t *pid)
+{
+	char state[32], pidline[64];
+	unsigned long long start = 0;
+	int v = 0;
+
+	read_small(p->state, state, sizeof(state));
+	read_small(p->pid, pidline, sizeof(pidline));
+	if (sscanf(pidline, "%d %llu", &v, &start) < 1)
+		v = 0;
+	if (pid)
+		*pid = v;
+	if (!strcmp(state, "running")) {
+		if (v > 0 && start && vm_proc_starttime(v) == start)
+			return VM_RUNNING;
+		return VM_DEAD;
+	}
+	if (!strcmp(state, "stopped"))
+		return VM_STOPPED;
+	return VM_CREATED;
+}
+
+const char *vm_status_name(enum vm_status s)
+{
+	switch (s) {
+	case VM_RUNNING:
+		return "running";
+	case VM_STOPPED:
+		return "stopped";
+	case VM_DEAD:
+		return "dead";
+	default:
+		return "created";
+	}
+}
+
+int vm_state_set(const struct vm_paths *p, const char *state, struct err *e)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%s\n", state);
+
+	return file_write_atomic(p->state, line, (size_t)n, 0644, e);
+}
+
+int vm_pid_save(const struct vm_paths *p, pid_t pid, struct err *e)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%d %llu\n", (int)pid, vm_proc_starttime(pid));
+
+	return file_write_atomic(p->pid, line, (size_t)n, 0644, e);
+}
+
+int vm_lock(const struct store *s, const char *name, struct err *e)
+{
+	return store_lock(s, "vms", name, NULL, e);
+}
+
+/* ---- boot --------------------------------------------------------------- */
+
+/* RFC 4648 base64 of src into out (NUL-terminated); -1 if out is too small. */
+static int base64(const char *src, char *out, size_t size)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)src;
+	size_t n = strlen(src), o = 0;
+
+	if ((n + 2) / 3 * 4 + 1 > size)
+		return -1;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, char *out,
+		 size_t size, struct err *e)
+{
+	char ip[128] = "", key[sizeof(c->ssh_key) * 4 / 3 + 8] = "";
+	int n;
+
+	if (!strcmp(c->net, "tap") && c->ip[0]) {
+		struct in_addr g, gw;
+
+		if (inet_pton(AF_INET, c->ip, &g) != 1 || inet_pton(AF_INET, c->gateway, &gw) != 1)
+			return err_set(e, EXIT_VERIFY,
+				       "%s: bad address in config.json — remove the "
+				       "VM",
+				       c->name);
+		if (net_ip_arg(ip, sizeof(ip), ntohl(g.s_addr), ntohl(gw.s_addr), c->prefix,
+			       c->name, 0, e) < 0)
+			return -1;
+	}
+	/* The key has spaces: base64 keeps it one parameter (first-boot decodes it). */
+	if (c->ssh_key[0] && base64(c->ssh_key, key, sizeof(key)) < 0)
+		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
+	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
+	n = snprintf(out, size,
+		     "console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s",
+		     !strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
+		     qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
+		     c->name, key[0] ? " banger.ssh_key=" : "", key, extra && *extra ? " " : "",
+		     extra ? extra : "");
+	if (n < 0 || (size_t)n >= size || (size_t)n >= LIMIT_CMDLINE)
+		return err_set(e, EXIT_USAGE,
+			       "%s: kernel command line longer than %d bytes — shorten it", c->name,
+			       LIMIT_CMDLINE - 1);
+	return 0;
+}
+
+bool vm_kvm_usable(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int vm_find_exe(const char *env, const char *name, char *out, size_t size)
+{
+	const char *v = env ? getenv(env) : NULL;
+	const char *path = getenv("PATH");
+
+	if (v && *v) {
+		if ((size_t)snprintf(out, size, "%s", v) >= size)
+			return -1;
+		return access(out, X_OK);
+	}
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+
+		if (len && (size_t)snprintf(out, size, "%.*s/%s", (int)len, path, name) < size &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path += len + (path[len] == ':');
+	}
+	return -1;
+}
+
+const char *vm_pick_vmm(char *reason, size_t size)
+{
+	char exe[LIMIT_PATH];
+
+	if (vm_find_exe("BANGER_FIRECRACKER", "firecracker", exe, sizeof(exe)) < 0) {
+		snprintf(reason, size, "firecracker not found (set BANGER_FIRECRACKER)");
+		return "qemu";
+	}
+	if (!vm_kvm_usable()) {
+		snprintf(reason, size, "/dev/kvm is not usable");
+		return "qemu";
+	}
+	reason[0] = '\0';
+	return "firecracker";
+}
+
+/* Kernel files of the VM: kernels/NAME/vmlinux and, if present, initrd.img. */
+static int kernel_files(const struct store *s, const struct vm_config *c, char *vmlinux,
+			char *initrd, bool *has_initrd, struct err *e)
+{
+	char dir[LIMIT_PATH];
+
+	if (store_object_dir(s, "kernels", c->kernel, dir, sizeof(dir), e) < 0 ||
+	    path_join(vmlinux, LIMIT_PATH, dir, "vmlinux", e) < 0 ||
+	    path_join(initrd, LIMIT_PATH, dir, "initrd.img", e) < 0)
+		return -1;
+	if (access(vmlinux, R_OK) < 0)
+		return err_errno(e, EXIT_NOTFOUND,
+				 "kernel '%s' (%s) — pull it with 'banger kernel pull %s'",
+				 c->kernel, vmlinux, c->kernel);
+	*has_initrd = access(initrd, R_OK) == 0;
+	return 0;
+}
+
+static int net_up(const struct vm_config *c, struct err *e)
+{
+	struct net_config nc;
+	struct in_addr g;
+
+	if (strcmp(c->net, "tap"))
+		return 0;
+	if (net_config_init(&nc, e) < 0)
+		return -1;
+	/* The bridge of the VM's creation, whatever the environment says now. */
+	snprintf(nc.bridge, sizeof(nc.bridge), "%s", c->bridge);
+	if (inet_pton(AF_INET, c->gateway, &g) != 1)
+		return err_set(e, EXIT_VERIFY, "%s: bad gateway in config.json", c->name);
+	nc.gateway = ntohl(g.s_addr);
+	nc.prefix = c->prefix;
+	if (net_bridge_ensure(&nc, e) < 0 || net_tap_create(c->tap, c->bridge, getuid(), e) < 0)
+		return -1;
+	if (c->nat) {
+		inet_pton(AF_INET, c->ip, &g);
+		if (net_nat_add(&nc, ntohl(g.s_addr), c->tap, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *vm_dns_arg(const struct vm_config *c, char *out, size_t size, const char *resolv)
+{
+	char line[256];
+	size_t n = 0;
+	int count = 0;
+	FILE *f;
+
+	out[0] = '\0';
+	if (!strcmp(c->net, "user")) {
+		snprintf(out, size, "banger.dns=10.0.2.3"); /* QEMU's user-mode resolver */
+		return out;
+	}
+	if (strcmp(c->net, "tap") || !c->nat || !(f = fopen(resolv, "re")))
+		return out;
+	/* The host's own servers, unless they only exist on its loopback
+	 * (a local stub resolver the guest cannot reach). */
+	while (count < 3 && fgets(line, sizeof(line), f)) {
+		char addr[64];
+
+		if (sscanf(line, " nameserver %63s", addr) != 1 || !strncmp(addr, "127.", 4) ||
+		    !strcmp(addr, "::1") ||
+		    strspn(addr, "0123456789abcdefABCDEF.:") != strlen(addr))
+			continue;
+		n += (size_t)snprintf(out + n, size > n ? size - n : 0, "%s%s",
+				      count ? "," : "banger.dns=", addr);
+		count++;
+	}
+	fclose(f);
+	if (n >= size)
+		out[0] = '\0';
+	return out;
+}
+
+/* Hard-links (or copies) a file into the jail root under name. */
+static int jail_link(const char *root, const char *src, const char *name, struct err *e)
+{
+	char dst[LIMIT_PATH];
+
+	if (path_join(dst, sizeof(dst), root, name, e) < 0)
+		return -1;
+	unlink(dst);
+	if (link(src, dst) == 0)
+		return 0;
+	return vm_copy_disk(src, dst, 0, NULL, e);
+}
+
+static int start_firecracker(const struct store *s, const struct vm_paths *p, struct vm_config *c,
+			     pid_t *pid, struct err *e)
+{
+	char fc[LIMIT_PATH], jailer[LIMIT_PATH], vmlinux[LIMIT_PATH], initrd[LIMIT_PATH];
+	char args[LIMIT_CMDLINE], api[LIMIT_PATH], root[LIMIT_PATH], dns[160];
+	struct fc_launch l = { .firecracker = fc, .log = p->console };
+	struct fc_vm vm = { .vcpus = c->cpus, .mem_mib = c->mem_mib };
+	bool has_initrd;
+
+	if (vm_find_exe("BANGER_FIRECRACKER", "firecracker", fc, sizeof(fc)) < 0)
+		return err_set(e, EXIT_NOTFOUND,
+			       "firecracker not found on PATH — install it, set BANGER_FIRECRACKER "
+			       "or use --vmm qemu");
+	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0 ||
+	    vm_boot_args(c, false, vm_dns_arg(c, dns, sizeof(dns), "/etc/resolv.conf"), args,
+			 sizeof(args), e) < 0)
+		return -1;
+	vm.boot_args = args;
+	vm.tap = strcmp(c->net, "tap") ? NULL : c->tap;
+	vm.mac = vm.tap && c->mac[0] ? c->mac : NULL;
+	vm.vsock_cid = c->cid;
+	if (c->jail) {
+		if (vm_find_exe("BANGER_JAILER", "jailer", jailer, sizeof(jailer)) < 0)
+			return err_set(
+				e, EXIT_NOTFOUND,
+				"jailer not found on PATH — install it beside firecracker or "
+				"set BANGER_JAILER, or drop --jail");
+		if (fc_jail_root(p->jail, c->name, root, sizeof(root), e) < 0 ||
+		    path_join(api, sizeof(api), root, "firecracker.socket", e) < 0 ||
+		    path_mkdirs(root, 0755, e) < 0 || jail_link(root, vmlinux, "vmlinux", e) < 0 ||
+		    jail_link(root, p->rootfs, "rootfs.ext4", e) < 0 ||
+		    (has_initrd && jail_link(root, initrd, "initrd.img", e) < 0))
+			return -1;
+		l.jailer = jailer;
+		l.jail_base = p->jail;
+		l.jail_id = c->name;
+		l.uid = getuid();
+		l.gid = getgid();
+		l.api_sock = api;
+		vm.kernel = "/vmlinux";
+		vm.initrd = has_initrd ? "/initrd.img" : NULL;
+		vm.rootfs = "/rootfs.ext4";
+		vm.vsock_uds = "/vsock.sock";
+	} else {
+		l.api_sock = p->api_sock;
+		vm.kernel = vmlinux;
+		vm.initrd = has_initrd ? initrd : NULL;
+		vm.rootfs = p->rootfs;
+		vm.vsock_uds = p->vsock;
+		unlink(p->vsock);
+	}
+	if (fc_launch(&l, 5000, pid, e) < 0)
+		return -1;
+	if (fc_configure(l.api_sock, &vm, e) < 0 || fc_action(l.api_sock, "InstanceStart", e) < 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* A free TCP port on 127.0.0.1, chosen by the kernel (0 on failure). */
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm_config *c,
+		      pid_t *pid, char *notice, size_t notice_size, struct err *e)
+{
+	char exe[LIMIT_PATH], vmlinux[LIMIT_PATH], initrd[LIMIT_PATH], args[LIMIT_CMDLINE];
+	char dns[160];
+	const char *accel = getenv("BANGER_ACCEL");
+	bool has_initrd, kvm = vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
+	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib };
+
+	if (vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", exe, sizeof(exe)) < 0)
+		return err_set(e, EXIT_NOTFOUND,
+			       "qemu-system-x86_64 not found — install qemu-system-x86 or set "
+			       "BANGER_QEMU");
+	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0)
+		return -1;
+	q.kernel = vmlinux;
+	q.initrd = has_initrd ? initrd : NULL;
+	q.cmdline = args;
+	q.rootfs = p->rootfs;
+	q.net = c->net;
+	q.tap = c->tap;
+	q.mac = c->mac[0] ? c->mac : NULL;
+	q.agent_sock = p->agent_sock;
+	q.qmp_sock = p->qmp_sock;
+	if (!strcmp(c->net, "user"))
+		q.ssh_port = c->ssh_port = free_port();
+	for (;;) {
+		q.kvm = kvm;
+		if (vm_boot_args(c, !kvm, vm_dns_arg(c, dns, sizeof(dns), "/etc/resolv.conf"), args,
+				 sizeof(args), e) < 0)
+			return -1;
+		if (qemu_launch(&q, p->console, 10000, pid, e) == 0)
+			return 0;
+		/* /dev/kvm can open and still fail QEMU (broken nested virtualization):
+		 * the emulator still works. */
+		if (!kvm || (accel && !strcmp(accel, "kvm")))
+			return -1;
+		if (notice && notice_size)
+			snprintf(notice, notice_size,
+				 "QEMU failed with KVM (see %s): using the emulator (TCG) — set "
+				 "BANGER_ACCEL=tcg to skip KVM",
+				 p->console);
+		kvm = false;
+		err_init(e);
+	}
+}
+
+int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *c, char *notice,
+	     size_t notice_size, struct err *e)
+{
+	enum vm_status st = vm_status_get(p, NULL);
+	pid_t pid = 0;
+	int r;
+
+	if (notice && notice_size)
+		notice[0] = '\0';
+	if (st == VM_RUNNING)
+		return err_set(e, EXIT_BUSY, "VM '%s' is already running — stop it first", c->name);
+	/* Created where Firecracker runs, started where it cannot: QEMU boots the
+	 * same kernel and disk. An explicit BANGER_FIRECRACKER means no fallback. */
+	if (!strcmp(c->vmm, "firecracker") && notice && !getenv("BANGER_FIRECRACKER")) {
+		char reason[128];
+
+		if (strcmp(vm_pick_vmm(reason, sizeof(reason)), "firecracker")) {
+			snprintf(notice, notice_size, "%s: starting '%s' with QEMU", reason,
+				 c->name);
+			snprintf(c->vmm, sizeof(c->vmm), "qemu");
+		}
+	}
+	if (net_up(c, e) < 0)
+		return -1;
+	if (!strcmp(c->vmm, "qemu"))
+		r = start_qemu(s, p, c, &pid, notice, notice_size, e);
+	else
+		r = start_firecracker(s, p, c, &pid, e);
+	if (r < 0)
+		return -1;
+	if (vm_pid_save(p, pid, e) < 0 || vm_config_save(p, c, e) < 0 ||
+	    vm_state_set(p, "running", e) < 0) {
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits until pid has gone (or is a zombie), up to timeout_ms. */
+static bool wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 20) {
+		waitpid(pid, NULL, WNOHANG); /* reap it if it is our child */
+		if (vm_proc_starttime(pid) != start)
+			return true;
+		poll(NULL, 0, 20);
+	}
+	return false;
+}
+
+int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms, bool force,
+	    struct err *e)
+{
+	char pidline[64] = "", api[LIMIT_PATH];
+	unsigned long long start = 0;
+	pid_t pid = 0;
+	int v = 0;
+	struct err ignored = { 0 };
+	enum vm_status st = vm_status_get(p, &pid);
+
+	if (st != VM_RUNNING) {
+		if (st == VM_DEAD)
+			return vm_state_set(p, "stopped", e);
+		return err_set(e, EXIT_NO, "VM '%s' is not running", c->name);
+	}
+	read_small(p->pid, pidline, sizeof(pidline));
+	if (sscanf(pidline, "%d %llu", &v, &start) != 2)
+		return err_set(e, EXIT_VERIFY, "%s: unreadable pid file", p->pid);
+	err_init(&ignored);
+	if (!force) {
+		int r = -1; /* the agent branch has waited already */
+
+		/* The agent powers the guest off the same way on every VMM and works
+		 * where the guest ignores ACPI; the VMM's own button is the fallback. */
+		if (vm_agent_shutdown(p, c, 2) == 0) {
+			if (wait_gone(pid, start, timeout_ms))
+				goto stopped;
+		} else if (!strcmp(c->vmm, "qemu")) {
+			r = qemu_qmp(p->qmp_sock, "system_powerdown", &ignored);
+		} else {
+			if (c->jail)
+				r = path_joinf(api, sizeof(api), &ignored, p->jail,
+					       "firecracker/%s/root/firecracker.socket", c->name);
+			else
+				r = path_join(api, sizeof(api), p->api_sock, "", &ignored);
+			if (r == 0)
+				r = fc_action(api, "SendCtrlAltDel", &ignored);
+		}
+		if (r == 0 && wait_gone(pid, start, timeout_ms))
+			goto stopped;
+	}
+	kill(pid, SIGTERM);
+	if (!wait_gone(pid, start, 2000)) {
+		kill(pid, SIGKILL);
+		if (!wait_gone(pid, start, 5000))
+			return err_set(e, EXIT_SYSTEM, "VM '%s' (pid %d) did not die from SIGKILL",
+				       c->name, (int)pid);
+	}
+stopped:
+	unlink(p->api_sock);
+	unlink(p->vsock);
+	unlink(p->agent_sock);
+	unlink(p->qmp_sock);
+	return vm_state_set(p, "stopped", e);
+}
+
+int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
+	      struct err *e)
+{
+	struct net_config nc;
+	struct in_addr g;
+	int left = 1;
+
+	(void)s;
+	if (vm_status_get(p, NULL) == VM_RUNNING && vm_stop(p, c, VM_STOP_TIMEOUT_MS, false, e) < 0)
+		return -1;
+	if (!strcmp(c->net, "tap")) {
+		snprintf(nc.bridge, sizeof(nc.bridge), "%s", c->bridge);
+		nc.prefix = c->prefix;
+		nc.gateway = inet_pton(AF_INET, c->gateway, &g) == 1 ? ntohl(g.s_addr) : 0;
+		if (c->nat && inet_pton(AF_INET, c->ip, &g) == 1 &&
+		    net_nat_del(&nc, ntohl(g.s_addr), c->tap, e) < 0)
+			return -1;
+		if (c->tap[0] && net_link_delete(c->tap, e) < 0)
+			return -1;
+	}
+	if (net_lease_put(p->leases, c->name, &left, e) < 0)
+		return -1;
+	if (!left && !strcmp(c->net, "tap") && c->bridge[0] && net_link_delete(c->bridge, e) < 0)
+		return -1;
+	return path_remove_tree(p->dir, e);
+}
+
+int vm_parse_size(const char *s, uint64_t *out, struct err *e)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno)
+		goto bad;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if ((*end == 'B' || *end == 'b') && end[1] == '\0')
+		end++;
+	if (*end || (shift && v > (~0ULL >> shift)))
+		goto bad;
+	*out = (uint64_t)v << shift;
+	return 0;
+bad:
+	return err_set(e, EXIT_USAGE, "'%s': not a size — write it like 2G, 512M or 1073741824", s);
+}
+
+int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how, struct err *e)
+{
+	char image[LIMIT_PATH], staging[LIMIT_PATH], file[LIMIT_PATH], vmlinux[LIMIT_PATH];
+	char initrd[LIMIT_PATH];
+	struct vm_paths p;
+	struct net_config nc;
+	struct stat st;
+	uint32_t addr;
+	bool has_initrd, leased = false;
+	char *json = NULL;
+	int lock, r = -1;
+
+	if (vm_paths_init(s, c->name, &p, e) < 0 ||
+	    store_object_dir(s, "images", c->image, file, sizeof(file), e) < 0 ||
+	    path_join(image, sizeof(image), file, "rootfs.ext4", e) < 0)
+		return -1;
+	if (stat(image, &st) == 0 && c->disk_bytes && c->disk_bytes < (uint64_t)st.st_size)
+		return err_set(e, EXIT_USAGE,
+			       "--disk-size %llu is smaller than image '%s' (%llu bytes) — give at "
+			       "least its size",
+			       (unsigned long long)c->disk_bytes, c->image,
+			       (unsigned long long)st.st_size);
+	if (stat(image, &st) < 0)
+		return err_errno(e, EXIT_NOTFOUND,
+				 "image '%s' (%s) — pull it with 'banger image "
+				 "pull %s'",
+				 c->image, image, c->image);
+	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0)
+		return -1;
+	if (net_config_init(&nc, e) < 0)
+		return -1;
+	if ((lock = vm_lock(s, c->name, e)) < 0)
+		return -1;
+	if (access(p.dir, F_OK) == 0) {
+		err_set(e, EXIT_BUSY,
+			"VM '%s' already exists — pick another --name or 'banger vm rm %s'",
+			c->name, c->name);
+		goto out;
+	}
+	store_sweep_staging(s, "vms", c->name);
+	if (store_staging(s, "vms", c->name, staging, sizeof(staging), e) < 0)
+		goto out;
+	if (path_join(file, sizeof(file), staging, "rootfs.ext4", e) < 0 ||
+	    vm_copy_disk(image, file, c->disk_bytes, how, e) < 0)
+		goto fail;
+	if (net_lease_get(p.leases, &nc, c->name, &addr, e) < 0)
+		goto fail;
+	leased = true;
+	net_ntoa(addr, c->ip, sizeof(c->ip));
+	net_ntoa(nc.gateway, c->gateway, sizeof(c->gateway));
+	c->prefix = nc.prefix;
+	snprintf(c->bridge, sizeof(c->bridge), "%s", nc.bridge);
+	net_tap_name(&nc, addr, c->tap, sizeof(c->tap));
+	net_mac(addr, c->mac, sizeof(c->mac));
+	c->cid = 2 + (addr & ~net_mask(nc.prefix));
+	if (!c->created)
+		c->created = (long long)time(NULL);
+	if (!(json = vm_config_to_json(c, e)) ||
+	    path_join(file, sizeof(file), staging, "config.json", e) < 0 ||
+	    file_write_atomic(file, json, strlen(json), 0644, e) < 0 ||
+	    path_join(file, sizeof(file), staging, "state", e) < 0 ||
+	    file_write_atomic(file, "created\n", 8, 0644, e) < 0 ||
+	    file_commit_dir(staging, p.dir, e) < 0)
+		goto fail;
+	r = 0;
+	goto out;
+fail : {
+	struct err ignored = { 0 };
+
+	path_remove_tree(staging, &ignored);
+	if (leased)
+		net_lease_put(p.leases, c->name, NULL, &ignored);
+}
+out:
+	free(json);
+	lock_release(lock);
+	return r;
+}
+
+int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e)
+{
+	char *end;
+	long v;
+
+	if (!strcmp(opt, "name") || !strcmp(opt, "image") || !strcmp(opt, "kernel")) {
+		char *dst = !strcmp(opt, "name")    ? c->name
+			    : !strcmp(opt, "image") ? c->image
+						    : c->kernel;
+
+		if (!path_is_simple_name(arg))
+			return err_set(
+				e, EXIT_USAGE,
+				"--%s '%s': use letters, digits, '.', '_' and '-' (at most 64, "
+				"starting with a letter or digit)",
+				opt, arg);
+		snprintf(dst, VM_NAME_MAX + 1, "%s", arg);
+		return 0;
+	}
+	if (!strcmp(opt, "cpus") || !strcmp(opt, "memory")) {
+		bool cpus = !strcmp(opt, "cpus");
+
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (*end || end == arg || errno || v < (cpus ? 1 : 16) ||
+		    v > (cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB))
+			return err_set(e, EXIT_USAGE, "--%s '%s': give a number from %d to %d", opt,
+				       arg, cpus ? 1 : 16, cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB);
+		if (cpus && v > 1 && v % 2)
+			return err_set(e, EXIT_USAGE,
+				       "--cpus %ld: Firecracker takes 1 or an even number of vCPUs",
+				       v);
+		*(cpus ? &c->cpus : &c->mem_mib) = (int)v;
+		return 0;
+	}
+	if (!strcmp(opt, "disk-size"))
+		return vm_parse_size(arg, &c->disk_bytes, e);
+	if (!strcmp(opt, "vmm")) {
+		if (strcmp(arg, "firecracker") && strcmp(arg, "qemu"))
+			return err_set(e, EXIT_USAGE, "--vmm '%s': use firecracker or qemu", arg);
+		snprintf(c->vmm, sizeof(c->vmm), "%s", arg);
+		return 0;
+	}
+	if (!strcmp(opt, "net")) {
+		if (strcmp(arg, "tap") && strcmp(arg, "user") && strcmp(arg, "none"))
+			return err_set(e, EXIT_USAGE, "--net '%s': use tap, user or none", arg);
+		snprintf(c->net, sizeof(c->net), "%s", arg);
+		return 0;
+	}
+	if (!strcmp(opt, "ssh-key")) {
+		char *text;
+		size_t len;
+
+		if (file_read_all(arg, sizeof(c->ssh_key) - 1, &text, &len, e) < 0)
+			return err_prefix(e, "--ssh-key");
+		text[strcspn(text, "\n")] = '\0';
+		if (strncmp(text, "ssh-", 4) && strncmp(text, "ecdsa-", 6)) {
+			free(text);
+			return err_set(e, EXIT_USAGE,
+				       "--ssh-key %s: not an OpenSSH public key "
+				       "(give the .pub file)",
+				       arg);
+		}
+		snprintf(c->ssh_key, sizeof(c->ssh_key), "%s", text);
+		free(text);
+		return 0;
+	}
+	if (!strcmp(opt, "nat")) {
+		c->nat = true;
+		return 0;
+	}
+	if (!strcmp(opt, "jail")) {
+		c->jail = true;
+		return 0;
+	}
+	return err_set(e, EXIT_USAGE, "unknown option --%s", opt);
+}
+
+void vm_config_finish(struct vm_config *c)
+{
+	char reason[128];
+
+	if (!c->vmm[0])
+		snprintf(c->vmm, sizeof(c->vmm), "%s", vm_pick_vmm(reason, sizeof(reason)));
+	if (!c->net[0]) {
+		if (geteuid() == 0)
+			snprintf(c->net, sizeof(c->net), "tap");
+		else
+			snprintf(c->net, sizeof(c->net), "%s",
+				 !strcmp(c->vmm, "qemu") ? "user" : "none");
+	}
+	if (c->nat && !strcmp(c->net, "none"))
+		snprintf(c->net, sizeof(c->net), "tap");
+	if (!c->kernel[0])
+		snprintf(c->kernel, sizeof(c->kernel), "%s", VM_DEFAULT_KERNEL);
+	if (!c->image[0])
+		snprintf(c->image, sizeof(c->image), "%s", VM_DEFAULT_IMAGE);
+	if (!c->name[0]) {
+		unsigned char r[3] = { 0 };
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			if (read(fd, r, sizeof(r)) < 0)
+				r[0] = (unsigned char)getpid();
+			close(fd);
+		}
+		snprintf(c->name, sizeof(c->name), "vm-%02x%02x%02x", r[0], r[1], r[2]);
+	}
+}
+
+int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
+		     struct err *e)
+{
+	int n;
+
+	if (!strcmp(c->vmm, "qemu"))
+		n = snprintf(out, size, "unix:%s", p->agent_sock);
+	else if (c->jail)
+		n = snprintf(out, size, "firecracker:%s/firecracker/%s/root/vsock.sock", p->jail,
+			     c->name);
+	else
+		n = snprintf(out, size, "firecracker:%s", p->vsock);
+	if (n < 0 || (size_t)n >= size)
+		return err_set(e, EXIT_USAGE,
+			       "%s: agent socket path too long — use a shorter "
+			       "BANGER_HOME",
+			       c->name);
+	return 0;
+}
+
+int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
+		    size_t size, struct err *e)
+{
+	char addr[LIMIT_PATH + 16];
+	char *colon;
+
+	if (vm_agent_address(p, c, addr, sizeof(addr), e) < 0)
+		return -1;
+	colon = strchr(addr, ':');
+	*colon = '\0';
+	snprintf(opt, 16, "--%.13s", addr);
+	if ((size_t)snprintf(val, size, "%s", colon + 1) >= size)
+		return err_set(e, EXIT_USAGE, "%s: agent socket path too long", c->name);
+	return 0;
+}
+
+int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s)
+{
+	char exe[LIMIT_PATH], opt[16], sock[LIMIT_PATH], secs[16];
+	struct err e = { 0 };
+	ssize_t n;
+	int status;
+	pid_t pid;
+
+	/* Firecracker creates its vsock socket itself: none, nobody to ask. */
+	if (vm_agent_option(p, c, opt, sock, sizeof(sock), &e) < 0 || access(sock, F_OK) < 0)
+		return -1;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -1;
+	exe[n] = '\0';
+	snprintf(secs, sizeof(secs), "%d", timeout_s);
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(126);
+		execl(exe, "banger", "agent", "shutdown", opt, sock, "--timeout", secs,
+		      (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
