@@ -458,7 +458,12 @@ int registry_open(struct registry *r, const struct ref *ref, const struct regist
 	buf_init(&body, LIMIT_JSON_DOC, "registry answer");
 	snprintf(r->base, sizeof(r->base), "https://%s/v2/", ref_api_host(ref));
 	rc = ping(r, &body, &resp, e);
-	if (rc < 0 && (ref_is_loopback(ref) || o->insecure)) {
+	if (rc < 0 && !ref_is_loopback(ref) && !o->insecure && e->code == EXIT_NETWORK) {
+		char msg[ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		err_set(e, EXIT_NETWORK, "%s (a registry without TLS needs --insecure)", msg);
+	} else if (rc < 0 && (ref_is_loopback(ref) || o->insecure)) {
 		/* A registry without TLS: allowed on loopback or when asked, and
 		 * only if it answers like a registry (else the TLS error stands). */
 		struct err tls = *e;
