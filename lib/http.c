@@ -109,14 +109,17 @@ out:
 }
 
 /* Copies "Name: value" header values we care about (bounded). */
-static void take_header(char *dst, size_t size, const char *v, size_t len)
+/* Copies a header value; false (and nothing copied) when it does not fit:
+ * a cut WWW-Authenticate or digest would silently mean something else. */
+static bool take_header(char *dst, size_t size, const char *v, size_t len)
 {
 	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
 		len--;
 	if (len >= size)
-		len = size - 1; /* only ever used for messages or bounded tokens */
+		return false;
 	memcpy(dst, v, len);
 	dst[len] = '\0';
+	return true;
 }
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
@@ -145,17 +148,18 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	while (v < p + n && *v == ' ')
 		v++;
 #define IS(h) (name_len == sizeof(h) - 1 && !strncasecmp(p, h, name_len))
-	if (IS("content-type"))
-		take_header(r->content_type, sizeof(r->content_type), v, (size_t)(p + n - v));
-	else if (IS("www-authenticate"))
-		take_header(r->www_authenticate, sizeof(r->www_authenticate), v,
-			    (size_t)(p + n - v));
-	else if (IS("docker-content-digest"))
-		take_header(r->digest, sizeof(r->digest), v, (size_t)(p + n - v));
-	else if (IS("retry-after"))
-		take_header(r->retry_after, sizeof(r->retry_after), v, (size_t)(p + n - v));
-	else if (IS("content-length"))
+#define TAKE(field) take_header(r->field, sizeof(r->field), v, (size_t)(p + n - v))
+	if ((IS("content-type") && !TAKE(content_type)) ||
+	    (IS("www-authenticate") && !TAKE(www_authenticate)) ||
+	    (IS("docker-content-digest") && !TAKE(digest)) ||
+	    (IS("retry-after") && !TAKE(retry_after))) {
+		snprintf(s->hdr_fail, sizeof(s->hdr_fail), "response header '%.*s' is too long",
+			 (int)name_len, p);
+		return 0;
+	}
+	if (IS("content-length"))
 		r->content_length = strtoull(v, NULL, 10);
+#undef TAKE
 #undef IS
 	return n;
 }

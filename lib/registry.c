@@ -1030,8 +1030,8 @@ out:
 	free(auth);
 	if (fd >= 0)
 		close(fd);
-	if (rc < 0)
-		unlink(tmp);
+	/* On failure the temporary stays until fetch_worker has published the
+	 * failure: a reader that saw LAYER_FETCHING may still be opening it. */
 	return rc;
 }
 
@@ -1066,6 +1066,9 @@ static void *fetch_worker(void *arg)
 				j->failed = true;
 				j->err = e;
 			}
+			/* Now no reader opens it any more: drop the unverified bytes. */
+			if (j->layers[i].phase == LAYER_FETCHING)
+				unlink(j->layers[i].path);
 			pthread_cond_broadcast(&j->cond);
 			pthread_mutex_unlock(&j->mu);
 			break;
