@@ -45,6 +45,8 @@ $(B)/obj/%.o: %.S $(DEPS)/.stamp $(shell find config -type f)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -c $< -o $@
 
+
+$(B)/obj/applets/image-pull.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"'
 $(B)/obj/applets/main.o $(B)/obj/applets/vsock-agent.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"' -DBANGER_SOURCES='"$(SOURCES)"'
 
 $(B)/banger.unstripped: $(APPLET_OBJ) $(B)/libbanger.a

@@ -330,6 +330,10 @@ int agent_main(int argc, char **argv)
 	struct err e;
 	bool dashdash = false;
 
+	/* A closed stdio fd would be reused by the connection: fill the gaps. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			die(EXIT_SYSTEM, "/dev/null: cannot open: %s", strerror(errno));
 	G.timeout_ms = 10000;
 	G.args = xcalloc(argc, sizeof(char *));
 	/* Connection options may come before or after the command. */

@@ -8,7 +8,11 @@
 APPLET("agent", agent, HOST, "talk to a guest's agent: ping, exec, put, get, shutdown")
 APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
+APPLET("image-import", image_import, HOST, "register a local ext4 file as an image")
+APPLET("image-list", image_list, HOST, "list the installed images")
+APPLET("image-pack", image_pack, HOST, "make a deterministic image bundle and catalog entry")
 APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
+APPLET("image-rm", image_rm, HOST, "remove installed images")
 APPLET("initramfs", initramfs, HOST, "build the initramfs that boots a stock kernel into banger")
 APPLET("kernel-import", kernel_import, HOST,
        "register a local kernel (vmlinux, or cut from a vmlinuz)")

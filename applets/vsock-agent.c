@@ -28,6 +28,7 @@
 #include "log.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -513,11 +514,23 @@ static void child(const struct exec_req *r, int in, int out, int errfd, int rep)
 		child_fail(rep, STAGE_PTY);
 	errno = ENOENT;
 	pw = r->user ? getpwnam(r->user) : getpwuid(getuid());
-	if (r->user && !pw)
-		child_fail(rep, STAGE_USER);
-	if (r->user && (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-			setuid(pw->pw_uid) < 0))
+	if (r->user && !pw) {
+		/* "UID[:GID]" works without an /etc/passwd (distroless images). */
+		char *end;
+		unsigned long uid = strtoul(r->user, &end, 10), gid = uid;
+
+		if (*end == ':')
+			gid = strtoul(end + 1, &end, 10);
+		if (r->user[0] < '0' || r->user[0] > '9' || *end || uid > 0xfffffffe ||
+		    gid > 0xfffffffe)
+			child_fail(rep, STAGE_USER);
+		pw = getpwuid(uid); /* for HOME etc., when there is one */
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			child_fail(rep, STAGE_IDS);
+	} else if (r->user && (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+			       setuid(pw->pw_uid) < 0)) {
 		child_fail(rep, STAGE_IDS);
+	}
 	dir = r->cwd ? r->cwd : pw && pw->pw_dir && !access(pw->pw_dir, X_OK) ? pw->pw_dir : "/";
 	if (chdir(dir) < 0)
 		child_fail(rep, STAGE_CWD);
@@ -570,7 +583,7 @@ static void report_spawn_failure(struct conn *c, uint32_t id, const struct exec_
 		break;
 	case STAGE_CWD:
 		send_error(c, id, msg[1] == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM,
-			   "%s: cannot chdir: %s", r->cwd, why);
+			   "%s: cannot chdir: %s", r->cwd ? r->cwd : "the home directory", why);
 		break;
 	case STAGE_PTY:
 		send_error(c, id, EXIT_SYSTEM, "cannot set up the terminal: %s", why);
@@ -813,13 +826,12 @@ static int do_stdin(struct conn *c, struct chan *ch, const struct ap_frame *f, s
 	}
 	if (buf_append(&ch->inq, f->payload, f->len, e) < 0)
 		return -1;
-	(void)c;
 	return 0;
 }
 
 /* --- put / get ---------------------------------------------------------- */
 
-static bool path_busy(struct conn *c, const char *path)
+static bool path_busy(const char *path)
 {
 	struct conn *lists[2] = { &A.serial_conn, A.conns };
 
@@ -828,7 +840,6 @@ static bool path_busy(struct conn *c, const char *path)
 			for (struct chan *ch = k->chans; ch; ch = ch->next)
 				if (ch->kind == CH_PUT && !ch->done && !strcmp(ch->af.dst, path))
 					return true;
-	(void)c;
 	return false;
 }
 
@@ -861,7 +872,7 @@ static int do_put(struct conn *c, const struct ap_frame *f, struct err *e)
 	if (path[0] != '/') {
 		send_error(c, f->channel, EXIT_USAGE, "%s: put needs an absolute guest path", path);
 		ch->done = true;
-	} else if (path_busy(c, path)) {
+	} else if (path_busy(path)) {
 		send_error(c, f->channel, EXIT_BUSY, "%s: another put to it is in progress", path);
 		ch->done = true;
 	} else if (atomic_open(&ch->af, path, mode, &fe) < 0 ||
@@ -1224,14 +1235,52 @@ static void serial_reset(void)
 	A.serial_retry = now_ms(CLOCK_MONOTONIC) + SERIAL_RETRY_MS;
 }
 
+/* /dev/virtio-ports/NAME is a udev symlink: without udev (the minimal init,
+ * an initramfs) find the port by its name in sysfs: /dev/vportNpM. */
+static const char *serial_path(char *buf, size_t size)
+{
+	const char *dir = "/sys/class/virtio-ports";
+	struct dirent *d;
+	DIR *dp;
+
+	if (strcmp(A.serial, AP_SERIAL) || access(A.serial, F_OK) == 0 || !(dp = opendir(dir)))
+		return A.serial;
+	while ((d = readdir(dp))) {
+		char path[LIMIT_PATH], name[64];
+		int fd;
+		ssize_t n;
+
+		if (d->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s/name", dir, d->d_name) >=
+			    (int)sizeof(path) ||
+		    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, name, sizeof(name) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		name[n] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		if (!strcmp(name, AP_SERIAL_NAME) &&
+		    snprintf(buf, size, "/dev/%s", d->d_name) < (int)size) {
+			closedir(dp);
+			return buf;
+		}
+	}
+	closedir(dp);
+	return A.serial;
+}
+
 static void serial_open(void)
 {
 	struct conn *c = &A.serial_conn;
+	char buf[LIMIT_PATH];
+	const char *path = serial_path(buf, sizeof(buf));
 	struct stat st;
 	int fd;
 
 	A.serial_retry = 0;
-	if (stat(A.serial, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1243,7 +1292,7 @@ static void serial_open(void)
 		if (fd >= 0)
 			set_nonblock(fd);
 	} else {
-		fd = open(A.serial, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		/* Absent on hypervisors without the port: look again now and then. */
@@ -1251,7 +1300,7 @@ static void serial_open(void)
 		return;
 	}
 	c->fd = fd;
-	log_debug("serial port %s open", A.serial);
+	log_debug("serial port %s open", path);
 }
 
 static void accept_conn(int lfd, bool vsock)

@@ -41,10 +41,11 @@ per_call_us() {
 }
 
 agent_us=$(per_call_us "$N" "$BANGER" agent exec --unix "$sock" -- true)
-head -c 20000000 /dev/zero >"$tmp/blob"
-"$BANGER" agent put --unix "$sock" "$tmp/blob" "$tmp/blob.in"
+head -c 100000000 /dev/urandom >"$tmp/blob"
+put_us=$(per_call_us 1 "$BANGER" agent put --unix "$sock" "$tmp/blob" "$tmp/blob.in")
+get_us=$(per_call_us 1 "$BANGER" agent get --unix "$sock" "$tmp/blob.in" "$tmp/blob.out")
 busy_rss=$(rss "$agent_pid")
-echo "agent RSS after $N execs and a 20 MB put: $busy_rss KiB"
+echo "agent RSS after $N execs, a 100 MB put and get: $busy_rss KiB"
 echo "agent exec true: $agent_us us per round trip (mean of $N)"
 
 # The baseline: a private sshd on 127.0.0.1 (its own host key, config and
@@ -92,6 +93,22 @@ else
 	alt_us=$floor_us
 fi
 echo "$alt: $alt_us us per run"
+# Copying in: agent put (temp + fsync + rename) against the same bytes
+# through the baseline (ssh 'cat > file', or cp + sync without sshd).
+if [ -n "$sshd_pid" ]; then
+	copy_alt="ssh 'cat > file && sync'"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	copy_us=$(per_call_us 1 sh -c '"$@" "cat > $0.ssh && sync $0.ssh" <"$0"' "$tmp/blob" "${SSH[@]}")
+else
+	copy_alt="cp + sync"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	copy_us=$(per_call_us 1 sh -c 'cp "$0" "$0.cp" && sync "$0.cp"' "$tmp/blob")
+fi
+awk -v p="$put_us" -v g="$get_us" -v c="$copy_us" -v alt="$copy_alt" 'BEGIN {
+	printf "agent put 100 MB: %.0f MB/s, get: %.0f MB/s; %s: %.0f MB/s\n",
+		100e6 / p, 100e6 / g, alt, 100e6 / c
+	printf "ratio: agent-put: %.2f× (banger agent put %.0f ms vs %s %.0f ms)\n",
+		c / p, p / 1000, alt, c / 1000 }'
 awk -v a="$agent_us" -v b="$alt_us" -v alt="$alt" 'BEGIN {
 	printf "ratio: agent-exec: %.2f× (banger agent exec true %d us vs %s %d us)\n",
 		b / a, a, alt, b }'

@@ -431,11 +431,20 @@ static int flush_out(struct agent *a, struct err *e)
 
 	if (!a->out.len)
 		return 0;
-	w = write(a->fd, a->out.data, a->out.len);
+	/* A library must not die of SIGPIPE; pipes (tests) take plain write. */
+	w = send(a->fd, a->out.data, a->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0 && errno == ENOTSOCK)
+		w = write(a->fd, a->out.data, a->out.len);
 	if (w < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (w < 0) {
+		unsigned char b[AP_CHUNK];
+		ssize_t r;
+
 		err_errno(e, EXIT_GUEST, "agent: write");
+		/* The agent may have said why it hung up (ERROR on channel 0). */
+		while (!a->dead && (r = read(a->fd, b, sizeof(b))) > 0)
+			feed(a, b, r, e);
 		return fail(a, e);
 	}
 	memmove(a->out.data, a->out.data + w, a->out.len - w);
@@ -471,6 +480,8 @@ static int local_input(struct agent *a, struct agent_chan *ch, struct err *e)
 
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
+	if (r < 0 && ch->kind == AC_EXEC)
+		r = 0; /* unreadable stdin (a directory…) is no input */
 	if (r < 0) {
 		err_errno(&ch->err, 0, "reading the input");
 		send_frame(a, AP_CLOSE, ch->id, NULL, 0, e);
@@ -615,6 +626,14 @@ static int send_hello(struct agent *a, uint32_t n, struct err *e)
 	return send_json(a, AP_HELLO, n, o, e);
 }
 
+/* Bytes we sent that the peer has not read yet (Unix sockets: SIOCOUTQ). */
+static bool stream_unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, TIOCOUTQ, &n) == 0 && n > 0;
+}
+
 int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e)
 {
 	long long deadline = now_ms() + timeout_ms, retry = now_ms() + 1000;
@@ -644,9 +663,14 @@ int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct e
 				timeout_ms);
 			return fail(a, e);
 		}
-		if (flags & AGENT_SHARED_STREAM && now_ms() >= retry && !a->out.len) {
+		/* The second counts from when the agent could have read our HELLO:
+		 * all of it written, and none left unread in the socket (QEMU
+		 * reads only while the guest has the port open). */
+		if (a->out.len || stream_unread(fd))
+			retry = now_ms() + 1000;
+		if (flags & AGENT_SHARED_STREAM && now_ms() >= retry) {
 			/* Finish whatever frame an earlier host left half-sent. */
-			static const unsigned char zero[AP_CHUNK];
+			static unsigned char zero[AP_CHUNK]; /* .bss, not the binary */
 
 			for (size_t left = AP_HDR + LIMIT_FRAME; left;) {
 				size_t k = left < sizeof(zero) ? left : sizeof(zero);

@@ -81,8 +81,9 @@ struct agent {
  * failure): sends HELLO with a fresh nonce and waits up to timeout_ms for the
  * matching READY, skipping anything else on the stream (leftovers of an
  * earlier session). With AGENT_SHARED_STREAM (a virtio-serial stream that
- * outlives sessions), when no READY comes within a second and the HELLO has
- * been written, it flushes the stream (AP_HDR + LIMIT_FRAME zero bytes,
+ * outlives sessions), when no READY comes within a second of the agent
+ * having read the HELLO (all written, none left unread in a Unix socket:
+ * QEMU reads only while the guest has the port open), it flushes the stream (AP_HDR + LIMIT_FRAME zero bytes,
  * enough to complete a frame an earlier host left half-sent) and says HELLO
  * again. Without it a silent agent just times out (EXIT_GUEST). */
 #define AGENT_SHARED_STREAM 1u
@@ -134,7 +135,9 @@ uint32_t agent_get_start(struct agent *a, const char *remote, int local_fd, stru
  * not executable, EXIT_NOTFOUND, EXIT_SYSTEM…) or the session failed. */
 int agent_wait(struct agent *a, uint32_t ch, int timeout_ms, int *status, struct err *e);
 
-/* Sends signal sig (Linux numbering) to exec ch's process group. */
+/* Sends signal sig (Linux numbering) to exec ch's process group. Like
+ * agent_resize it does not block: what the socket does not take at once is
+ * sent by the next agent_wait. */
 int agent_signal(struct agent *a, uint32_t ch, int sig, struct err *e);
 
 /* New window size for a pty exec. */

@@ -28,9 +28,10 @@ struct buf;
 #define AP_MAGIC1 0x9E
 #define AP_VERSION 1
 #define AP_HDR 12
-#define AP_PORT 10789				       /* default AF_VSOCK port */
-#define AP_SERIAL "/dev/virtio-ports/org.banger.agent" /* virtio-serial port */
-#define AP_CHUNK (64 * 1024)			       /* data frames are sent in chunks this big */
+#define AP_PORT 10789				      /* default AF_VSOCK port */
+#define AP_SERIAL_NAME "org.banger.agent"	      /* virtio-serial port name */
+#define AP_SERIAL "/dev/virtio-ports/" AP_SERIAL_NAME /* its udev link */
+#define AP_CHUNK (64 * 1024)			      /* data frames are sent in chunks this big */
 
 enum ap_type {
 	AP_HELLO = 1,	  /* h→a  ch=nonce  JSON {"version"} — starts (or restarts) a session */

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,13 @@
 
 /* ---- the byte source: hashed and counted as libarchive reads ----------- */
 
+/* Hashing runs in a thread beside the reader: the reader fills one buffer
+ * of a small ring while the hasher digests the previous ones, so SHA-256
+ * (software, in BearSSL) overlaps decompression and writing. A buffer is
+ * reused only after it was hashed and libarchive has moved past it (it
+ * holds the last buffer returned until its next read). */
+#define RING 4
+
 struct bundle_stream {
 	struct http_req req; /* outlive hs, as http.h requires */
 	struct http_resp resp;
@@ -39,28 +47,98 @@ struct bundle_stream {
 	const char *what;
 	char want[DIGEST_HEX_LEN + 1]; /* "" when unknown */
 	uint64_t want_size;	       /* 0 when unknown */
-	struct sha256 h;
 	uint64_t n;
 	uint64_t limit; /* fail once more than this arrives */
 	struct progress prog;
 	bool failed; /* err holds why */
 	struct err err;
-	char buf[CHUNK];
+
+	/* the ring, shared with the hasher under mu */
+	struct sha256 h; /* the hasher's alone until it is joined */
+	char bufs[RING][CHUNK];
+	size_t lens[RING];
+	unsigned queued, hashed;   /* buffers handed over, buffers digested */
+	bool ring, threaded, quit; /* ring: initialised */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 };
 
-static ssize_t source_read(struct bundle_stream *s, void *buf, size_t size)
+static void *hasher(void *ud)
 {
+	struct bundle_stream *s = ud;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		unsigned j;
+
+		while (s->hashed == s->queued && !s->quit)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->hashed == s->queued)
+			break;
+		j = s->hashed % RING;
+		pthread_mutex_unlock(&s->mu);
+		sha256_update(&s->h, s->bufs[j], s->lens[j]);
+		pthread_mutex_lock(&s->mu);
+		s->hashed++;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void ring_init(struct bundle_stream *s)
+{
+	s->ring = true;
+	sha256_init(&s->h);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	/* Without a thread, hashing simply happens inline. */
+	s->threaded = pthread_create(&s->th, NULL, hasher, s) == 0;
+}
+
+/* Waits until every queued buffer is hashed and stops the hasher. */
+static void ring_fini(struct bundle_stream *s)
+{
+	if (!s->ring)
+		return;
+	s->ring = false;
+	if (s->threaded) {
+		pthread_mutex_lock(&s->mu);
+		s->quit = true;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->th, NULL);
+		s->threaded = false;
+	}
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+}
+
+/* Reads the next piece into a free ring buffer (*out) and queues it for
+ * hashing. Returns its length, 0 at the end, -1 with s->err set. */
+static ssize_t source_read(struct bundle_stream *s, const void **out)
+{
+	unsigned i = s->queued % RING;
+	char *buf = s->bufs[i];
 	ssize_t n;
 
+	if (s->threaded) {
+		pthread_mutex_lock(&s->mu);
+		while (s->queued - s->hashed >= RING - 1)
+			pthread_cond_wait(&s->cv, &s->mu);
+		pthread_mutex_unlock(&s->mu);
+	}
 	if (s->hs) {
-		n = http_stream_read(s->hs, buf, size, &s->err);
+		n = http_stream_read(s->hs, buf, CHUNK, &s->err);
 	} else {
 		do
-			n = read(s->fd, buf, size);
+			n = read(s->fd, buf, CHUNK);
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			err_errno(&s->err, 0, "%s: read", s->what);
 	}
+	*out = buf;
 	if (n < 0) {
 		s->failed = true;
 		return -1;
@@ -74,17 +152,26 @@ static ssize_t source_read(struct bundle_stream *s, void *buf, size_t size)
 			s->what, (unsigned long long)s->limit);
 		return -1;
 	}
-	sha256_update(&s->h, buf, (size_t)n);
+	if (!n)
+		return 0;
 	progress_add(&s->prog, (uint64_t)n);
+	if (!s->threaded) {
+		sha256_update(&s->h, buf, (size_t)n);
+		return n;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->lens[i] = (size_t)n;
+	s->queued++;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 	return n;
 }
 
 ssize_t bundle_stream_archive_cb(struct archive *a, void *ud, const void **out)
 {
 	struct bundle_stream *s = ud;
-	ssize_t n = source_read(s, s->buf, sizeof(s->buf));
+	ssize_t n = source_read(s, out);
 
-	*out = s->buf;
 	if (n < 0) {
 		archive_set_error(a, EIO, "%s", s->err.msg);
 		return -1;
@@ -112,16 +199,18 @@ int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], 
 			 struct err *e)
 {
 	char hex[DIGEST_HEX_LEN + 1];
+	const void *p;
 	ssize_t n;
 
 	/* The rest (tar padding, anything after the archive): the digest
 	 * covers every byte, not just what libarchive wanted. */
-	while ((n = source_read(s, s->buf, sizeof(s->buf))) > 0) {
+	while ((n = source_read(s, &p)) > 0) {
 	}
 	if (n < 0) {
 		*e = s->err;
 		return -1;
 	}
+	ring_fini(s);
 	sha256_hex(&s->h, hex);
 	if (got)
 		memcpy(got, hex, sizeof(hex));
@@ -189,7 +278,6 @@ struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct er
 	s->what = src->url;
 	s->limit = s->want_size = src->size;
 	err_init(&s->err);
-	sha256_init(&s->h);
 	s->req.url = src->url;
 	s->req.ca_file = src->ca_file;
 	if (!strncmp(src->url, "file://", 7)) {
@@ -215,6 +303,7 @@ struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct er
 		return NULL;
 	}
 	progress_init(&s->prog, src->label ? src->label : src->url, src->size);
+	ring_init(s);
 	return s;
 }
 
@@ -222,6 +311,7 @@ void bundle_stream_free(struct bundle_stream *s)
 {
 	if (!s)
 		return;
+	ring_fini(s);
 	progress_fini(&s->prog);
 	http_stream_free(s->hs);
 	if (s->own_fd)
@@ -291,10 +381,11 @@ int bundle_extract_fd(int fd, const char *dir, char sha256[DIGEST_HEX_LEN + 1], 
 	s->what = "bundle";
 	s->limit = LIMIT_DOWNLOAD;
 	err_init(&s->err);
-	sha256_init(&s->h);
+	ring_init(s);
 	rc = extract_from(s, dir, sha256, e);
 	if (size)
 		*size = s->n;
+	ring_fini(s);
 	free(s);
 	return rc;
 }

@@ -7,20 +7,19 @@
  * it, and entries are unpacked into a staging directory as they arrive.
  * Only when the stream has ended and the digest and size both match the
  * catalog's is the staging directory renamed into place; on any failure
- * (network, digest, size, unsafe entry, full disk, Ctrl-C) it is removed and
- * nothing is installed.
+ * (network, digest, size, unsafe entry, full disk) it is removed and
+ * nothing is installed; a process killed mid-pull leaves its staging dir
+ * to the next pull of that name (store_sweep_staging).
  *
- * Unpacking is confined (bundle_extract_*): names must be relative without
- * "..", every parent directory is opened inside the root component by
- * component with O_NOFOLLOW (so a symlink planted by an earlier entry is
- * never followed), symlink targets must be relative and stay inside the
- * root, hard links must name an earlier regular file inside the root, and
- * only regular files, directories, symlinks and hard links are accepted.
- * Owners are not kept (everything belongs to the caller); permission bits
- * are kept without setuid/setgid/sticky. This is deliberately simpler than
- * OCI layer replay (lib/layer.c), which keeps owners, devices and whiteouts.
+ * Unpacking is confined by lib/extract.h (relative names without "..",
+ * parents opened with O_NOFOLLOW, links that stay inside, no devices; no
+ * owners kept). This is deliberately simpler than OCI layer replay
+ * (lib/layer.c), which keeps owners, devices and whiteouts.
  *
- * All calls block (network and disk I/O). Not thread-safe per object.
+ * SHA-256 runs in a helper thread beside the reader: started by
+ * bundle_stream_open, joined by bundle_stream_finish or _free (so
+ * bundle_download and bundle_install return with none left). All calls
+ * block (network and disk I/O); nothing is shared between calls.
  */
 #ifndef BANGER_BUNDLE_H
 #define BANGER_BUNDLE_H
@@ -54,7 +53,7 @@ struct bundle_src {
 int bundle_download(const struct bundle_src *src, const char *dir, struct err *e);
 
 /* The byte source under bundle_download, for other archive kinds (a .deb):
- * an HTTP(S) stream of src whose every byte is counted (over src->size is
+ * an HTTP(S) stream of src (file:// is read directly) whose every byte is counted (over src->size is
  * an error at once) and hashed as an archive reads it, with a progress
  * bar. The usual shape:
  *   s = bundle_stream_open(src, e);

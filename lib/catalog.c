@@ -174,8 +174,8 @@ static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *
 			  where, e) < 0 ||
 		    field(o, "suite", "bookworm", LIMIT_NAME, &ent->suite, where, e) < 0 ||
 		    field(o, "component", "main", LIMIT_NAME, &ent->component, where, e) < 0 ||
-		    field(o, "package", "linux-image-*-cloud-amd64", LIMIT_NAME, &ent->package,
-			  where, e) < 0 ||
+		    field(o, "package", "linux-image-6.1.0-*-cloud-amd64", LIMIT_NAME,
+			  &ent->package, where, e) < 0 ||
 		    field(o, "deb_arch", "amd64", LIMIT_NAME, &ent->deb_arch, where, e) < 0)
 			return -1;
 		if (!path_is_simple_name(ent->suite) || !path_is_simple_name(ent->component) ||
@@ -183,11 +183,33 @@ static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *
 			return err_set(e, EXIT_VERIFY,
 				       "%s: suite, component and deb_arch must be simple names",
 				       where);
+		ent->also = cJSON_GetObjectItemCaseSensitive(o, "also");
+		if (ent->also && !cJSON_IsArray(ent->also))
+			return err_set(e, EXIT_VERIFY, "%s: \"also\" must be an array", where);
+		if (cJSON_GetArraySize(ent->also) > CATALOG_DEB_ALSO_MAX)
+			return err_set(e, EXIT_VERIFY, "%s: more than %d \"also\" sources", where,
+				       CATALOG_DEB_ALSO_MAX);
+		const cJSON *src;
+		cJSON_ArrayForEach(src, ent->also)
+		{
+			const char *m, *su;
+
+			if (!cJSON_IsObject(src) ||
+			    field(src, "mirror", NULL, LIMIT_URL, &m, where, e) < 0 ||
+			    field(src, "suite", NULL, LIMIT_NAME, &su, where, e) < 0)
+				return err_set(e, EXIT_VERIFY,
+					       "%s: each \"also\" source needs a \"mirror\" and a "
+					       "\"suite\"",
+					       where);
+			if (!path_is_simple_name(su))
+				return err_set(e, EXIT_VERIFY, "%s: suite '%s' is not valid", where,
+					       su);
+		}
 		const char *star = strchr(ent->package, '*');
 		if (!star || strchr(star + 1, '*'))
 			return err_set(e, EXIT_VERIFY,
 				       "%s: \"package\" must hold exactly one '*' "
-				       "(e.g. linux-image-*-cloud-amd64)",
+				       "(e.g. linux-image-6.1.0-*-cloud-amd64)",
 				       where);
 	} else if (!strcmp(kind, "oci")) {
 		ent->kind = CATALOG_OCI;
@@ -305,6 +327,23 @@ static int load_path(struct catalog *c, const char *path, struct err *e)
 	return rc;
 }
 
+/* file:// is read as a path (curl's file:// cannot stream past 1 MiB). */
+static int load_file_url(struct catalog *c, const char *url, struct err *e)
+{
+	CURLU *u = curl_url();
+	char *path = NULL;
+	int rc;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
+		rc = err_set(e, EXIT_USAGE, "%s: not a valid file:// URL", url);
+	else
+		rc = load_path(c, path, e);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 int catalog_load(struct catalog *c, enum catalog_type type, const char *override, struct err *e)
 {
 	const char *env =
@@ -313,6 +352,8 @@ int catalog_load(struct catalog *c, enum catalog_type type, const char *override
 	struct embedded em;
 
 	catalog_init(c);
+	if (from && !strncmp(from, "file://", 7))
+		return load_file_url(c, from, e);
 	if (from)
 		return has_scheme(from) ? load_url(c, from, e) : load_path(c, from, e);
 	em = type == CATALOG_KERNELS ? embedded_kernels_catalog() : embedded_images_catalog();

@@ -6,8 +6,8 @@
  *   { "version": 1, "entries": [ { "name": …, "kind": "bundle", … }, … ] }
  *
  * Entry kinds: "bundle" (a NAME-ARCH….tar.zst at url, with sha256 and size),
- * "deb" (kernels: resolved from a Debian mirror's Packages index at pull
- * time; the digest comes from the index) and "oci" (images: an OCI ref).
+ * "deb" (kernels: resolved from Debian Packages indexes at pull time; the
+ * digest comes from the index) and "oci" (images: an OCI ref).
  * Unknown fields are kept (entry->raw) and ignored; an unknown kind, a bad
  * digest, a duplicate name or anything over its ceiling is an error
  * (EXIT_VERIFY) naming the catalog and the entry.
@@ -37,6 +37,8 @@ struct cJSON;
 
 enum catalog_type { CATALOG_KERNELS, CATALOG_IMAGES };
 
+#define CATALOG_DEB_ALSO_MAX 8 /* extra sources of one deb entry */
+
 enum catalog_kind { CATALOG_BUNDLE, CATALOG_DEB, CATALOG_OCI };
 
 struct catalog_entry {
@@ -54,8 +56,11 @@ struct catalog_entry {
 	const char *mirror;    /* [https://deb.debian.org/debian] */
 	const char *suite;     /* [bookworm] */
 	const char *component; /* [main] */
-	const char *package;   /* glob, one '*' [linux-image-*-cloud-amd64] */
+	const char *package;   /* glob, one '*' [linux-image-6.1.0-*-cloud-amd64] */
 	const char *deb_arch;  /* [amd64] */
+	/* more {"mirror", "suite"} places to look (e.g. the security archive):
+	 * the newest match of all wins; a JSON array, NULL when absent */
+	const struct cJSON *also;
 	/* oci */
 	const char *ref;
 	/* the entry's JSON object as read (extra fields); owned by the catalog */

@@ -259,6 +259,24 @@ static int line_done(struct deb_index *x, struct err *e)
 	return rc;
 }
 
+/* Fields the parser keeps; every other line is skipped unread, whatever
+ * its length (real indexes hold Provides/Built-Using lines of 100+ KiB). */
+static bool wanted_field(const char *line, size_t len)
+{
+	static const char *const keep[] = { "Package:",	 "Version:", "Architecture:",
+					    "Filename:", "SHA256:",  "Size:" };
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		size_t k = strlen(keep[i]);
+
+		if (len >= k && !memcmp(line, keep[i], k))
+			return true;
+	}
+	return false;
+}
+
+#define FIELD_NAME_MAX 64 /* a field name longer than this is not one we keep */
+
 int deb_index_feed(struct deb_index *x, const char *p, size_t n, struct err *e)
 {
 	x->total += n;
@@ -272,17 +290,35 @@ int deb_index_feed(struct deb_index *x, const char *p, size_t n, struct err *e)
 		/* Continuation lines (descriptions) are skipped, whatever their length. */
 		if (!x->line.len && k && (*p == ' ' || *p == '\t'))
 			x->skip_line = true;
-		if (!x->skip_line && buf_append(&x->line, p, k, e) < 0)
+		if (!x->skip_line && !x->field_known) {
+			/* Decide from the field name whether the line is worth keeping. */
+			size_t room = FIELD_NAME_MAX - x->line.len, take = k < room ? k : room;
+
+			if (buf_append(&x->line, p, take, e) < 0)
+				return -1;
+			p += take;
+			n -= take;
+			k -= take;
+			if (memchr(x->line.data, ':', x->line.len) ||
+			    x->line.len >= FIELD_NAME_MAX) {
+				x->field_known = true;
+				if (!wanted_field(x->line.data, x->line.len)) {
+					x->skip_line = true;
+					buf_reset(&x->line);
+				}
+			}
+		}
+		if (!x->skip_line && k && buf_append(&x->line, p, k, e) < 0)
 			return err_prefix(e, "Packages index line %lu", x->lines + 1);
 		if (!nl)
 			return 0;
 		if (x->skip_line) {
-			x->skip_line = false;
 			x->lines++;
 			buf_reset(&x->line);
 		} else if (line_done(x, e) < 0) {
 			return -1;
 		}
+		x->skip_line = x->field_known = false;
 		p += k + 1;
 		n -= k + 1;
 	}
@@ -427,6 +463,17 @@ struct unpack {
 	struct deb_kernel *out;
 };
 
+/* A kernel release as uname -r shows it: 6.12.117+deb12-cloud-amd64. */
+static bool release_name(const char *s)
+{
+	if (!*s || *s == '.' || *s == '-')
+		return false;
+	for (; *s; s++)
+		if (!(is_alpha(*s) || is_digit(*s) || strchr("._+-~", *s)))
+			return false;
+	return true;
+}
+
 static int take_vmlinuz(struct unpack *u, struct archive *a, const char *name, int64_t size,
 			struct err *e)
 {
@@ -439,7 +486,7 @@ static int take_vmlinuz(struct unpack *u, struct archive *a, const char *name, i
 			       name, LIMIT_VMLINUZ);
 	if (snprintf(u->out->version, sizeof(u->out->version), "%s",
 		     name + strlen("boot/vmlinuz-")) >= (int)sizeof(u->out->version) ||
-	    !path_is_simple_name(u->out->version))
+	    !release_name(u->out->version))
 		return err_set(e, EXIT_VERIFY, "%s: odd kernel file name '%s'", u->what, name);
 	u->vmlinuz = malloc((size_t)size);
 	if (!u->vmlinuz)

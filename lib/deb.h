@@ -25,7 +25,7 @@ struct err;
 int deb_version_cmp(const char *a, const char *b);
 
 /* True when name matches pattern, which holds exactly one '*' standing for
- * one or more characters ("linux-image-*-cloud-amd64"). */
+ * one or more characters ("linux-image-6.1.0-*-cloud-amd64"). */
 bool deb_glob_match(const char *pattern, const char *name);
 
 struct deb_pkg {
@@ -46,7 +46,8 @@ struct deb_index {
 	char sha_text[LIMIT_NAME + 1], size_text[32]; /* checked when cur matches */
 	unsigned have;				      /* fields of cur seen (bit per field) */
 	bool found;				      /* best is set */
-	bool skip_line;				      /* inside a continuation line */
+	bool skip_line;				      /* inside a line we do not keep */
+	bool field_known;    /* the current line's field name has been seen */
 	struct buf line;     /* the current line (ceiling LIMIT_DEB_LINE) */
 	uint64_t total;	     /* bytes fed (ceiling LIMIT_DEB_INDEX) */
 	unsigned long lines; /* for messages */

@@ -107,22 +107,39 @@ static int open_parent(struct extract *x, char *name, bool create, const char **
  * judged lexically (parents are real directories: see open_parent). */
 bool extract_link_confined(const char *name, const char *target)
 {
-	long depth = 0;
+	long depth = 0, parts = 0;
+	bool named = false;
 	const char *p;
 
 	if (!*target || *target == '/')
 		return false;
-	for (p = name; *p; p++)
-		if (*p == '/' && p[1] && p[1] != '/')
-			depth++;
+	/* The link lives in its name's directory: count the real components
+	 * ("." and empty ones are not) and leave out the last, the link itself. */
+	for (p = name; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		if (len && !(len == 1 && p[0] == '.'))
+			parts++;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	depth = parts - 1;
+	if (depth < 0)
+		return false;
+	/* ".." only in front: after a name (which may itself be a symlink) the
+	 * kernel's ".." is physical, and could climb out of where the name
+	 * led. Leading ones start from the link's own, real directory. */
 	for (p = target; *p;) {
 		size_t len = strcspn(p, "/");
 
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
+			if (named || --depth < 0)
 				return false;
 		} else if (len && !(len == 1 && p[0] == '.')) {
-			depth++;
+			named = true;
 		}
 		p += len;
 		while (*p == '/')

@@ -4,7 +4,8 @@
  * must be relative without "..", every parent directory is opened inside
  * the root component by component with O_NOFOLLOW (a symlink planted by an
  * earlier entry is never followed, so nothing is written outside), symlink
- * targets must be relative and stay inside the root, hard links must name
+ * targets must be relative, with ".." only in front, and stay inside the
+ * root (so links followed later cannot lead out either), hard links must name
  * an earlier regular file inside the root, and only regular files,
  * directories, symlinks and hard links are accepted. Owners are not kept
  * (everything belongs to the caller); permission bits are kept without
@@ -42,7 +43,8 @@ void extract_close(struct extract *x);
 int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae, struct err *e);
 
 /* True when a symlink named name (relative to the root) with this target
- * stays inside the root, judged lexically. */
+ * stays inside the root: relative, ".." only as leading components, and
+ * no more of them than the link's directory is deep. */
 bool extract_link_confined(const char *name, const char *target);
 
 #endif

@@ -366,12 +366,11 @@ static int pump(struct http_stream *s, struct err *e)
 				s->result = m->data.result;
 			}
 		}
-		/* curl 7.88's BearSSL backend does not hand its socket to the
-		 * poll during the TLS handshake, so until the body flows only a
-		 * short timeout notices the server's answer (else: up to 1 s
-		 * stalls per connection). */
+		/* Short: with BearSSL, curl can hold a decrypted record that no
+		 * socket event announces, and a long poll then stalls a whole
+		 * second (seen on every few registry requests). */
 		if (!s->done && s->pend_off == s->pend_len && !s->paused)
-			curl_multi_poll(s->multi, NULL, 0, s->started ? 1000 : 5, NULL);
+			curl_multi_poll(s->multi, NULL, 0, 20, NULL);
 	}
 	return 0;
 }

@@ -106,6 +106,55 @@ static int fill_deb(const char *staging, void *ud, cJSON *m, struct err *e)
 	return 0;
 }
 
+/* Length of a mirror URL without trailing slashes. */
+static size_t trimmed(const char *mirror)
+{
+	size_t n = strlen(mirror);
+
+	while (n && mirror[n - 1] == '/')
+		n--;
+	return n;
+}
+
+/* The newest matching package of the entry's mirror and its "also"
+ * sources (only o->mirror when given). An "also" source without the
+ * package (or without that suite) is passed over; any other failure
+ * fails the pull, since the newest kernel cannot be known then. */
+static int deb_newest(const struct catalog_entry *ent, const struct kernel_pull_opts *o,
+		      struct deb_pkg *best, const char **best_mirror, struct err *e)
+{
+	const char *mirror = o->mirror && *o->mirror ? o->mirror : ent->mirror;
+	struct deb_pkg cand;
+	const cJSON *src;
+
+	if (deb_resolve(mirror, ent->suite, ent->component, ent->deb_arch, ent->package, o->ca_file,
+			best, e) < 0)
+		return -1;
+	*best_mirror = mirror;
+	if (o->mirror && *o->mirror)
+		return 0;
+	cJSON_ArrayForEach(src, ent->also)
+	{
+		const char *m = cJSON_GetObjectItemCaseSensitive(src, "mirror")->valuestring;
+		const char *suite = cJSON_GetObjectItemCaseSensitive(src, "suite")->valuestring;
+		struct err e2;
+
+		err_init(&e2);
+		if (deb_resolve(m, suite, ent->component, ent->deb_arch, ent->package, o->ca_file,
+				&cand, &e2) < 0) {
+			if (e2.code == EXIT_NOTFOUND)
+				continue;
+			return err_set(e, e2.code, "%s — or --mirror MIRROR to use one mirror only",
+				       e2.msg);
+		}
+		if (deb_version_cmp(cand.version, best->version) > 0) {
+			*best = cand;
+			*best_mirror = m;
+		}
+	}
+	return 0;
+}
+
 int kernel_pull(const struct store *s, const struct catalog_entry *ent,
 		const struct kernel_pull_opts *o, enum bundle_outcome *out, struct err *e)
 {
@@ -128,21 +177,17 @@ int kernel_pull(const struct store *s, const struct catalog_entry *ent,
 		rc = bundle_install_custom(s, KERNEL_KIND, ent->name, ent->sha256, o->force,
 					   fill_bundle, &src, m, out, e);
 	} else if (ent->kind == CATALOG_DEB) {
-		const char *mirror = o->mirror && *o->mirror ? o->mirror : ent->mirror;
 		struct deb_pkg pkg;
 		char url[LIMIT_URL];
-		size_t mlen = strlen(mirror);
+		const char *mirror;
 		struct deb_ctx c = {
 			.pkg = &pkg, .url = url, .ca_file = o->ca_file, .label = ent->name
 		};
 
-		if (deb_resolve(mirror, ent->suite, ent->component, ent->deb_arch, ent->package,
-				o->ca_file, &pkg, e) < 0)
+		if (deb_newest(ent, o, &pkg, &mirror, e) < 0)
 			goto out;
-		while (mlen && mirror[mlen - 1] == '/')
-			mlen--;
-		if (snprintf(url, sizeof(url), "%.*s/%s", (int)mlen, mirror, pkg.filename) >=
-		    (int)sizeof(url)) {
+		if (snprintf(url, sizeof(url), "%.*s/%s", (int)trimmed(mirror), mirror,
+			     pkg.filename) >= (int)sizeof(url)) {
 			err_set(e, EXIT_VERIFY, "%s: package URL too long", pkg.filename);
 			goto out;
 		}

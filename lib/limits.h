@@ -20,6 +20,8 @@
 #define LIMIT_FRAME (1024 * 1024)	   /* one agent protocol frame */
 #define LIMIT_CMDLINE 4096		   /* kernel command line */
 #define LIMIT_DOWNLOAD (64ULL << 30)	   /* one blob or bundle */
+#define LIMIT_REF_NAME 255		   /* image reference domain/path, as Docker */
+#define LIMIT_REF_TAG 128		   /* image tag, as Docker */
 #define LIMIT_VMLINUZ (256 * 1024 * 1024)  /* a compressed kernel image, read whole */
 #define LIMIT_VMLINUX (1ULL << 30)	   /* the ELF cut out of it */
 #define LIMIT_DEB_LINE (64 * 1024)	   /* one line of a Debian Packages index */

@@ -37,6 +37,9 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [-o OUTDIR] [-n NAME] [-j JOBS] [--catalog FILE]" >&2; exit 2 ;;
 	esac
 done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+[ -z "$catalog" ] || catalog=$(cd "$(dirname "$catalog")" && pwd)/$(basename "$catalog")
 for t in gcc make bc bison flex xz apt-get dpkg-deb; do
 	command -v "$t" >/dev/null || { echo "make-generic-kernel: needs $t" >&2; exit 1; }
 done
@@ -77,6 +80,11 @@ if [ -n "$missing" ]; then
 	exit 1
 fi
 step "configured ($(grep -c '=y$' .config) options built in)"
+# Reproducible: the build's date, user and host come from the source
+# package, not from this machine (with kernel-pack's determinism, the same
+# inputs give the same bundle digest).
+KBUILD_BUILD_TIMESTAMP=$(date -u -d "@$(stat -c %Y Makefile)" '+%Y-%m-%d')
+export KBUILD_BUILD_TIMESTAMP KBUILD_BUILD_USER=banger KBUILD_BUILD_HOST=banger
 nice make -s -j"$jobs" vmlinux
 ver=$(make -s kernelrelease)
 step "built vmlinux $ver ($(du -h vmlinux | cut -f1))"

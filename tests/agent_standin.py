@@ -18,10 +18,21 @@
       Connects, sends the chunks (hex, or @FILE for a file's bytes; 0.1 s
       apart), then prints "closed" if the peer closes within $STANDIN_WAIT
       seconds (default 5), else "open".
+
+  agent_standin.py hold SOCK SECONDS CHUNK...
+      Like send, but then never reads: holds the connection SECONDS.
+
+  agent_standin.py resize SOCK
+      A second, independent client written from docs/agent-protocol.md:
+      HELLO, an EXEC on a 10x20 pty, RESIZE to 33x77, then "go\n" on stdin;
+      the command reads a line and runs `stty size`. Prints the output
+      (without CRs) and the EXIT payload.
 """
+import json
 import os
 import select
 import socket
+import struct
 import sys
 import time
 
@@ -112,6 +123,14 @@ def firecracker(uds, target, port):
         c.close()
 
 
+def hold(path, seconds, chunks):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    for h in chunks:
+        s.sendall(bytes.fromhex(h))
+    time.sleep(seconds)
+
+
 def send(path, chunks):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
@@ -141,12 +160,57 @@ def send(path, chunks):
     print("open")
 
 
+def frame(t, ch, payload=b""):
+    return struct.pack(">BBBBII", 0xBA, 0x9E, 1, t, ch, len(payload)) + payload
+
+
+def read_frame(s):
+    def exactly(n):
+        b = b""
+        while len(b) < n:
+            c = s.recv(n - len(b))
+            if not c:
+                raise EOFError
+            b += c
+        return b
+
+    m0, m1, v, t, ch, n = struct.unpack(">BBBBII", exactly(12))
+    if (m0, m1, v) != (0xBA, 0x9E, 1):
+        raise ValueError("bad header")
+    return t, ch, exactly(n)
+
+
+def resize(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(frame(1, 7, b'{"version":1}'))
+    t, ch, p = read_frame(s)
+    assert t == 2 and ch == 7 and json.loads(p)["version"] == 1
+    req = {"argv": ["sh", "-c", "read x; stty size"], "pty": {"rows": 10, "cols": 20}}
+    s.sendall(frame(3, 1, json.dumps(req).encode()))
+    s.sendall(frame(7, 1, b'{"rows":33,"cols":77}'))
+    s.sendall(frame(4, 1, b"go\n"))
+    out = b""
+    while True:
+        t, ch, p = read_frame(s)
+        if t == 5:
+            out += p
+        elif t == 9:
+            print(out.decode().replace("\r", "").strip())
+            print(p.decode())
+            return
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "serial":
         serial(sys.argv[2], sys.argv[3])
     elif mode == "firecracker":
         firecracker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif mode == "hold":
+        hold(sys.argv[2], float(sys.argv[3]), sys.argv[4:])
+    elif mode == "resize":
+        resize(sys.argv[2])
     elif mode == "send":
         send(sys.argv[2], sys.argv[3:])
     else:

@@ -6,6 +6,7 @@
 #include "bundle.h"
 #include "err.h"
 #include "exitcode.h"
+#include "extract.h"
 #include "path.h"
 
 #include <archive.h>
@@ -162,6 +163,9 @@ static void confined(void)
 	REFUSED({ "l", AE_IFLNK, "../victim", NULL });
 	REFUSED({ "l", AE_IFLNK, "/etc/passwd", NULL });
 	REFUSED({ "d/l", AE_IFLNK, "../../x", NULL });
+	/* "." components do not make a link deeper than it is. */
+	REFUSED({ "d/./l", AE_IFLNK, "../../x", NULL });
+	REFUSED({ "d//./l", AE_IFLNK, "../../x", NULL });
 	/* A symlink that stays inside is fine, but never written through. */
 	REFUSED({ "d", AE_IFLNK, ".", NULL }, { "d/x", AE_IFREG, NULL, "evil" });
 	REFUSED({ "up", AE_IFDIR, NULL, NULL }, { "up/l", AE_IFLNK, "..", NULL },
@@ -171,6 +175,23 @@ static void confined(void)
 	REFUSED({ "h", AE_IFREG, "/etc/passwd", NULL });
 	REFUSED({ "c", AE_IFCHR, NULL, NULL });
 	REFUSED({ "f", AE_IFREG, NULL, "x" }, { "f/y", AE_IFREG, NULL, "evil" });
+}
+
+static void link_rules(void)
+{
+	CHECK(extract_link_confined("a/l", "b"));
+	CHECK(extract_link_confined("a/l", "../b"));
+	CHECK(!extract_link_confined("a/l", "../../b"));
+	CHECK(!extract_link_confined("a/./l", "../../b"));
+	CHECK(!extract_link_confined("./a//l", "../../b"));
+	CHECK(extract_link_confined("a/b/l", "../../c/./d"));
+	CHECK(extract_link_confined("a/b/l", "./.././c"));
+	CHECK(!extract_link_confined("l", ".."));
+	CHECK(!extract_link_confined("a/l", "/etc"));
+	CHECK(!extract_link_confined("a/l", ""));
+	/* ".." after a name is physical (the name may be a link): refused. */
+	CHECK(!extract_link_confined("a/l", "x/../b"));
+	CHECK(!extract_link_confined("a/b/l", "../x/../y"));
 }
 
 static void not_a_bundle(void)
@@ -193,6 +214,7 @@ int main(void)
 	HARNESS_BEGIN("bundle");
 	RUN(pack_round_trip);
 	RUN(confined);
+	RUN(link_rules);
 	RUN(not_a_bundle);
 	HARNESS_END();
 }

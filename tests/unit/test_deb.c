@@ -62,6 +62,14 @@ static void glob(void)
 	CHECK(!deb_glob_match(p, "linux-image-6.1.0-57-cloud-amd64-dbg"));
 	CHECK(!deb_glob_match(p, "linux-headers-6.1.0-57-cloud-amd64"));
 	CHECK(deb_glob_match("exact", "exact") && !deb_glob_match("exact", "exactly"));
+	/* The built-in entries' patterns against real package names. */
+	p = "linux-image-6.1.0-*-cloud-amd64";
+	CHECK(deb_glob_match(p, "linux-image-6.1.0-57-cloud-amd64"));
+	CHECK(!deb_glob_match(p, "linux-image-6.12.117+deb12-cloud-amd64"));
+	CHECK(!deb_glob_match(p, "linux-image-6.12-cloud-amd64"));
+	p = "linux-image-6.12.*+deb12-cloud-amd64";
+	CHECK(deb_glob_match(p, "linux-image-6.12.117+deb12-cloud-amd64"));
+	CHECK(!deb_glob_match(p, "linux-image-6.12-cloud-amd64"));
 }
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -160,12 +168,19 @@ static void refuse_index(void)
 	CHECK(feed_all("Package: k-1\nVersion: 1\nArchitecture: amd64\n\n", &e) < 0);
 	/* Not matching: malformed fields of other packages do not matter. */
 	CHECK(feed_all("Package: other\nSize: lots\nSHA256: x\n\n", &e) == 0);
-	/* One overlong line is refused, not truncated; continuation lines are skipped. */
-	big = malloc(LIMIT_DEB_LINE + 16);
-	memset(big, 'x', LIMIT_DEB_LINE + 15);
-	big[LIMIT_DEB_LINE + 15] = '\0';
+	/* An overlong line of a field we keep is refused, not truncated; other
+	 * fields (real indexes have 100+ KiB Provides lines) and continuation
+	 * lines are skipped whatever their length. */
+	big = malloc(LIMIT_DEB_LINE + 64);
+	memcpy(big, "Filename: ", 10);
+	memset(big + 10, 'x', LIMIT_DEB_LINE + 40);
+	big[LIMIT_DEB_LINE + 50] = '\0';
 	CHECK(feed_all(big, &e) < 0 && e.code == EXIT_VERIFY);
+	memcpy(big, "Provides: ", 10);
+	CHECK(feed_all(big, &e) == 0);
 	big[0] = ' ';
+	CHECK(feed_all(big, &e) == 0);
+	memset(big, 'y', LIMIT_DEB_LINE + 50); /* no field name at all */
 	CHECK(feed_all(big, &e) == 0);
 	free(big);
 }

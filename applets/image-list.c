@@ -1,0 +1,96 @@
+/* image-list — the images in BANGER_HOME/images.
+ *
+ * usage: image-list [--json]
+ *
+ * One line an image: NAME, SIZE, PLATFORM, DIGEST (short), SOURCE. With
+ * --json, an array of the images' manifest.json documents.
+ */
+#include "applet.h"
+#include "err.h"
+#include "exitcode.h"
+#include "file.h"
+#include "image.h"
+#include "path.h"
+#include "progress.h"
+#include "store.h"
+#include "xfuncs.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char image_list_usage[] =
+	"usage: image-list [--json]\n"
+	"\n"
+	"One line an image: NAME, SIZE, PLATFORM, DIGEST (short), SOURCE. With\n"
+	"--json, an array of the images' manifest.json documents.\n";
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int image_list_main(int argc, char **argv)
+{
+	struct store s;
+	struct err e;
+	struct dirent **ents = NULL;
+	char kind[LIMIT_PATH];
+	bool json = argc == 2 && !strcmp(argv[1], "--json");
+	cJSON *arr = cJSON_CreateArray();
+	int n;
+
+	if (argc > 2 || (argc == 2 && !json))
+		die_usage("unknown argument '%s'", argv[1]);
+	err_init(&e);
+	if (!arr)
+		die(EXIT_SYSTEM, "out of memory");
+	if (store_init(&s, &e) < 0 || path_join(kind, sizeof(kind), s.home, "images", &e) < 0)
+		die_err(&e);
+	n = scandir(kind, &ents, NULL, by_name);
+	if (!json && n > 0)
+		printf("%-24s %10s %-14s %-19s %s\n", "NAME", "SIZE", "PLATFORM", "DIGEST",
+		       "SOURCE");
+	for (int i = 0; i < n; i++) {
+		struct image_meta m;
+		char dir[LIMIT_PATH], sz[32];
+
+		if (ents[i]->d_name[0] == '.' || !path_is_simple_name(ents[i]->d_name) ||
+		    path_join(dir, sizeof(dir), kind, ents[i]->d_name, &e) < 0 ||
+		    image_meta_read(dir, &m, &e) < 0) {
+			free(ents[i]);
+			continue;
+		}
+		free(ents[i]);
+		if (json) {
+			char path[LIMIT_PATH + 16], *text;
+			size_t len;
+			cJSON *j;
+
+			if (path_join(path, sizeof(path), dir, "manifest.json", &e) == 0 &&
+			    file_read_all(path, LIMIT_JSON_DOC, &text, &len, &e) == 0) {
+				j = cJSON_Parse(text);
+				free(text);
+				if (j)
+					cJSON_AddItemToArray(arr, j);
+			}
+			continue;
+		}
+		format_size(m.size, sz, sizeof(sz));
+		printf("%-24s %10s %-14s %-19.19s %s\n", m.name, sz,
+		       m.platform[0] ? m.platform : "-", m.digest, m.source);
+	}
+	free(ents);
+	if (json) {
+		char *text = cJSON_Print(arr);
+
+		if (!text)
+			die(EXIT_SYSTEM, "out of memory");
+		puts(text);
+		free(text);
+	}
+	cJSON_Delete(arr);
+	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
+}

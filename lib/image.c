@@ -1,0 +1,262 @@
+/* image.c — see image.h. */
+#include "image.h"
+#include "bundle.h"
+#include "catalog.h"
+#include "embed.h"
+#include "ext4.h"
+#include "err.h"
+#include "exitcode.h"
+#include "file.h"
+#include "layer.h"
+#include "limits.h"
+#include "path.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Enables unit `name` the way systemctl enable does: one symlink per
+ * WantedBy= target in the unit's [Install] section. */
+static int enable_unit(struct layer_root *lr, const char *name, struct embedded u, struct err *e)
+{
+	const char *p = u.data, *end = u.data + u.size;
+	char target[LIMIT_NAME + 1], link[LIMIT_PATH], dest[LIMIT_PATH];
+	int install = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (len && p[0] == '[')
+			install = len == 9 && !strncmp(p, "[Install]", 9);
+		else if (install && len > 9 && !strncmp(p, "WantedBy=", 9)) {
+			const char *t = p + 9;
+
+			while (t < p + len) {
+				size_t n = strcspn(t, " \t\n");
+
+				if (t + n > p + len)
+					n = (size_t)(p + len - t);
+				if (n && n < sizeof(target)) {
+					memcpy(target, t, n);
+					target[n] = '\0';
+					if (path_joinf(link, sizeof(link), e, "etc/systemd/system",
+						       "%s.wants/%s", target, name) < 0 ||
+					    path_join(dest, sizeof(dest), "/etc/systemd/system",
+						      name, e) < 0 ||
+					    layer_put_symlink(lr, link, dest, e) < 0)
+						return -1;
+				}
+				t += n;
+				while (t < p + len && (*t == ' ' || *t == '\t'))
+					t++;
+			}
+		}
+		p += len + 1;
+	}
+	return 0;
+}
+
+int image_inject_agent(struct layer_root *lr, const char *self, char agent_hex[DIGEST_HEX_LEN + 1],
+		       struct err *e)
+{
+	static const struct {
+		const char *name;
+		struct embedded (*unit)(void);
+	} units[] = {
+		{ "banger-first-boot.service", embedded_unit_first_boot },
+		{ "banger-vsock-agent.service", embedded_unit_vsock_agent },
+	};
+
+	if (sha256_file(self, agent_hex, e) < 0 ||
+	    layer_copy_file(lr, IMAGE_AGENT_DIR "/banger", self, 0755, e) < 0 ||
+	    layer_put_symlink(lr, IMAGE_AGENT_DIR "/banger-first-boot", "banger", e) < 0 ||
+	    layer_put_symlink(lr, IMAGE_AGENT_DIR "/banger-vsock-agent", "banger", e) < 0)
+		return err_prefix(e, "injecting the banger agent");
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		struct embedded u = units[i].unit();
+		char rel[LIMIT_PATH];
+
+		if (path_join(rel, sizeof(rel), "etc/systemd/system", units[i].name, e) < 0 ||
+		    layer_put_file(lr, rel, u.data, u.size, 0644, e) < 0 ||
+		    enable_unit(lr, units[i].name, u, e) < 0)
+			return err_prefix(e, "installing %s", units[i].name);
+	}
+	return 0;
+}
+
+void image_now(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int image_meta_write(const char *dir, const struct image_meta *m, struct err *e)
+{
+	cJSON *j = cJSON_CreateObject(), *agent;
+	char path[LIMIT_PATH], *text = NULL;
+	int rc = -1;
+
+	if (!j)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	cJSON_AddStringToObject(j, "name", m->name);
+	cJSON_AddStringToObject(j, "source", m->source);
+	cJSON_AddStringToObject(j, "digest", m->digest);
+	if (m->index_digest[0])
+		cJSON_AddStringToObject(j, "index_digest", m->index_digest);
+	cJSON_AddStringToObject(j, "platform", m->platform);
+	cJSON_AddNumberToObject(j, "size", (double)m->size);
+	cJSON_AddStringToObject(j, "created", m->created);
+	agent = cJSON_AddObjectToObject(j, "agent");
+	if (agent) {
+		cJSON_AddStringToObject(agent, "version", m->agent_version);
+		cJSON_AddStringToObject(agent, "sha256", m->agent_sha256);
+	}
+	text = cJSON_Print(j);
+	if (!text || !agent) {
+		err_set(e, EXIT_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (path_join(path, sizeof(path), dir, "manifest.json", e) < 0)
+		goto out;
+	{
+		size_t n = strlen(text);
+
+		text[n] = '\n'; /* cJSON_Print's buffer ends in NUL; trade it for a newline */
+		rc = file_write_atomic(path, text, n + 1, 0644, e);
+		text[n] = '\0';
+	}
+out:
+	free(text);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static void copy_str(cJSON *j, const char *k, char *dst, size_t size)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+
+	snprintf(dst, size, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+int image_meta_read(const char *dir, struct image_meta *m, struct err *e)
+{
+	char path[LIMIT_PATH], *text;
+	size_t len;
+	cJSON *j, *v;
+
+	memset(m, 0, sizeof(*m));
+	if (path_join(path, sizeof(path), dir, "manifest.json", e) < 0 ||
+	    file_read_all(path, LIMIT_JSON_DOC, &text, &len, e) < 0)
+		return -1;
+	j = cJSON_Parse(text);
+	free(text);
+	if (!j)
+		return err_set(e, EXIT_VERIFY,
+			       "%s: not valid JSON — remove the image and pull it again", path);
+	copy_str(j, "name", m->name, sizeof(m->name));
+	copy_str(j, "source", m->source, sizeof(m->source));
+	copy_str(j, "digest", m->digest, sizeof(m->digest));
+	copy_str(j, "index_digest", m->index_digest, sizeof(m->index_digest));
+	copy_str(j, "platform", m->platform, sizeof(m->platform));
+	copy_str(j, "created", m->created, sizeof(m->created));
+	if (!m->created[0])
+		copy_str(j, "installed", m->created, sizeof(m->created));
+	if (!m->digest[0]) {
+		char sha[DIGEST_HEX_LEN + 1];
+
+		copy_str(j, "sha256", sha, sizeof(sha));
+		if (sha[0])
+			snprintf(m->digest, sizeof(m->digest), "sha256:%s", sha);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(j, "size");
+	m->size = cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+	v = cJSON_GetObjectItemCaseSensitive(j, "agent");
+	copy_str(v, "version", m->agent_version, sizeof(m->agent_version));
+	copy_str(v, "sha256", m->agent_sha256, sizeof(m->agent_sha256));
+	cJSON_Delete(j);
+	return 0;
+}
+
+struct bundle_fill {
+	struct bundle_src src;
+};
+
+static int fill_image(const char *staging, void *ud, cJSON *m, struct err *e)
+{
+	struct bundle_fill *f = ud;
+	char path[LIMIT_PATH];
+	cJSON *inner, *it;
+
+	if (bundle_download(&f->src, staging, e) < 0 ||
+	    path_join(path, sizeof(path), staging, "rootfs.ext4", e) < 0)
+		return -1;
+	if (!ext4_is_ext4(path))
+		return err_set(e, EXIT_VERIFY, "%s: the bundle holds no ext4 rootfs.ext4",
+			       f->src.url);
+	/* Keep what the packer recorded (platform, digest, agent…). */
+	inner = bundle_read_manifest(staging, e);
+	if (!inner)
+		return -1;
+	cJSON_ArrayForEach(it, inner)
+	{
+		if (!it->string || cJSON_GetObjectItemCaseSensitive(m, it->string) ||
+		    !strcmp(it->string, "source") || !strcmp(it->string, "sha256") ||
+		    !strcmp(it->string, "name"))
+			continue;
+		cJSON_AddItemToObject(m, it->string, cJSON_Duplicate(it, 1));
+	}
+	cJSON_Delete(inner);
+	if (!cJSON_AddStringToObject(m, "source", f->src.url))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	return 0;
+}
+
+int image_pull_bundle(const struct store *s, const struct catalog_entry *ent, const char *name,
+		      const char *ca_file, bool force, enum bundle_outcome *out, struct err *e)
+{
+	struct bundle_fill f = { .src = { .url = ent->url,
+					  .sha256 = ent->sha256,
+					  .size = ent->size,
+					  .ca_file = ca_file,
+					  .label = name } };
+	cJSON *m = cJSON_CreateObject();
+	int rc;
+
+	if (!m)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	rc = bundle_install_custom(s, "images", name, ent->sha256, force, fill_image, &f, m, out,
+				   e);
+	cJSON_Delete(m);
+	return rc;
+}
+
+int image_pack(const char *dir, const char *name, const char *arch, const char *outdir, char *file,
+	       size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size, struct err *e)
+{
+	static const char *const only[] = { "manifest.json", "rootfs.ext4", NULL };
+	char tmp[LIMIT_PATH], dst[LIMIT_PATH];
+
+	if (path_joinf(tmp, sizeof(tmp), e, outdir, ".%s.pack.%d.tar.zst", name, (int)getpid()) <
+		    0 ||
+	    bundle_pack_only(dir, only, tmp, sha256, size, e) < 0)
+		return -1;
+	if (snprintf(file, fsize, "%s-%s-%.12s.tar.zst", name, arch, sha256) >= (int)fsize ||
+	    path_join(dst, sizeof(dst), outdir, file, e) < 0) {
+		unlink(tmp);
+		return err_set(e, EXIT_VERIFY, "%s: bundle name too long", name);
+	}
+	if (rename(tmp, dst) < 0) {
+		err_errno(e, 0, "%s: cannot rename into place", dst);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* image.h — installed images: BANGER_HOME/images/NAME/{rootfs.ext4,
+ * manifest.json}, and what goes into every image (the banger agent).
+ *
+ * manifest.json (written atomically with the image directory):
+ *   { "name", "source" (normalised ref, or "import:PATH"), "digest" (the
+ *     resolved manifest digest, or the sha256 of an imported file),
+ *     "index_digest", "platform", "size" (bytes of rootfs.ext4), "created"
+ *     (RFC 3339 UTC), "agent": { "version", "sha256" } }
+ */
+#ifndef BANGER_IMAGE_H
+#define BANGER_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "limits.h"
+
+struct err;
+struct layer_root;
+
+#define IMAGE_AGENT_DIR "usr/local/libexec"
+
+/* Puts the banger binary at self into the tree as
+ * /usr/local/libexec/banger with the banger-first-boot and
+ * banger-vsock-agent links, installs the embedded systemd units into
+ * /etc/systemd/system and enables them (a symlink in TARGET.wants/ for each
+ * WantedBy=). Never writes through a symlink (layer.h). Writes the binary's
+ * sha256 into agent_hex. */
+int image_inject_agent(struct layer_root *lr, const char *self, char agent_hex[DIGEST_HEX_LEN + 1],
+		       struct err *e);
+
+struct image_meta {
+	char name[65];
+	char source[LIMIT_PATH + 16];
+	char digest[80];
+	char index_digest[80];
+	char platform[64];
+	uint64_t size;
+	char created[32];
+	char agent_version[64];
+	char agent_sha256[DIGEST_HEX_LEN + 1];
+};
+
+/* Writes dir/manifest.json atomically. */
+int image_meta_write(const char *dir, const struct image_meta *m, struct err *e);
+/* Reads dir/manifest.json; a missing file is EXIT_NOTFOUND. */
+int image_meta_read(const char *dir, struct image_meta *m, struct err *e);
+
+struct store;
+struct catalog_entry;
+enum bundle_outcome;
+
+/* Installs the catalog bundle entry ent as images/NAME (bundle.h's
+ * bundle_install_custom: locked, verified, atomic). The bundle holds
+ * rootfs.ext4 (an ext4 file system, checked) and the manifest.json it was
+ * packed with, whose fields are kept; "source" becomes the bundle URL and
+ * "sha256" its digest. ca_file may be NULL. */
+int image_pull_bundle(const struct store *s, const struct catalog_entry *ent, const char *name,
+		      const char *ca_file, bool force, enum bundle_outcome *out, struct err *e);
+
+/* Packs images/NAME's rootfs.ext4 and manifest.json into
+ * OUTDIR/NAME-ARCH-SHA256PREFIX.tar.zst (bundle_pack: deterministic) and
+ * writes the file name (in OUTDIR) to file; sha256 and size of the bundle. */
+int image_pack(const char *dir, const char *name, const char *arch, const char *outdir, char *file,
+	       size_t fsize, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size, struct err *e);
+
+/* "2026-11-29T19:30:00Z" for now. */
+void image_now(char out[32]);
+
+#endif
