@@ -359,8 +359,9 @@ static int run_bounded(const char *const *argv, uint64_t until_ms)
 				 fb.shutdown_sig ? "shutdown requested" : "time limit reached");
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
-			while (watch)
-				wait_signals(1000, &watch, &st);
+			/* Bounded: a child stuck in the kernel is reaped later. */
+			for (int i = 0; watch && i < 50; i++)
+				wait_signals(100, &watch, &st);
 			return -1;
 		}
 		wait_signals((int)(until_ms - now), &watch, &st);
@@ -670,6 +671,18 @@ static void pid1_live_setup(void)
 		failed(&e, "loopback");
 }
 
+static void network_setup(void)
+{
+	const struct guest_config *g = &fb.cfg;
+	struct err e = { 0 };
+
+	if (sysinit_net_static(g->ip_dev, g->ip_addr, g->ip_prefix, g->ip_gw, &e) < 0)
+		failed(&e, "network");
+	else
+		log_info("network %s %s/%d%s%s", g->ip_dev, g->ip_addr, g->ip_prefix,
+			 g->ip_gw ? " via " : "", g->ip_gw ? g->ip_gw : "");
+}
+
 /* Masks only matter where systemd may run. */
 static bool has_systemd_dir(void)
 {
@@ -709,6 +722,10 @@ int first_boot_main(int argc, char **argv)
 		pid1_live_setup();
 	if (fb.pid1)
 		write_state("starting");
+	/* ip= as PID 1 only (a oneshot leaves the network to systemd); with
+	 * --root only from an explicit --cmdline, never the host's. */
+	if (fb.pid1 && fb.cfg.ip_addr && (fb.live || strcmp(cmdline_file, "/proc/cmdline")))
+		network_setup();
 	apply_settings();
 	if (!fb.pid1) {
 		if (has_systemd_dir())

@@ -343,6 +343,12 @@ int image_pull_main(int argc, char **argv)
 
 	if (store_staging(&opt.store, "images", name, opt.staging, sizeof(opt.staging), &e) < 0)
 		die_err(&e);
+	/* The tree holds the image's setuid files and device nodes, as root: no
+	 * other user may reach it while it exists. */
+	if (chmod(opt.staging, 0700) < 0) {
+		err_errno(&e, 0, "%s: chmod", opt.staging);
+		fail(&e);
+	}
 	snprintf(m.name, sizeof(m.name), "%s", name);
 	snprintf(m.source, sizeof(m.source), "%s", refstr);
 	snprintf(m.digest, sizeof(m.digest), "%s", img.manifest_digest);
@@ -351,7 +357,10 @@ int image_pull_main(int argc, char **argv)
 	snprintf(m.agent_version, sizeof(m.agent_version), "%s", BANGER_VERSION);
 	image_now(m.created);
 	build(&r, &img, blobs, tmp, opt.staging, &m);
-	if (image_meta_write(opt.staging, &m, &e) < 0 || file_commit_dir(opt.staging, dir, &e) < 0)
+	if (chmod(opt.staging, 0755) < 0)
+		err_errno(&e, 0, "%s: chmod", opt.staging);
+	if (e.code || image_meta_write(opt.staging, &m, &e) < 0 ||
+	    file_commit_dir(opt.staging, dir, &e) < 0)
 		fail(&e);
 	opt.staging[0] = '\0';
 	format_size(m.size, sz, sizeof(sz));

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,70 @@ static void parse_mask(struct guest_config *g, const char *v, struct err *e, int
 	}
 }
 
+static int mask_prefix(const char *m)
+{
+	struct in_addr a;
+	char *end;
+	long n;
+
+	if (!*m)
+		return 24;
+	n = strtol(m, &end, 10);
+	if (!*end && end != m && n >= 0 && n <= 32)
+		return (int)n;
+	if (inet_pton(AF_INET, m, &a) != 1)
+		return -1;
+	uint32_t v = ntohl(a.s_addr), bits = 0;
+	while (v & 0x80000000u) {
+		bits++;
+		v <<= 1;
+	}
+	return v ? -1 : (int)bits;
+}
+
+/* ip=CLIENT:SERVER:GW:MASK:HOST:DEV:AUTOCONF:DNS0:DNS1 (static only). */
+static void parse_ip(struct guest_config *g, const char *v, struct err *e, int *rc)
+{
+	char *f[10] = { 0 }, *p;
+	struct in_addr a;
+	int n = 0;
+
+	g->ip_addr = NULL;
+	if (!strcmp(v, "off") || !strcmp(v, "none"))
+		return;
+	memcpy(g->ip_buf, v, strlen(v) + 1);
+	for (p = g->ip_buf; n < 10;) {
+		f[n++] = p;
+		p = strchr(p, ':');
+		if (!p)
+			break;
+		*p++ = '\0';
+	}
+	for (int i = n; i < 10; i++)
+		f[i] = "";
+	if (inet_pton(AF_INET, f[0], &a) != 1) {
+		problem(e, rc, "ip=%s: only the static form ADDR::GW:MASK::DEV:off is understood%s",
+			v, " (no DHCP in first-boot)");
+		return;
+	}
+	if ((*f[2] && inet_pton(AF_INET, f[2], &a) != 1) || mask_prefix(f[3]) < 0 ||
+	    (*f[6] && strcmp(f[6], "off") && strcmp(f[6], "none")) || strchr(f[5], '/') ||
+	    strlen(f[5]) >= 16) {
+		problem(e, rc, "ip=%s: bad gateway, netmask, device or autoconf%s", v,
+			" — use ADDR::GW:MASK::DEV:off");
+		return;
+	}
+	g->ip_addr = f[0];
+	g->ip_gw = *f[2] ? f[2] : NULL;
+	g->ip_prefix = mask_prefix(f[3]);
+	g->ip_dev = *f[5] ? f[5] : "eth0";
+	if (!g->ndns) {
+		for (int i = 7; i <= 8; i++)
+			if (*f[i] && inet_pton(AF_INET, f[i], &a) == 1)
+				g->dns[g->ndns++] = f[i];
+	}
+}
+
 int guest_config_parse(struct guest_config *g, const struct cmdline *c, struct err *e)
 {
 	int rc = 0;
@@ -309,6 +374,8 @@ int guest_config_parse(struct guest_config *g, const struct cmdline *c, struct e
 			g->rootfstype = v;
 		} else if (!strcmp(key, "rootflags") && eq) {
 			g->rootflags = v;
+		} else if (!strcmp(key, "ip") && eq) {
+			parse_ip(g, v, e, &rc);
 		} else if (!strcmp(key, "init") && eq && *v) {
 			g->init_path = v;
 		} else if (strncmp(key, "banger.", 7)) {

@@ -68,6 +68,14 @@ struct guest_config {
 	enum guest_halt halt;
 	int shutdown_timeout_s; /* banger.shutdown_timeout=SECONDS before SIGKILL (default 5) */
 	int root_timeout_s;	/* banger.root_timeout=SECONDS to wait for root= (default 30) */
+	/* ip=ADDR::GW:MASK:HOST:DEV:off — the kernel's static form (Debian's
+	 * kernel has no CONFIG_IP_PNP, so PID 1 applies it). IPv4; MASK may
+	 * be a dotted mask or a prefix length (default 24), DEV default eth0;
+	 * the 8th and 9th fields are nameservers used when banger.dns is
+	 * absent. Validated; NULL addr when absent. */
+	char ip_buf[LIMIT_CMDLINE + 1];
+	const char *ip_addr, *ip_gw, *ip_dev;
+	int ip_prefix;
 	/* Standard kernel parameters the initramfs honours. */
 	const char *root;	/* root= */
 	const char *rootfstype; /* rootfstype= (default ext4) */

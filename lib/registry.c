@@ -327,7 +327,17 @@ static int authenticate(struct registry *r, struct err *e)
 	}
 	memset(&q, 0, sizeof(q));
 	q.url = url;
-	q.ca_file = r->ca_file[0] ? r->ca_file : NULL;
+	/* The registry's own CA only for a token service on the same host
+	 * (Docker Hub's is auth.docker.io: the system bundle). */
+	{
+		const char *h = strstr(c.realm, "://");
+		const char *api = ref_api_host(&r->ref);
+		size_t n = strlen(api);
+
+		if (r->ca_file[0] && h && !strncmp(h + 3, api, n) &&
+		    (h[3 + n] == '/' || h[3 + n] == '\0' || h[3 + n] == '?'))
+			q.ca_file = r->ca_file;
+	}
 	q.allow_http = r->allow_http;
 	if (r->have_creds) {
 		if (basic_header(r, basic, sizeof(basic), e) < 0)
@@ -448,7 +458,12 @@ int registry_open(struct registry *r, const struct ref *ref, const struct regist
 	buf_init(&body, LIMIT_JSON_DOC, "registry answer");
 	snprintf(r->base, sizeof(r->base), "https://%s/v2/", ref_api_host(ref));
 	rc = ping(r, &body, &resp, e);
-	if (rc < 0 && (ref_is_loopback(ref) || o->insecure)) {
+	if (rc < 0 && !ref_is_loopback(ref) && !o->insecure && e->code == EXIT_NETWORK) {
+		char msg[ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		err_set(e, EXIT_NETWORK, "%s (a registry without TLS needs --insecure)", msg);
+	} else if (rc < 0 && (ref_is_loopback(ref) || o->insecure)) {
 		/* A registry without TLS: allowed on loopback or when asked, and
 		 * only if it answers like a registry (else the TLS error stands). */
 		struct err tls = *e;
@@ -906,6 +921,7 @@ static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize,
 	struct http_stream *s = NULL;
 	struct sha256 h;
 	uint64_t got = 0;
+	char *auth = NULL;
 	ssize_t n;
 	int fd = -1, rc = -1;
 
@@ -922,9 +938,31 @@ static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize,
 	snprintf(ls->path, sizeof(ls->path), "%s", tmp);
 	ls->phase = LAYER_FETCHING;
 	pthread_cond_broadcast(&j->cond);
-	set_req(r, &q, url); /* r->auth is stable while blobs are fetched */
 	pthread_mutex_unlock(&j->mu);
-	s = http_stream_open(&q, &resp, e);
+	/* Each request holds its own copy of the Authorization header, so a
+	 * token refreshed by another thread never pulls it from under us. */
+	for (int round = 0;; round++) {
+		pthread_mutex_lock(&j->mu);
+		free(auth);
+		auth = r->auth ? strdup(r->auth) : NULL;
+		pthread_mutex_unlock(&j->mu);
+		set_req(r, &q, url);
+		q.headers[0] = auth;
+		s = http_stream_open(&q, &resp, e);
+		if (s || round || resp.status != 401 || !resp.www_authenticate[0])
+			break;
+		/* A Bearer token that expired during a long pull: get a new one
+		 * (once, unless another thread already did). */
+		pthread_mutex_lock(&j->mu);
+		if (!r->auth || !auth || !strcmp(r->auth, auth)) {
+			snprintf(r->challenge, sizeof(r->challenge), "%s", resp.www_authenticate);
+			if (authenticate(r, e) < 0) {
+				pthread_mutex_unlock(&j->mu);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&j->mu);
+	}
 	if (!s) {
 		err_prefix(e, "%s: layer %s", r->name, d->digest);
 		goto out;
@@ -989,6 +1027,7 @@ static int fetch_one(struct blob_fetch *j, size_t li, char *chunk, size_t csize,
 	rc = 0;
 out:
 	http_stream_free(s);
+	free(auth);
 	if (fd >= 0)
 		close(fd);
 	if (rc < 0)

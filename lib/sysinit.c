@@ -9,7 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -248,6 +251,68 @@ int sysinit_loopback_up(struct err *e)
 	}
 	close(s);
 	return 0;
+}
+
+static void set_sin(struct sockaddr *sa, uint32_t net_order)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = net_order;
+	memcpy(sa, &sin, sizeof(sin));
+}
+
+int sysinit_net_static(const char *dev, const char *addr, int prefix, const char *gw, struct err *e)
+{
+	struct in_addr a, g;
+	struct ifreq ifr;
+	struct rtentry rt;
+	uint32_t mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
+	int s, rc = -1;
+
+	if (strlen(dev) >= IFNAMSIZ || inet_pton(AF_INET, addr, &a) != 1 ||
+	    (gw && inet_pton(AF_INET, gw, &g) != 1))
+		return err_set(e, EXIT_USAGE, "%s: bad interface or address", dev);
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return err_errno(e, 0, "%s: socket", dev);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, dev, strlen(dev) + 1);
+	set_sin(&ifr.ifr_addr, a.s_addr);
+	if (ioctl(s, SIOCSIFADDR, &ifr) < 0) {
+		err_errno(e, 0, "%s: cannot set address %s — is the interface there?", dev, addr);
+		goto out;
+	}
+	set_sin(&ifr.ifr_netmask, mask);
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) {
+		err_errno(e, 0, "%s: cannot set netmask /%d", dev, prefix);
+		goto out;
+	}
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		err_errno(e, 0, "%s: cannot read flags", dev);
+		goto out;
+	}
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+		err_errno(e, 0, "%s: cannot bring up", dev);
+		goto out;
+	}
+	if (gw) {
+		memset(&rt, 0, sizeof(rt));
+		set_sin(&rt.rt_dst, 0);
+		set_sin(&rt.rt_genmask, 0);
+		set_sin(&rt.rt_gateway, g.s_addr);
+		rt.rt_flags = RTF_UP | RTF_GATEWAY;
+		rt.rt_dev = (char *)dev;
+		if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST) {
+			err_errno(e, 0, "%s: cannot add the default route via %s", dev, gw);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	close(s);
+	return rc;
 }
 
 /* Undoes the octal escapes (\040 for space) of /proc/self/mountinfo. */

@@ -45,6 +45,11 @@ int sysinit_virtio_port_links(struct err *e);
 /* Brings the loopback interface up (127.0.0.1 is configured by the kernel). */
 int sysinit_loopback_up(struct err *e);
 
+/* Configures dev with addr/prefix, brings it up and, with gw, adds the
+ * default route (an existing one is fine). IPv4, through ioctls. */
+int sysinit_net_static(const char *dev, const char *addr, int prefix, const char *gw,
+		       struct err *e);
+
 /* Unmounts everything but / (deepest first); a busy filesystem is remounted
  * read-only instead. Then remounts / read-only. Call after sync(). */
 int sysinit_unmount_all(struct err *e);

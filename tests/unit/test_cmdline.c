@@ -149,6 +149,34 @@ static void guest_config_bad_values_skipped(void)
 	CHECK(guest_config_parse(&g, &cl, &e) == -1 && g.ndns == 0);
 }
 
+static void ip_static_form(void)
+{
+	struct err e;
+
+	err_init(&e);
+	CHECK(parse("ip=10.0.2.15::10.0.2.2:255.255.255.0::eth1:off:9.9.9.9") == 0);
+	CHECK(guest_config_parse(&g, &cl, &e) == 0);
+	CHECK_STR(g.ip_addr, "10.0.2.15");
+	CHECK_STR(g.ip_gw, "10.0.2.2");
+	CHECK_STR(g.ip_dev, "eth1");
+	CHECK(g.ip_prefix == 24 && g.ndns == 1);
+	CHECK_STR(g.dns[0], "9.9.9.9");
+	CHECK(parse("banger.dns=1.1.1.1 ip=172.16.0.2:::30") == 0);
+	CHECK(guest_config_parse(&g, &cl, &e) == 0);
+	CHECK(g.ip_gw == NULL && g.ip_prefix == 30 && g.ndns == 1);
+	CHECK_STR(g.ip_dev, "eth0");
+	CHECK_STR(g.dns[0], "1.1.1.1");
+	CHECK(parse("ip=off") == 0);
+	CHECK(guest_config_parse(&g, &cl, &e) == 0 && g.ip_addr == NULL);
+	CHECK(parse("ip=dhcp") == 0);
+	CHECK(guest_config_parse(&g, &cl, &e) == -1 && g.ip_addr == NULL);
+	CHECK(strstr(e.msg, "only the static form") != NULL);
+	CHECK(parse("ip=10.0.0.2::10.0.0.1:255.0.255.0::eth0:off") == 0);
+	CHECK(guest_config_parse(&g, &cl, &e) == -1 && g.ip_addr == NULL);
+	CHECK(parse("ip=10.0.0.2::10.0.0.1:24::eth0:dhcp") == 0);
+	CHECK(guest_config_parse(&g, &cl, &e) == -1 && g.ip_addr == NULL);
+}
+
 static void hostnames(void)
 {
 	CHECK(hostname_is_valid("a"));
@@ -174,6 +202,7 @@ int main(void)
 	RUN(guest_config_defaults);
 	RUN(guest_config_values);
 	RUN(guest_config_bad_values_skipped);
+	RUN(ip_static_form);
 	RUN(hostnames);
 	HARNESS_END();
 }
