@@ -295,10 +295,17 @@ static void check_object(const struct store *s, const char *kind, enum catalog_t
 		report("OK", kind, NULL,
 		       "default %s '%s' is not installed; %s has it (vm run pulls it)", kind, name,
 		       cat.source);
+	} else if (type == CATALOG_IMAGES) {
+		snprintf(fix, sizeof(fix), "'banger %s --name %s %s' (vm run does it)", pull, name,
+			 VM_DEFAULT_IMAGE_REF);
+		report("WARN", kind, fix,
+		       "default %s '%s' is neither installed nor in the catalog: it comes from a "
+		       "registry (%s)",
+		       kind, name, VM_DEFAULT_IMAGE_REF);
 	} else {
 		snprintf(fix, sizeof(fix),
 			 "'banger %s %s' from a catalog that has it (BANGER_%s_CATALOG)", pull,
-			 name, type == CATALOG_KERNELS ? "KERNEL" : "IMAGE");
+			 name, "KERNEL");
 		report("WARN", kind, fix, "default %s '%s' is neither installed nor in the catalog",
 		       kind, name);
 	}

@@ -19,6 +19,7 @@
  *   --timeout SECS  how long to wait for the guest agent (default 120)
  */
 #include "applet.h"
+#include "catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -176,6 +177,19 @@ static void ensure_initramfs(const char *kernel)
 		    kernel, kernel, initrd, rc);
 }
 
+static bool catalog_has(enum catalog_type type, const char *name)
+{
+	struct catalog cat;
+	struct err e;
+	bool has;
+
+	err_init(&e);
+	catalog_init(&cat);
+	has = catalog_load(&cat, type, NULL, &e) == 0 && catalog_find(&cat, name, &e);
+	catalog_fini(&cat);
+	return has;
+}
+
 /* The store name of an image reference, as image-pull names it by default:
  * the last path component with ':' and '@' as '-' (debian:bookworm and
  * localhost:5000/library/debian:bookworm are debian-bookworm). */
@@ -240,6 +254,7 @@ int vm_run_main(int argc, char **argv)
 	struct err e;
 	enum vm_copy_how how;
 	int o, idx, rc, lock;
+	bool default_image;
 	char *end;
 
 	err_init(&e);
@@ -279,9 +294,14 @@ int vm_run_main(int argc, char **argv)
 		die_usage("-d and --rm do not go together");
 	if (!run.c.vmm[0] && strcmp(vm_pick_vmm(reason, sizeof(reason)), "firecracker"))
 		log_info("%s: using QEMU", reason);
+	default_image = !run.c.image[0];
 	vm_config_finish(&run.c);
 	if (store_init(&run.s, &e) < 0)
 		die_err(&e);
+	/* The default image comes from the image catalog when it has one of that
+	 * name, else from Docker Hub's debian:bookworm. */
+	if (default_image && !catalog_has(CATALOG_IMAGES, VM_DEFAULT_IMAGE))
+		snprintf(run.image_ref, sizeof(run.image_ref), "%s", VM_DEFAULT_IMAGE_REF);
 	ensure("kernels", run.c.kernel, NULL, "vmlinux", "kernel-pull");
 	ensure_initramfs(run.c.kernel);
 	ensure("images", run.c.image, run.image_ref[0] ? run.image_ref : NULL, "rootfs.ext4",

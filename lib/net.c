@@ -201,7 +201,7 @@ static int lease_read(const char *file, char **text, struct err *e)
 {
 	size_t len;
 
-	if (file_read_all(file, LIMIT_JSON_DOC, text, &len, e) == 0)
+	if (file_read_all(file, LIMIT_LEASES, text, &len, e) == 0)
 		return 0;
 	if (e->code != EXIT_NOTFOUND)
 		return -1;
@@ -219,7 +219,7 @@ int net_lease_get(const char *leases_file, const struct net_config *c, const cha
 
 	if ((fd = lease_lock(leases_file, e)) < 0)
 		return -1;
-	buf_init(&b, LIMIT_JSON_DOC, leases_file);
+	buf_init(&b, LIMIT_LEASES, leases_file);
 	if (lease_read(leases_file, &text, e) < 0)
 		goto out;
 	if (lease_find(text, name, &a) &&
@@ -252,7 +252,7 @@ int net_lease_put(const char *leases_file, const char *name, int *remaining, str
 
 	if ((fd = lease_lock(leases_file, e)) < 0)
 		return -1;
-	buf_init(&b, LIMIT_JSON_DOC, leases_file);
+	buf_init(&b, LIMIT_LEASES, leases_file);
 	if (lease_read(leases_file, &text, e) < 0)
 		goto out;
 	for (const char *l = text; *l;) {

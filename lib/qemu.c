@@ -2,6 +2,7 @@
 #include "qemu.h"
 #include "err.h"
 #include "exitcode.h"
+#include "limits.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -154,7 +155,7 @@ int qemu_launch(const struct qemu_vm *q, const char *log, int timeout_ms, pid_t 
 /* Reads until a line holding "return" or "error" (or timeout). */
 static int qmp_answer(int fd, const char *what, struct err *e)
 {
-	char buf[4096];
+	char buf[LIMIT_QMP_ANSWER];
 	size_t len = 0;
 
 	for (;;) {
@@ -173,7 +174,9 @@ static int qmp_answer(int fd, const char *what, struct err *e)
 		if (strstr(buf, "\"return\"") || strstr(buf, "\"QMP\""))
 			return 0;
 		if (len >= sizeof(buf) - 1)
-			len = 0;
+			return err_set(e, EXIT_VERIFY,
+				       "QEMU monitor: answer to %s longer than %d bytes", what,
+				       LIMIT_QMP_ANSWER);
 	}
 }
 

@@ -36,6 +36,7 @@ struct store;
 #define VM_AGENT_PORT_NAME "org.banger.agent"
 #define VM_DEFAULT_KERNEL "debian-cloud"
 #define VM_DEFAULT_IMAGE "debian-bookworm"
+#define VM_DEFAULT_IMAGE_REF "debian:bookworm" /* when no catalog has VM_DEFAULT_IMAGE */
 #define VM_GUEST_INIT "/usr/local/libexec/banger-first-boot"
 
 struct vm_config {
