@@ -36,15 +36,19 @@
 #define BANGER_SOURCES "unknown"
 #endif
 
+#define HOST false
+#define GUEST true
+
 struct applet {
 	const char *name;
 	int (*main)(int argc, char **argv);
 	const char *usage;
 	const char *summary;
+	bool guest; /* runs inside the VM: its stderr is the serial console */
 };
 
 static const struct applet applets[] = {
-#define APPLET(name, ident, where, summary) { name, ident##_main, ident##_usage, summary },
+#define APPLET(name, ident, where, summary) { name, ident##_main, ident##_usage, summary, where },
 #include "applets.h"
 #undef APPLET
 };
@@ -76,6 +80,9 @@ static const struct applet *find(const char *name)
 static int run(const struct applet *a, int argc, char **argv, int loud)
 {
 	log_init(a->name);
+	/* A serial console is a TTY, but its log is read as text (vm logs). */
+	if (a->guest)
+		log_set_color(false);
 	for (; loud > 0; loud--)
 		log_more();
 	for (; loud < 0; loud++)

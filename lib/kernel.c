@@ -368,7 +368,10 @@ static int fill_import(const char *staging, void *ud, cJSON *m, struct err *e)
 	    add_str(m, "source", in->vmlinuz ? in->vmlinuz : in->vmlinux, e) ||
 	    add_str(m, "kernel_version", vi.version, e) ||
 	    add_str(m, "compression", vi.compression ? vi.compression : "none", e) ||
-	    add_bool(m, "needs_initramfs", false, e))
+	    /* Modules without an initrd: the drivers may be modules (a distro
+	     * kernel), so vm-run builds banger's initramfs; when everything is
+	     * built in, that initramfs is only /init and costs nothing. */
+	    add_bool(m, "needs_initramfs", in->modules && !in->initrd, e))
 		return -1;
 	return 0;
 }

@@ -49,6 +49,11 @@ bool log_color(void)
 	return log_state.color;
 }
 
+void log_set_color(bool on)
+{
+	log_state.color = on;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const char *const color[] = { "\033[31m", "\033[33m", "", "\033[2m" };

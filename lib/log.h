@@ -20,6 +20,8 @@ enum log_level log_level(void);
 const char *log_applet(void);
 /* Colour is used on fd 2 (computed once in log_init). */
 bool log_color(void);
+/* Overrides the TTY/NO_COLOR decision (guest daemons: the console is a log). */
+void log_set_color(bool on);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

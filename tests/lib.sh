@@ -11,6 +11,8 @@ _failed=0
 
 # A scratch dir, removed at exit.
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/banger-test-XXXXXX")
+# Never the real store: a test that forgets to pick one writes here.
+export BANGER_HOME=$TMP/home
 trap 'rm -rf "$TMP"' EXIT
 
 pass() { echo "PASS: $SUITE: $1"; }
