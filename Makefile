@@ -5,7 +5,7 @@
 
 DEPS    ?= build/deps
 B       := build
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+VERSION := 0.1.0$(shell git describe --always --dirty --abbrev=10 2>/dev/null | sed 's/^/+g/')
 SOURCES  = $(strip $(shell tr '\n' ' ' < $(DEPS)/.sources 2>/dev/null))
 
 CC       := musl-gcc
@@ -46,8 +46,13 @@ $(B)/obj/%.o: %.S $(DEPS)/.stamp $(shell find config -type f)
 	$(CC) $(CPPFLAGS) -c $< -o $@
 
 
-$(B)/obj/applets/image-pull.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"'
-$(B)/obj/applets/main.o $(B)/obj/applets/vsock-agent.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"' -DBANGER_SOURCES='"$(SOURCES)"'
+# Only lib/version.o sees the version; it is rebuilt when the version changes.
+$(B)/version.txt: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION) $(SOURCES)' | cmp -s - $@ || echo '$(VERSION) $(SOURCES)' >$@
+$(B)/obj/lib/version.o: $(B)/version.txt
+$(B)/obj/lib/version.o: CPPFLAGS += -DBANGER_VERSION='"$(VERSION)"' -DBANGER_SOURCES='"$(SOURCES)"'
+FORCE:
 
 $(B)/banger.unstripped: $(APPLET_OBJ) $(B)/libbanger.a
 	@$(if $(Q),echo "  LD      $@")

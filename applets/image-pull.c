@@ -23,6 +23,7 @@
  * Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.
  * See docs/oci-import.md.
  */
+#include "version.h"
 #include "applet.h"
 #include "bundle.h"
 #include "catalog.h"
@@ -46,10 +47,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#ifndef BANGER_VERSION
-#define BANGER_VERSION "0.0.0"
-#endif
 
 const char image_pull_usage[] =
 	"usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]\n"
@@ -354,7 +351,7 @@ int image_pull_main(int argc, char **argv)
 	snprintf(m.digest, sizeof(m.digest), "%s", img.manifest_digest);
 	snprintf(m.index_digest, sizeof(m.index_digest), "%s", img.index_digest);
 	snprintf(m.platform, sizeof(m.platform), "%s", img.platform);
-	snprintf(m.agent_version, sizeof(m.agent_version), "%s", BANGER_VERSION);
+	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
 	image_now(m.created);
 	build(&r, &img, blobs, tmp, opt.staging, &m);
 	if (chmod(opt.staging, 0755) < 0)

@@ -10,6 +10,7 @@
  * then the first one or two arguments. `APPLET --help` prints that applet's
  * usage; an unknown applet is a usage error (exit 2).
  */
+#include "version.h"
 #include "applet.h"
 #include "err.h"
 #include "exitcode.h"
@@ -28,13 +29,6 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
-
-#ifndef BANGER_VERSION
-#define BANGER_VERSION "0.0.0"
-#endif
-#ifndef BANGER_SOURCES
-#define BANGER_SOURCES "unknown"
-#endif
 
 #define HOST false
 #define GUEST true
@@ -105,7 +99,7 @@ static void version(void)
 {
 	const curl_version_info_data *c = curl_version_info(CURLVERSION_NOW);
 
-	printf("banger %s\n", BANGER_VERSION);
+	printf("banger %s\n", banger_version());
 	printf("libcurl %s (%s)\n", c->version, c->ssl_version ? c->ssl_version : "no TLS");
 	printf("%s\n", archive_version_details());
 	printf("zstd %s\n", ZSTD_versionString());
@@ -113,7 +107,7 @@ static void version(void)
 	printf("zlib %s\n", zlibVersion());
 	printf("cJSON %s\n", cJSON_Version());
 	/* BearSSL has no version call; the build records the Debian sources. */
-	printf("built from Debian sources: %s\n", BANGER_SOURCES);
+	printf("built from Debian sources: %s\n", banger_sources());
 	(void)br_sha256_init;
 }
 

@@ -18,6 +18,7 @@
  *
  * Runs until SIGTERM or SIGINT, killing its children's process groups then.
  */
+#include "version.h"
 #include "applet.h"
 #include "agentproto.h"
 #include "buf.h"
@@ -51,9 +52,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef BANGER_VERSION
-#define BANGER_VERSION "0.0.0"
-#endif
 #ifndef VMADDR_CID_LOCAL
 #define VMADDR_CID_LOCAL 1
 #endif
@@ -442,7 +440,12 @@ static int do_hello(struct conn *c, const struct ap_frame *f, struct err *e)
 	read_state(state, sizeof(state));
 	r = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r, "version", AP_VERSION);
-	cJSON_AddStringToObject(r, "agent", "banger " BANGER_VERSION);
+	{
+		char agent[96];
+
+		snprintf(agent, sizeof(agent), "banger %s", banger_version());
+		cJSON_AddStringToObject(r, "agent", agent);
+	}
 	cJSON_AddStringToObject(r, "hostname", u.nodename);
 	cJSON_AddStringToObject(r, "kernel", u.release);
 	cJSON_AddNumberToObject(r, "boot_time", (double)boot_time());
