@@ -23,6 +23,7 @@
  * Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.
  * See docs/oci-import.md.
  */
+#include "units.h"
 #include "version.h"
 #include "applet.h"
 #include "bundle.h"
@@ -258,7 +259,7 @@ int image_pull_main(int argc, char **argv)
 			opt.insecure = true;
 			break;
 		case 's':
-			if (ext4_parse_size(optarg, &opt.size, &e) < 0)
+			if (parse_size(optarg, &opt.size, &e) < 0)
 				die_usage("--size: %s", e.msg);
 			break;
 		case 'f':

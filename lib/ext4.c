@@ -64,46 +64,6 @@ int ext4_plan(const struct layer_usage *u, uint64_t size, struct ext4_plan *p, s
 	return 0;
 }
 
-int ext4_parse_size(const char *s, uint64_t *out, struct err *e)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno)
-		return err_set(e, EXIT_USAGE, "'%s': not a size (e.g. 512M, 2G)", s);
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		break;
-	case '\0':
-		break;
-	default:
-		return err_set(e, EXIT_USAGE, "'%s': not a size (e.g. 512M, 2G)", s);
-	}
-	if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
-		return err_set(e, EXIT_USAGE, "'%s': not a size (e.g. 512M, 2G)", s);
-	if (v > (UINT64_MAX >> shift) || !v)
-		return err_set(e, EXIT_USAGE, "'%s': size out of range", s);
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 bool ext4_is_ext4(const char *path)
 {
 	unsigned char m[2];

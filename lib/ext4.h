@@ -31,7 +31,4 @@ int ext4_build(const char *tree, const char *out, const struct ext4_plan *p, con
 /* True when path holds an ext2/3/4 superblock (magic 0xEF53). */
 bool ext4_is_ext4(const char *path);
 
-/* Parses "512M", "2G", "1048576" (bytes; K/M/G/T are powers of 1024). */
-int ext4_parse_size(const char *s, uint64_t *out, struct err *e);
-
 #endif

@@ -16,22 +16,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void format_size(uint64_t bytes, char *buf, int size)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, (size_t)size, "%llu B", (unsigned long long)bytes);
-	else
-		snprintf(buf, (size_t)size, "%.1f %s", v, unit[u]);
-}
-
 void progress_init(struct progress *p, const char *label, uint64_t total)
 {
 	memset(p, 0, sizeof(*p));

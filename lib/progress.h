@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "units.h" /* format_size */
+
 struct progress {
 	const char *label;
 	uint64_t total;
@@ -28,8 +30,5 @@ void progress_fini(struct progress *p);
 
 /* Formats a line into buf (exposed for tests): "label  37% [####    ] 1.2 MiB/3.4 MiB 5.6 MiB/s". */
 void progress_format(const struct progress *p, uint64_t now_ms, int width, char *buf, int size);
-
-/* Human-readable size, e.g. "1.5 MiB", into buf. */
-void format_size(uint64_t bytes, char *buf, int size);
 
 #endif

@@ -1,5 +1,6 @@
 /* vm.c — see vm.h. */
 #include "vm.h"
+#include "units.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -869,52 +870,6 @@ int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_c
 	return path_remove_tree(p->dir, e);
 }
 
-int vm_parse_size(const char *s, uint64_t *out, struct err *e)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno)
-		goto bad;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end == 'i' && shift)
-		end++;
-	if ((*end == 'B' || *end == 'b') && end[1] == '\0')
-		end++;
-	if (*end || (shift && v > (~0ULL >> shift)))
-		goto bad;
-	*out = (uint64_t)v << shift;
-	return 0;
-bad:
-	return err_set(e, EXIT_USAGE, "'%s': not a size — write it like 2G, 512M or 1073741824", s);
-}
-
 int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how, struct err *e)
 {
 	char image[LIMIT_PATH], staging[LIMIT_PATH], file[LIMIT_PATH], vmlinux[LIMIT_PATH];
@@ -1030,7 +985,7 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		return 0;
 	}
 	if (!strcmp(opt, "disk-size"))
-		return vm_parse_size(arg, &c->disk_bytes, e);
+		return parse_size(arg, &c->disk_bytes, e);
 	if (!strcmp(opt, "vmm")) {
 		if (strcmp(arg, "firecracker") && strcmp(arg, "qemu"))
 			return err_set(e, EXIT_USAGE, "--vmm '%s': use firecracker or qemu", arg);

@@ -129,9 +129,6 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
  * config with vm_config_defaults(c, "") and clear vmm and net first. */
 void vm_config_finish(struct vm_config *c);
 
-/* Parses a size: bytes, or with K/M/G/T (binary) suffix. EXIT_USAGE if not. */
-int vm_parse_size(const char *s, uint64_t *out, struct err *e);
-
 /* Creates vms/NAME from c (name, image, kernel, vmm, cpus, memory, disk,
  * net, nat, jail, ssh_key set by the caller): checks the kernel and image
  * are installed, copies the image's disk (vm_copy_disk), leases the address

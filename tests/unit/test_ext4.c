@@ -2,6 +2,8 @@
  * real, with mke2fs and e2fsck, in tests/image-pull.test). */
 #include "harness.h"
 
+#include "units.h"
+
 #include "err.h"
 #include "exitcode.h"
 #include "ext4.h"
@@ -17,16 +19,16 @@ static void sizes_parse(void)
 	struct err e;
 
 	err_init(&e);
-	CHECK(ext4_parse_size("512M", &v, &e) == 0 && v == 512 * MIB);
-	CHECK(ext4_parse_size("2G", &v, &e) == 0 && v == 2048 * MIB);
-	CHECK(ext4_parse_size("1GiB", &v, &e) == 0 && v == 1024 * MIB);
-	CHECK(ext4_parse_size("4096", &v, &e) == 0 && v == 4096);
-	CHECK(ext4_parse_size("10k", &v, &e) == 0 && v == 10240);
-	CHECK(ext4_parse_size("", &v, &e) == -1 && e.code == EXIT_USAGE);
-	CHECK(ext4_parse_size("0", &v, &e) == -1);
-	CHECK(ext4_parse_size("12X", &v, &e) == -1);
-	CHECK(ext4_parse_size("1Gx", &v, &e) == -1);
-	CHECK(ext4_parse_size("99999999999T", &v, &e) == -1);
+	CHECK(parse_size("512M", &v, &e) == 0 && v == 512 * MIB);
+	CHECK(parse_size("2G", &v, &e) == 0 && v == 2048 * MIB);
+	CHECK(parse_size("1GiB", &v, &e) == 0 && v == 1024 * MIB);
+	CHECK(parse_size("4096", &v, &e) == 0 && v == 4096);
+	CHECK(parse_size("10k", &v, &e) == 0 && v == 10240);
+	CHECK(parse_size("", &v, &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(parse_size("0", &v, &e) == -1);
+	CHECK(parse_size("12X", &v, &e) == -1);
+	CHECK(parse_size("1Gx", &v, &e) == -1);
+	CHECK(parse_size("99999999999T", &v, &e) == -1);
 }
 
 static void plans_grow_with_content(void)

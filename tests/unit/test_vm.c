@@ -3,6 +3,8 @@
  * line, sizes, Firecracker request bodies and fault messages, QEMU's argv. */
 #include "harness.h"
 
+#include "units.h"
+
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -229,12 +231,12 @@ static void sizes_and_options(void)
 	struct vm_config c;
 	struct err e;
 
-	CHECK(vm_parse_size("2G", &v, &e) == 0 && v == 2ULL << 30);
-	CHECK(vm_parse_size("512MiB", &v, &e) == 0 && v == 512ULL << 20);
-	CHECK(vm_parse_size("4096", &v, &e) == 0 && v == 4096);
-	CHECK(vm_parse_size("1.5G", &v, &e) == -1 && e.code == EXIT_USAGE);
-	CHECK(vm_parse_size("G", &v, &e) == -1);
-	CHECK(vm_parse_size("99999999999T", &v, &e) == -1);
+	CHECK(parse_size("2G", &v, &e) == 0 && v == 2ULL << 30);
+	CHECK(parse_size("512MiB", &v, &e) == 0 && v == 512ULL << 20);
+	CHECK(parse_size("4096", &v, &e) == 0 && v == 4096);
+	CHECK(parse_size("1.5G", &v, &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(parse_size("G", &v, &e) == -1);
+	CHECK(parse_size("99999999999T", &v, &e) == -1);
 	vm_config_defaults(&c, "");
 	CHECK(vm_config_option(&c, "cpus", "2", &e) == 0 && c.cpus == 2);
 	CHECK(vm_config_option(&c, "cpus", "3", &e) == -1 && e.code == EXIT_USAGE);
