@@ -81,10 +81,21 @@ test: $(B)/banger $(UNIT_BIN)
 ASAN_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer $(WARN)
 ASAN_LIBS  := -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson -lpthread
-$(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(LIB_SRC) $(EMBED_SRC) $(shell find config -type f)
+ASAN_CC    := gcc -D_GNU_SOURCE -Ilib -Iapplets -idirafter /usr/include/bearssl $(ASAN_FLAGS)
+ASAN_OBJ   := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(EMBED_SRC:%.S=$(B)/asan/obj/%.o)
+$(B)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
+	@$(if $(Q),echo "  ASAN    $<")
+	$(Q)$(ASAN_CC) -MMD -MP -c $< -o $@
+$(B)/asan/obj/%.o: %.S $(shell find config -type f)
+	@mkdir -p $(@D)
+	$(Q)$(ASAN_CC) -c $< -o $@
+$(B)/asan/libbanger.a: $(ASAN_OBJ)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+$(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(B)/asan/libbanger.a
 	@$(if $(Q),echo "  ASAN    $@")
-	$(Q)gcc -D_GNU_SOURCE -Ilib -Iapplets -idirafter /usr/include/bearssl $(ASAN_FLAGS) -o $@ $< $(LIB_SRC) $(EMBED_SRC) $(ASAN_LIBS)
+	$(Q)$(ASAN_CC) -o $@ $< $(B)/asan/libbanger.a $(ASAN_LIBS)
 
 check-asan: $(ASAN_BIN)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh --unit-only $(B) $(ASAN_BIN)
@@ -92,11 +103,12 @@ check-asan: $(ASAN_BIN)
 FORMAT_SRC = $(wildcard lib/*.[ch] applets/*.[ch] tests/unit/*.[ch] initramfs/*.[ch])
 SHELL_SRC  = $(wildcard scripts/*.sh tests/*.sh tests/*.test bench/*.sh) .ci/run
 lint:
-	clang-format --dry-run --Werror $(FORMAT_SRC)
-	cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 \
+	@echo "  LINT    clang-format, cppcheck, shellcheck, banned functions"
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 \
 		--suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -Ilib -Iapplets lib applets
-	shellcheck -x $(SHELL_SRC)
-	scripts/check-banned.sh $(FORMAT_SRC)
+	$(Q)shellcheck -x $(SHELL_SRC)
+	$(Q)scripts/check-banned.sh $(FORMAT_SRC)
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -112,4 +124,4 @@ clean:
 distclean:
 	rm -rf $(B)
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/asan/obj -name '*.d' 2>/dev/null)
