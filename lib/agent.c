@@ -756,7 +756,8 @@ int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms
 		struct timespec ts = { .tv_nsec = (long)(delay < left ? delay : left) * 1000000L };
 
 		nanosleep(&ts, NULL);
-		delay = delay * 2 > 1000 ? 1000 : delay * 2;
+		/* Reconnecting is cheap; noticing a ready guest late is not. */
+		delay = delay * 2 > 250 ? 250 : delay * 2;
 	}
 }
 

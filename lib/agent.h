@@ -89,7 +89,7 @@ struct agent {
 #define AGENT_SHARED_STREAM 1u
 int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e);
 
-/* Connects and opens with backoff (50 ms doubling to 1 s) until READY or
+/* Connects and opens with backoff (50 ms doubling to 250 ms) until READY or
  * timeout_ms has passed — use this instead of polling SSH after a boot.
  * A unix: spec is treated as a shared stream (AGENT_SHARED_STREAM). */
 int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms, struct err *e);

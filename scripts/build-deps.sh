@@ -105,11 +105,21 @@ build_zlib() {
 
 build_zstd() {
 	cd "$(srcdir libzstd)/lib"
-	# ZSTD_NO_INLINE halves the library (358 → 175 KB): its templated
-	# inlining buys speed banger does not need next to network and disk.
 	local v=(PREFIX="$P" ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DEPRECATED=0
-		ZSTD_LIB_DICTBUILDER=0 ZSTD_NO_INLINE=1)
+		ZSTD_LIB_DICTBUILDER=0) o
+	# The encoder (packing only) is built without zstd's forced inlining,
+	# which halves it; the decoder — the hot path of every pull — keeps it:
+	# its objects come from a normal build (same ABI, only inlining differs).
+	make -j"$jobs" "${v[@]}" libzstd.a
+	mkdir -p inlined
+	(cd inlined && ar x ../libzstd.a)
+	make "${v[@]}" clean
+	v+=(ZSTD_NO_INLINE=1)
 	make -j"$jobs" "${v[@]}" libzstd.a libzstd.pc
+	for o in huf_decompress zstd_ddict zstd_decompress zstd_decompress_block \
+		fse_decompress entropy_common xxhash; do
+		ar r libzstd.a "inlined/$o.o"
+	done
 	make "${v[@]}" install-static install-includes install-pc
 }
 
