@@ -3,7 +3,8 @@
  * APPLET(name, ident, where, summary): `name` is the command (and symlink)
  * name, `ident` prefixes the applet's NAME_main() and NAME_usage[] in
  * applets/NAME.c, `where` is HOST or GUEST (every applet is in every build;
- * GUEST ones log without colour: their stderr is the serial console). Include after defining APPLET.
+ * GUEST ones log without colour: their stderr is the serial console).
+ * Include after defining APPLET.
  */
 APPLET("agent", agent, HOST, "talk to a guest's agent: ping, exec, put, get, shutdown")
 APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
