@@ -37,7 +37,6 @@ const char image_import_usage[] =
 static int copy_file(const char *src, const char *dst, struct err *e)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC), out;
-	struct stat st;
 	int rc = -1;
 
 	if (in < 0)
@@ -47,19 +46,8 @@ static int copy_file(const char *src, const char *dst, struct err *e)
 		close(in);
 		return err_errno(e, 0, "%s: cannot create", dst);
 	}
-	if (fstat(in, &st) < 0) {
-		err_errno(e, 0, "%s: stat", src);
+	if (file_copy_fd(in, out, src, NULL, e) < 0)
 		goto out;
-	}
-	for (off_t left = st.st_size; left > 0;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-
-		if (n <= 0) {
-			err_errno(e, 0, "%s: copy to %s", src, dst);
-			goto out;
-		}
-		left -= n;
-	}
 	if (fsync(out) < 0) {
 		err_errno(e, 0, "%s: fsync", dst);
 		goto out;

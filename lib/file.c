@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -215,4 +217,77 @@ int file_commit_dir(const char *staging, const char *dst, struct err *e)
 	if (dir_of(dst, dir, sizeof(dir), e) < 0)
 		return -1;
 	return file_sync_dir(dir, e);
+}
+
+/* Copies [off, end) of in to the same offsets of out. */
+static int copy_range(int in, int out, off_t off, off_t end, const char *what, struct err *e)
+{
+	char *buf = NULL;
+	int rc = 0;
+
+	while (off < end) {
+		size_t want = (size_t)(end - off) < (1 << 20) ? (size_t)(end - off) : (1 << 20);
+		loff_t io = off, oo = off;
+		ssize_t n = copy_file_range(in, &io, out, &oo, want, 0);
+
+		if (n < 0 &&
+		    (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+			/* Refused between these files: plain read/write, bounded. */
+			if (!buf && !(buf = malloc(1 << 20))) {
+				rc = err_set(e, EXIT_SYSTEM, "%s: out of memory", what);
+				break;
+			}
+			n = pread(in, buf, want, off);
+			if (n > 0 && pwrite(out, buf, (size_t)n, off) != n) {
+				rc = err_errno(e, 0, "%s: write copy", what);
+				break;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = err_errno(e, 0, "%s: copy", what);
+			break;
+		}
+		if (n == 0) {
+			rc = err_set(e, EXIT_SYSTEM, "%s: shrank while being copied", what);
+			break;
+		}
+		off += n;
+	}
+	free(buf);
+	return rc;
+}
+
+int file_copy_fd(int in, int out, const char *what, bool *reflinked, struct err *e)
+{
+	struct stat st;
+	off_t data = 0, hole;
+
+	if (reflinked)
+		*reflinked = false;
+	if (fstat(in, &st) < 0)
+		return err_errno(e, 0, "%s: stat", what);
+	if (ioctl(out, FICLONE, in) == 0) {
+		if (reflinked)
+			*reflinked = true;
+		return 0;
+	}
+	if (ftruncate(out, st.st_size) < 0)
+		return err_errno(e, 0, "%s: cannot size the copy", what);
+	while (data < st.st_size) {
+		data = lseek(in, data, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole is left */
+		if (data < 0)  /* no SEEK_DATA here: the whole file is one extent */
+			return errno == EINVAL ? copy_range(in, out, 0, st.st_size, what, e)
+					       : err_errno(e, 0, "%s: seek", what);
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = st.st_size;
+		if (copy_range(in, out, data, hole, what, e) < 0)
+			return -1;
+		data = hole;
+	}
+	return 0;
 }

@@ -10,6 +10,7 @@
 #ifndef BANGER_FILE_H
 #define BANGER_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -45,6 +46,14 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
  * atomically (RENAME_EXCHANGE) and then removed, so dst is at every moment
  * either the old or the new tree. */
 int file_commit_dir(const char *staging, const char *dst, struct err *e);
+
+/* Copies all of in into out (which must be empty): a reflink (FICLONE)
+ * where the filesystem can share blocks, else only the data extents
+ * (SEEK_DATA/SEEK_HOLE, copy_file_range, or read/write where that is
+ * refused), so holes stay holes and a sparse disk image costs its data, not
+ * its size. out ends with in's size. *reflinked (may be NULL) tells which
+ * happened. Blocks on disk I/O; does not fsync. */
+int file_copy_fd(int in, int out, const char *what, bool *reflinked, struct err *e);
 
 /* fsync a directory by path. */
 int file_sync_dir(const char *dir, struct err *e);

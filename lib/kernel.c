@@ -208,40 +208,18 @@ out:
 
 static int copy_file(const char *src, const char *dst, mode_t mode, struct err *e)
 {
-	char *buf = malloc(128 * 1024);
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
-	ssize_t n;
 
-	if (!buf) {
-		err_set(e, EXIT_SYSTEM, "out of memory");
-		goto out;
-	}
-	if (in < 0) {
-		err_errno(e, 0, "%s: cannot open", src);
-		goto out;
-	}
+	if (in < 0)
+		return err_errno(e, 0, "%s: cannot open", src);
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0755);
-	if (out < 0) {
+	if (out < 0)
 		err_errno(e, 0, "%s: cannot create", dst);
-		goto out;
-	}
-	while ((n = read(in, buf, 128 * 1024)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err_errno(e, 0, "%s: read", src);
-			goto out;
-		}
-		if (file_write_all(out, buf, (size_t)n, dst, e) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	if (in >= 0)
-		close(in);
+	else
+		rc = file_copy_fd(in, out, src, NULL, e);
+	close(in);
 	if (out >= 0 && close(out) < 0 && rc == 0)
 		rc = err_errno(e, 0, "%s: write", dst);
-	free(buf);
 	return rc;
 }
 

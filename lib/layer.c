@@ -772,15 +772,8 @@ int layer_copy_file(struct layer_root *lr, const char *rel, const char *src, mod
 		err_errno(e, 0, "'%s': cannot create", rel);
 		goto done;
 	}
-	for (off_t left = st.st_size; left > 0;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-
-		if (n <= 0) {
-			err_errno(e, 0, "'%s': copy from %s", rel, src);
-			goto done;
-		}
-		left -= n;
-	}
+	if (file_copy_fd(in, out, src, NULL, e) < 0)
+		goto done;
 	if (fchown(out, 0, 0) < 0 || fchmod(out, mode) < 0) {
 		err_errno(e, 0, "'%s': owner or mode", rel);
 		goto done;

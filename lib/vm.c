@@ -225,38 +225,12 @@ int vm_config_save(const struct vm_paths *p, const struct vm_config *c, struct e
 
 /* ---- disks -------------------------------------------------------------- */
 
-static int copy_range(int in, int out, off_t off, off_t end, const char *src, struct err *e)
-{
-	static char buf[1 << 20];
-
-	while (off < end) {
-		size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
-		loff_t io = off, oo = off;
-		ssize_t n = copy_file_range(in, &io, out, &oo, want, 0);
-
-		if (n < 0 &&
-		    (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
-			n = pread(in, buf, want, off);
-			if (n > 0 && pwrite(out, buf, (size_t)n, off) != n)
-				return err_errno(e, 0, "%s: write copy", src);
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_errno(e, 0, "%s: copy", src);
-		if (n == 0)
-			return err_set(e, EXIT_SYSTEM, "%s: shrank while being copied", src);
-		off += n;
-	}
-	return 0;
-}
-
 int vm_copy_disk(const char *src, const char *dst, uint64_t size, enum vm_copy_how *how,
 		 struct err *e)
 {
 	struct stat st;
 	int in, out, r = -1;
-	off_t data = 0, hole;
+	bool reflinked;
 
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, 0, "%s: cannot open the image's disk — pull the image again",
@@ -271,35 +245,10 @@ int vm_copy_disk(const char *src, const char *dst, uint64_t size, enum vm_copy_h
 		close(in);
 		return -1;
 	}
-	if (ioctl(out, FICLONE, in) == 0) {
-		if (how)
-			*how = VM_COPY_REFLINK;
-	} else {
-		if (how)
-			*how = VM_COPY_SPARSE;
-		if (ftruncate(out, st.st_size) < 0) {
-			err_errno(e, 0, "%s: cannot size", dst);
-			goto out;
-		}
-		/* Only the data extents: holes are never read or written. */
-		while (data < st.st_size) {
-			data = lseek(in, data, SEEK_DATA);
-			if (data < 0 && errno == ENXIO)
-				break;
-			if (data < 0) {
-				/* No SEEK_DATA here: the whole file is one extent. */
-				if (errno != EINVAL || copy_range(in, out, 0, st.st_size, src, e))
-					goto out;
-				break;
-			}
-			hole = lseek(in, data, SEEK_HOLE);
-			if (hole < 0)
-				hole = st.st_size;
-			if (copy_range(in, out, data, hole, src, e) < 0)
-				goto out;
-			data = hole;
-		}
-	}
+	if (file_copy_fd(in, out, src, &reflinked, e) < 0)
+		goto out;
+	if (how)
+		*how = reflinked ? VM_COPY_REFLINK : VM_COPY_SPARSE;
 	if (size > (uint64_t)st.st_size && ftruncate(out, (off_t)size) < 0) {
 		err_errno(e, 0, "%s: cannot grow to %llu bytes", dst, (unsigned long long)size);
 		goto out;

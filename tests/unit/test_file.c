@@ -7,6 +7,7 @@
 #include "path.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,9 +109,40 @@ static void commit_dir_swaps_existing(void)
 	path_remove_tree(t, &e);
 }
 
+static void copy_keeps_holes(void)
+{
+	const char *t = harness_tmpdir();
+	char src[512], dst[512], *a, *b;
+	size_t la, lb;
+	struct err e;
+	struct stat st;
+	bool reflinked;
+	int in, out;
+
+	path_join(src, sizeof(src), t, "sparse", &e);
+	path_join(dst, sizeof(dst), t, "copy", &e);
+	in = open(src, O_RDWR | O_CREAT, 0644);
+	CHECK(in >= 0 && ftruncate(in, 64 << 20) == 0);
+	CHECK(pwrite(in, "head", 4, 0) == 4 && pwrite(in, "tail", 4, (32 << 20) + 5) == 4);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	CHECK(out >= 0 && file_copy_fd(in, out, src, &reflinked, &e) == 0);
+	close(in);
+	close(out);
+	CHECK(stat(dst, &st) == 0 && st.st_size == 64 << 20);
+	/* Holes stay holes: far less than 64 MiB is allocated (or shared). */
+	CHECK(reflinked || st.st_blocks * 512 < (8 << 20));
+	CHECK(file_read_all(src, 64 << 20, &a, &la, &e) == 0);
+	CHECK(file_read_all(dst, 64 << 20, &b, &lb, &e) == 0);
+	CHECK(la == lb && !memcmp(a, b, la));
+	free(a);
+	free(b);
+	path_remove_tree(t, &e);
+}
+
 int main(void)
 {
 	HARNESS_BEGIN("file");
+	RUN(copy_keeps_holes);
 	RUN(atomic_write_replaces_whole_file);
 	RUN(abort_leaves_previous_state);
 	RUN(read_ceiling_and_missing);
