@@ -1,5 +1,6 @@
 /* firecracker.c — see firecracker.h. */
 #include "firecracker.h"
+#include "http.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"
@@ -8,7 +9,6 @@
 #include "proc.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -138,70 +138,47 @@ static const char *fix_for(const char *path)
 	return "see the VM's console log ('banger vm logs NAME')";
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-	struct buf *b = ud;
-	struct err ignored = { 0 };
-
-	/* Past the ceiling we keep what we have: it is only for the message. */
-	if (buf_append(b, p, size * n, &ignored) < 0)
-		return size * n;
-	return size * n;
-}
-
 int fc_request(const char *sock, const char *method, const char *path, const cJSON *body,
 	       struct err *e)
 {
 	char url[LIMIT_PATH], fault[300];
+	struct http_req req = { 0 };
+	struct http_resp resp;
+	struct buf answer;
 	char *json = NULL;
-	struct curl_slist *hdr = NULL;
-	struct buf resp;
-	long status = 0;
-	CURLcode rc;
-	CURL *c;
 	int ret = -1;
 
 	if (snprintf(url, sizeof(url), "http://localhost%s", path) >= (int)sizeof(url))
 		return err_set(e, EXIT_VERIFY, "firecracker: %s: path too long", path);
 	if (body && !(json = cJSON_PrintUnformatted(body)))
 		return err_set(e, EXIT_SYSTEM, "firecracker: %s %s: out of memory", method, path);
-	if (!(c = curl_easy_init())) {
-		free(json);
-		return err_set(e, EXIT_SYSTEM, "firecracker: cannot start libcurl");
-	}
-	buf_init(&resp, LIMIT_HTTP_ERROR_BODY, "Firecracker answer");
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	hdr = curl_slist_append(hdr, "Accept: application/json");
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)FC_REQUEST_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	if (json) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
-	}
-	rc = curl_easy_perform(c);
-	if (rc != CURLE_OK) {
-		err_set(e, EXIT_GUEST, "firecracker: %s %s via %s: %s — is the VMM running?",
-			method, path, sock, curl_easy_strerror(rc));
+	req.url = url;
+	req.method = method;
+	req.unix_socket = sock;
+	req.headers[0] = "Content-Type: application/json";
+	req.headers[1] = "Accept: application/json";
+	req.body = json;
+	req.body_len = json ? strlen(json) : 0;
+	req.retries = -1; /* InstanceStart and friends are not ours to repeat */
+	req.timeout_s = FC_REQUEST_TIMEOUT_MS / 1000;
+	buf_init(&answer, LIMIT_HTTP_ERROR_BODY, "Firecracker answer");
+	if (http_fetch(&req, &answer, &resp, e) < 0) {
+		char why[ERR_MSG_MAX];
+
+		memcpy(why, e->msg, sizeof(why));
+		err_set(e, EXIT_GUEST, "firecracker: %s %s via %s: %.200s — is the VMM running?",
+			method, path, sock, why);
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		fc_fault_message(resp.data, resp.len, fault, sizeof(fault));
+	if (resp.status < 200 || resp.status > 299) {
+		fc_fault_message(answer.data, answer.len, fault, sizeof(fault));
 		err_set(e, EXIT_GUEST, "firecracker refused %s %s (%ld): %s — %s", method, path,
-			status, fault[0] ? fault : "no fault message", fix_for(path));
+			resp.status, fault[0] ? fault : "no fault message", fix_for(path));
 		goto out;
 	}
 	ret = 0;
 out:
-	buf_fini(&resp);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
+	buf_fini(&answer);
 	free(json);
 	return ret;
 }
