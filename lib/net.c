@@ -590,6 +590,29 @@ static int iptables(const char *op, const char *chain, const char *const *rule, 
 	return 0;
 }
 
+/* The iptables fallback's three NAT rules for guest address g: added
+ * (add) or deleted, where a missing rule is already the goal state. */
+static int iptables_nat(const struct net_config *c, const char *g, bool add, struct err *e)
+{
+	const char *post[] = { "-s", g, "!", "-o", c->bridge, "-j", "MASQUERADE", NULL };
+	const char *fwd_out[] = { "-s", g, "-j", "ACCEPT", NULL };
+	const char *fwd_in[] = { "-d",	      g,	   "-m",
+				 "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+				 "-j",	      "ACCEPT",	   NULL };
+
+	if (!add) {
+		iptables("-D", "POSTROUTING", post, true, e);
+		iptables("-D", "FORWARD", fwd_out, true, e);
+		iptables("-D", "FORWARD", fwd_in, true, e);
+		return 0;
+	}
+	if (iptables("-A", "POSTROUTING", post, false, e) < 0 ||
+	    iptables("-I", "FORWARD", fwd_out, false, e) < 0 ||
+	    iptables("-I", "FORWARD", fwd_in, false, e) < 0)
+		return -1;
+	return 0;
+}
+
 int net_nat_add(const struct net_config *c, uint32_t guest, const char *tag, struct err *e)
 {
 	char g[16], script[1024];
@@ -622,17 +645,8 @@ int net_nat_add(const struct net_config *c, uint32_t guest, const char *tag, str
 			 tag, tag, tag, g, c->bridge, g, g);
 		return nft(script, e);
 	}
-	const char *post[] = { "-s", g, "!", "-o", c->bridge, "-j", "MASQUERADE", NULL };
-	const char *fwd_out[] = { "-s", g, "-j", "ACCEPT", NULL };
-	const char *fwd_in[] = { "-d",	      g,	   "-m",
-				 "conntrack", "--ctstate", "ESTABLISHED,RELATED",
-				 "-j",	      "ACCEPT",	   NULL };
-	net_nat_del(c, guest, tag, e);
-	if (iptables("-A", "POSTROUTING", post, false, e) < 0 ||
-	    iptables("-I", "FORWARD", fwd_out, false, e) < 0 ||
-	    iptables("-I", "FORWARD", fwd_in, false, e) < 0)
-		return -1;
-	return 0;
+	iptables_nat(c, g, false, e); /* adding twice leaves one set */
+	return iptables_nat(c, g, true, e);
 }
 
 int net_nat_del(const struct net_config *c, uint32_t guest, const char *tag, struct err *e)
@@ -645,14 +659,5 @@ int net_nat_del(const struct net_config *c, uint32_t guest, const char *tag, str
 			 tag, tag);
 		return nft(script, e);
 	}
-	const char *post[] = { "-s", g, "!", "-o", c->bridge, "-j", "MASQUERADE", NULL };
-	const char *fwd_out[] = { "-s", g, "-j", "ACCEPT", NULL };
-	const char *fwd_in[] = { "-d",	      g,	   "-m",
-				 "conntrack", "--ctstate", "ESTABLISHED,RELATED",
-				 "-j",	      "ACCEPT",	   NULL };
-	/* -D fails when the rule is not there: that is the goal state. */
-	iptables("-D", "POSTROUTING", post, true, e);
-	iptables("-D", "FORWARD", fwd_out, true, e);
-	iptables("-D", "FORWARD", fwd_in, true, e);
-	return 0;
+	return iptables_nat(c, g, false, e);
 }
