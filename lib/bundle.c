@@ -14,7 +14,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -42,8 +41,7 @@ struct bundle_stream {
 	struct http_req req; /* outlive hs, as http.h requires */
 	struct http_resp resp;
 	struct http_stream *hs; /* or */
-	int fd;
-	bool own_fd; /* a file:// bundle we opened */
+	int fd;			/* a caller's file (bundle_extract_fd) */
 	const char *what;
 	char want[DIGEST_HEX_LEN + 1]; /* "" when unknown */
 	uint64_t want_size;	       /* 0 when unknown */
@@ -229,33 +227,6 @@ int bundle_stream_finish(struct bundle_stream *s, char got[DIGEST_HEX_LEN + 1], 
 	return 0;
 }
 
-/* Opens the local file a file:// URL names; its size stands in for
- * Content-Length. */
-static int open_file_url(struct bundle_stream *s, const char *url, struct err *e)
-{
-	CURLU *u = curl_url();
-	char *path = NULL;
-	struct stat st;
-	int rc = 0;
-
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK) {
-		rc = err_set(e, EXIT_USAGE, "%s: not a valid file:// URL", url);
-		goto out;
-	}
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (s->fd < 0) {
-		rc = err_errno(e, 0, "%s: cannot open", url);
-		goto out;
-	}
-	s->own_fd = true;
-	s->resp.content_length = fstat(s->fd, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
-out:
-	curl_free(path);
-	curl_url_cleanup(u);
-	return rc;
-}
-
 struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct err *e)
 {
 	struct bundle_stream *s;
@@ -280,13 +251,7 @@ struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct er
 	err_init(&s->err);
 	s->req.url = src->url;
 	s->req.ca_file = src->ca_file;
-	if (!strncmp(src->url, "file://", 7)) {
-		/* A local bundle is read directly (curl's file:// cannot pause). */
-		if (open_file_url(s, src->url, e) < 0) {
-			free(s);
-			return NULL;
-		}
-	} else if (!(s->hs = http_stream_open(&s->req, &s->resp, e))) {
+	if (!(s->hs = http_stream_open(&s->req, &s->resp, e))) {
 		free(s);
 		return NULL;
 	}
@@ -297,8 +262,6 @@ struct bundle_stream *bundle_stream_open(const struct bundle_src *src, struct er
 			src->url, (unsigned long long)s->resp.content_length,
 			(unsigned long long)src->size);
 		http_stream_free(s->hs);
-		if (s->own_fd)
-			close(s->fd);
 		free(s);
 		return NULL;
 	}
@@ -314,8 +277,6 @@ void bundle_stream_free(struct bundle_stream *s)
 	ring_fini(s);
 	progress_fini(&s->prog);
 	http_stream_free(s->hs);
-	if (s->own_fd)
-		close(s->fd);
 	free(s);
 }
 

@@ -327,23 +327,6 @@ static int load_path(struct catalog *c, const char *path, struct err *e)
 	return rc;
 }
 
-/* file:// is read as a path (curl's file:// cannot stream past 1 MiB). */
-static int load_file_url(struct catalog *c, const char *url, struct err *e)
-{
-	CURLU *u = curl_url();
-	char *path = NULL;
-	int rc;
-
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
-		rc = err_set(e, EXIT_USAGE, "%s: not a valid file:// URL", url);
-	else
-		rc = load_path(c, path, e);
-	curl_free(path);
-	curl_url_cleanup(u);
-	return rc;
-}
-
 int catalog_load(struct catalog *c, enum catalog_type type, const char *override, struct err *e)
 {
 	const char *env =
@@ -352,8 +335,6 @@ int catalog_load(struct catalog *c, enum catalog_type type, const char *override
 	struct embedded em;
 
 	catalog_init(c);
-	if (from && !strncmp(from, "file://", 7))
-		return load_file_url(c, from, e);
 	if (from)
 		return has_scheme(from) ? load_url(c, from, e) : load_path(c, from, e);
 	em = type == CATALOG_KERNELS ? embedded_kernels_catalog() : embedded_images_catalog();

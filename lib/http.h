@@ -13,7 +13,8 @@
  *
  * Trust: certificates from req.ca_file, else $SSL_CERT_FILE, else the system
  * bundle. Plain http:// is refused except to loopback or with allow_http;
- * https never redirects to http; file:// works only when asked for directly.
+ * https never redirects to http; file:// works only when asked for directly,
+ * and is read from the file itself (status 200, its size as the length).
  * All calls block; they are not thread-safe with respect to one stream.
  */
 #ifndef BANGER_HTTP_H
