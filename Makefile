@@ -15,7 +15,7 @@ CPPFLAGS := -D_GNU_SOURCE -Ilib -Iapplets -I$(DEPS)/include -idirafter $(DEPS)/k
 LIBS     := -L$(DEPS)/lib -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson
 LDFLAGS  := -static -Wl,--gc-sections
 
-LIB_SRC    := $(sort $(wildcard lib/*.c))
+LIB_SRC    := $(sort $(wildcard lib/*.c lib/*/*.c))
 APPLET_SRC := $(sort $(wildcard applets/*.c))
 EMBED_SRC  := $(sort $(wildcard lib/*.S))
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/%.o) $(EMBED_SRC:%.S=$(B)/obj/%.o)
@@ -100,7 +100,7 @@ $(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(B)/asan/libbanger.a
 check-asan: $(ASAN_BIN)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh --unit-only $(B) $(ASAN_BIN)
 
-FORMAT_SRC = $(wildcard lib/*.[ch] applets/*.[ch] tests/unit/*.[ch] initramfs/*.[ch])
+FORMAT_SRC = $(wildcard lib/*.[ch] lib/*/*.[ch] applets/*.[ch] tests/unit/*.[ch] initramfs/*.[ch])
 SHELL_SRC  = $(wildcard scripts/*.sh tests/*.sh tests/*.test bench/*.sh) .ci/run
 lint:
 	@echo "  LINT    clang-format, cppcheck, shellcheck, banned functions"

@@ -22,7 +22,7 @@
  *   shutdown [--reboot]      ask the guest's init to power off (or reboot)
  */
 #include "applet.h"
-#include "agent.h"
+#include "agent/agent.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"

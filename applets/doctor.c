@@ -10,14 +10,14 @@
  * FAILs. --json prints an array of {check, status, detail, fix}.
  */
 #include "applet.h"
-#include "catalog.h"
+#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
-#include "firecracker.h"
+#include "vm/firecracker.h"
 #include "path.h"
-#include "qemu.h"
+#include "vm/qemu.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>

@@ -19,14 +19,14 @@
  * is the systemd to hand over to. See docs/first-boot.md.
  */
 #include "applet.h"
-#include "cmdline.h"
+#include "guest/cmdline.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
 #include "log.h"
 #include "path.h"
-#include "sysconf.h"
-#include "sysinit.h"
+#include "guest/sysconf.h"
+#include "guest/sysinit.h"
 
 #include <errno.h>
 #include <fcntl.h>

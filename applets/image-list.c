@@ -9,7 +9,7 @@
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
-#include "image.h"
+#include "oci/image.h"
 #include "path.h"
 #include "progress.h"
 #include "store.h"

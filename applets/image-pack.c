@@ -14,10 +14,10 @@
  *                    relative to the catalog: keep them side by side)
  */
 #include "applet.h"
-#include "catalog.h"
+#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
-#include "image.h"
+#include "oci/image.h"
 #include "lock.h"
 #include "path.h"
 #include "store.h"

@@ -24,15 +24,15 @@
  * See docs/initramfs.md.
  */
 #include "applet.h"
-#include "cmdline.h"
+#include "guest/cmdline.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
-#include "kmod.h"
+#include "kernel/kmod.h"
 #include "log.h"
 #include "path.h"
 #include "store.h"
-#include "sysinit.h"
+#include "guest/sysinit.h"
 #include "xfuncs.h"
 
 #include <archive.h>

@@ -17,10 +17,10 @@
  * Exit: 0 imported, 5 not a usable kernel, 7 a file is missing, 8 NAME exists.
  */
 #include "applet.h"
-#include "bundle.h"
+#include "catalog/bundle.h"
 #include "err.h"
 #include "exitcode.h"
-#include "kernel.h"
+#include "kernel/kernel.h"
 #include "log.h"
 #include "path.h"
 #include "store.h"

@@ -9,11 +9,11 @@
  * version is known only once pulled ("-").
  */
 #include "applet.h"
-#include "bundle.h"
-#include "catalog.h"
+#include "catalog/bundle.h"
+#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
-#include "kernel.h"
+#include "kernel/kernel.h"
 #include "path.h"
 #include "progress.h"
 #include "store.h"

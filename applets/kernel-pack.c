@@ -19,12 +19,12 @@
  *                        relative to the catalog: keep them side by side)
  */
 #include "applet.h"
-#include "bundle.h"
-#include "catalog.h"
+#include "catalog/bundle.h"
+#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "path.h"
-#include "vmlinux.h"
+#include "kernel/vmlinux.h"
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>

@@ -19,11 +19,11 @@
  * 6 system, 7 no such entry, 8 busy. See docs/kernel-catalog.md.
  */
 #include "applet.h"
-#include "bundle.h"
-#include "catalog.h"
+#include "catalog/bundle.h"
+#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
-#include "kernel.h"
+#include "kernel/kernel.h"
 #include "log.h"
 #include "path.h"
 #include "store.h"

@@ -10,7 +10,7 @@
 #include "applet.h"
 #include "err.h"
 #include "exitcode.h"
-#include "kernel.h"
+#include "kernel/kernel.h"
 #include "lock.h"
 #include "log.h"
 #include "path.h"

@@ -27,7 +27,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <getopt.h>

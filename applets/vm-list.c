@@ -13,7 +13,7 @@
 #include "log.h"
 #include "path.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>

@@ -9,7 +9,7 @@
 #include "exitcode.h"
 #include "file.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <errno.h>

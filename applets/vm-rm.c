@@ -12,10 +12,10 @@
 #include "exitcode.h"
 #include "lock.h"
 #include "log.h"
-#include "net.h"
+#include "vm/net.h"
 #include "path.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <unistd.h>

@@ -19,7 +19,7 @@
  *   --timeout SECS  how long to wait for the guest agent (default 120)
  */
 #include "applet.h"
-#include "catalog.h"
+#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -27,7 +27,7 @@
 #include "log.h"
 #include "path.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>

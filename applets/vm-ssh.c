@@ -17,7 +17,7 @@
 #include "exitcode.h"
 #include "path.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <errno.h>

@@ -13,7 +13,7 @@
 #include "lock.h"
 #include "log.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <string.h>

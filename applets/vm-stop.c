@@ -12,7 +12,7 @@
 #include "exitcode.h"
 #include "lock.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
 #include <stdlib.h>

@@ -20,7 +20,7 @@
  */
 #include "version.h"
 #include "applet.h"
-#include "agentproto.h"
+#include "agent/agentproto.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"

@@ -1,10 +1,10 @@
-/* Unit tests: lib/agent.c — connection specs, Firecracker's CONNECT
+/* Unit tests: lib/agent/agent.c — connection specs, Firecracker's CONNECT
  * handshake, and session start (HELLO/READY) on a dirty stream, against a
  * scripted peer in a child process over a socketpair. */
 #include "harness.h"
 
-#include "agent.h"
-#include "agentproto.h"
+#include "agent/agent.h"
+#include "agent/agentproto.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"

@@ -1,8 +1,8 @@
-/* Unit tests: lib/agentproto.c — frames of every type, any split, malformed,
+/* Unit tests: lib/agent/agentproto.c — frames of every type, any split, malformed,
  * oversized and truncated input, hunting (resync) on a dirty stream. */
 #include "harness.h"
 
-#include "agentproto.h"
+#include "agent/agentproto.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"

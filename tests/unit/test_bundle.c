@@ -1,12 +1,12 @@
-/* Unit tests: lib/bundle.c — deterministic pack, unpack round trip, and
+/* Unit tests: lib/catalog/bundle.c — deterministic pack, unpack round trip, and
  * confinement against crafted tar.zst archives (.., absolute names, links
  * that escape, writing through a planted symlink, devices). */
 #include "harness.h"
 
-#include "bundle.h"
+#include "catalog/bundle.h"
 #include "err.h"
 #include "exitcode.h"
-#include "extract.h"
+#include "catalog/extract.h"
 #include "path.h"
 
 #include <archive.h>

@@ -1,8 +1,8 @@
-/* Unit tests: lib/catalog.c — parsing, validation with ceilings, relative
+/* Unit tests: lib/catalog/catalog.c — parsing, validation with ceilings, relative
  * URLs, the built-in catalogs, and rewriting a catalog file sorted. */
 #include "harness.h"
 
-#include "catalog.h"
+#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"

@@ -1,8 +1,8 @@
-/* Unit tests: lib/cmdline.c and lib/base64.c — kernel words, banger.* parameters. */
+/* Unit tests: lib/guest/cmdline.c and lib/base64.c — kernel words, banger.* parameters. */
 #include "harness.h"
 
 #include "base64.h"
-#include "cmdline.h"
+#include "guest/cmdline.h"
 #include "err.h"
 #include "exitcode.h"
 

@@ -1,9 +1,9 @@
-/* Unit tests: lib/deb.c — dpkg version order (cases from dpkg's own test
+/* Unit tests: lib/deb/deb.c — dpkg version order (cases from dpkg's own test
  * suite and Debian policy 5.6.12), the one-star package glob, and the
  * streaming Packages index parser fed in awkward pieces. */
 #include "harness.h"
 
-#include "deb.h"
+#include "deb/deb.h"
 #include "err.h"
 #include "exitcode.h"
 

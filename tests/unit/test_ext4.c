@@ -1,4 +1,4 @@
-/* Unit tests: lib/ext4.c — sizing and size parsing (building is tested for
+/* Unit tests: lib/ext4/ext4.c — sizing and size parsing (building is tested for
  * real, with mke2fs and e2fsck, in tests/image-pull.test). */
 #include "harness.h"
 
@@ -6,8 +6,8 @@
 
 #include "err.h"
 #include "exitcode.h"
-#include "ext4.h"
-#include "layer.h"
+#include "ext4/ext4.h"
+#include "oci/layer.h"
 
 #include <stdint.h>
 

@@ -1,9 +1,9 @@
-/* Unit tests: lib/kmod.c — modules.dep, closure order, built-ins, .modinfo. */
+/* Unit tests: lib/kernel/kmod.c — modules.dep, closure order, built-ins, .modinfo. */
 #include "harness.h"
 
 #include "err.h"
 #include "exitcode.h"
-#include "kmod.h"
+#include "kernel/kmod.h"
 
 #include <elf.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
-/* Unit tests: lib/layer.c — layer replay and its hardening, with layers
+/* Unit tests: lib/oci/layer.c — layer replay and its hardening, with layers
  * crafted here by libarchive (as root: owners and device nodes). */
 #include "harness.h"
 
 #include "err.h"
 #include "exitcode.h"
-#include "layer.h"
+#include "oci/layer.h"
 #include "path.h"
 
 #include <archive.h>

@@ -1,4 +1,4 @@
-/* Unit tests: lib/net.c pure parts — subnet parsing, the ip= builder, address
+/* Unit tests: lib/vm/net.c pure parts — subnet parsing, the ip= builder, address
  * leases (file-backed, locked, never handed out twice), names. No links are
  * touched here: that is tests/net.test, inside its own network namespace. */
 #include "harness.h"
@@ -6,7 +6,7 @@
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
-#include "net.h"
+#include "vm/net.h"
 #include "path.h"
 
 #include <stdlib.h>

@@ -1,9 +1,9 @@
-/* Unit tests: lib/ref.c — Docker's reference normalisation, case by case. */
+/* Unit tests: lib/oci/ref.c — Docker's reference normalisation, case by case. */
 #include "harness.h"
 
 #include "err.h"
 #include "exitcode.h"
-#include "ref.h"
+#include "oci/ref.h"
 
 static const char *norm(const char *in)
 {

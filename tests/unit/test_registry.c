@@ -1,11 +1,11 @@
-/* Unit tests: lib/registry.c parsers — challenges, credentials, indexes,
+/* Unit tests: lib/oci/registry.c parsers — challenges, credentials, indexes,
  * manifests (the network side is tested against a real registry in
  * tests/image-pull.test). */
 #include "harness.h"
 
 #include "err.h"
 #include "exitcode.h"
-#include "registry.h"
+#include "oci/registry.h"
 
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* Unit tests: lib/vm.c, lib/firecracker.c and lib/qemu.c pure parts — the
+/* Unit tests: lib/vm/vm.c, lib/vm/firecracker.c and lib/vm/qemu.c pure parts — the
  * config JSON, the sparse disk copy, process liveness, the kernel command
  * line, sizes, Firecracker request bodies and fault messages, QEMU's argv. */
 #include "harness.h"
@@ -8,11 +8,11 @@
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
-#include "firecracker.h"
+#include "vm/firecracker.h"
 #include "path.h"
-#include "qemu.h"
+#include "vm/qemu.h"
 #include "store.h"
-#include "vm.h"
+#include "vm/vm.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>

@@ -1,11 +1,11 @@
-/* Unit tests: lib/vmlinux.c on crafted bzImages — payload found from the
+/* Unit tests: lib/kernel/vmlinux.c on crafted bzImages — payload found from the
  * boot header and by scanning, gzip/xz/zstd payloads, the appended size
  * checked, ELF headers checked, garbage refused. */
 #include "harness.h"
 
 #include "err.h"
 #include "exitcode.h"
-#include "vmlinux.h"
+#include "kernel/vmlinux.h"
 
 #include <lzma.h>
 #include <stdint.h>

@@ -79,7 +79,7 @@ struct deb_kernel {
 /* Downloads the .deb at url (size and sha256 from the index), verifying
  * while streaming, and unpacks it (ar → data.tar.{xz,zst,gz}) into dir:
  * dir/vmlinux (the ELF cut out of boot/vmlinuz-*, only after the .deb is
- * verified) and dir/modules/lib/modules/VERSION (confined, lib/extract.h).
+ * verified) and dir/modules/lib/modules/VERSION (confined, lib/catalog/extract.h).
  * Anything else in the package is skipped. On failure dir holds a partial
  * tree the caller removes. */
 int deb_kernel_unpack(const char *url, const char *sha256, uint64_t size, const char *ca_file,

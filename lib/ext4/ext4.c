@@ -1,8 +1,8 @@
 /* ext4.c — see ext4.h. */
-#include "ext4.h"
+#include "ext4/ext4.h"
 #include "err.h"
 #include "exitcode.h"
-#include "layer.h"
+#include "oci/layer.h"
 #include "limits.h"
 
 #include <errno.h>

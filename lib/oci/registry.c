@@ -1,7 +1,7 @@
 /* registry.c — see registry.h. Distribution spec:
  * https://github.com/opencontainers/distribution-spec/blob/main/spec.md,
  * token auth: https://distribution.github.io/distribution/spec/auth/token/ */
-#include "registry.h"
+#include "oci/registry.h"
 #include "base64.h"
 #include "buf.h"
 #include "err.h"

@@ -11,10 +11,10 @@
  * nothing is installed; a process killed mid-pull leaves its staging dir
  * to the next pull of that name (store_sweep_staging).
  *
- * Unpacking is confined by lib/extract.h (relative names without "..",
+ * Unpacking is confined by lib/catalog/extract.h (relative names without "..",
  * parents opened with O_NOFOLLOW, links that stay inside, no devices; no
  * owners kept). This is deliberately simpler than OCI layer replay
- * (lib/layer.c), which keeps owners, devices and whiteouts.
+ * (lib/oci/layer.c), which keeps owners, devices and whiteouts.
  *
  * SHA-256 runs in a helper thread beside the reader: started by
  * bundle_stream_open, joined by bundle_stream_finish or _free (so

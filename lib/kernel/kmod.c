@@ -1,5 +1,5 @@
 /* kmod.c — see kmod.h. */
-#include "kmod.h"
+#include "kernel/kmod.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"

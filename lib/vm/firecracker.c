@@ -1,5 +1,5 @@
 /* firecracker.c — see firecracker.h. */
-#include "firecracker.h"
+#include "vm/firecracker.h"
 #include "http.h"
 #include "buf.h"
 #include "err.h"

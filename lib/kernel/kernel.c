@@ -1,15 +1,15 @@
 /* kernel.c — see kernel.h. */
-#include "kernel.h"
-#include "catalog.h"
-#include "deb.h"
+#include "kernel/kernel.h"
+#include "catalog/catalog.h"
+#include "deb/deb.h"
 #include "digest.h"
 #include "err.h"
 #include "exitcode.h"
-#include "extract.h"
+#include "catalog/extract.h"
 #include "file.h"
 #include "path.h"
 #include "store.h"
-#include "vmlinux.h"
+#include "kernel/vmlinux.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

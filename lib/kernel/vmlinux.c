@@ -1,5 +1,5 @@
 /* vmlinux.c — see vmlinux.h. */
-#include "vmlinux.h"
+#include "kernel/vmlinux.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"

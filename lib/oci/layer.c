@@ -1,6 +1,6 @@
 /* layer.c — see layer.h. Every write is an *at() call on a directory fd
  * reached from the root one component at a time with O_NOFOLLOW. */
-#include "layer.h"
+#include "oci/layer.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"

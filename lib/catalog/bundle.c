@@ -1,10 +1,10 @@
 /* bundle.c — see bundle.h. One pass over the bytes: libarchive pulls from a
  * read callback that hashes and counts what it hands over, so the digest
  * covers exactly the bytes that were unpacked. */
-#include "bundle.h"
+#include "catalog/bundle.h"
 #include "err.h"
 #include "exitcode.h"
-#include "extract.h"
+#include "catalog/extract.h"
 #include "file.h"
 #include "http.h"
 #include "lock.h"

@@ -1,14 +1,14 @@
 /* vm.c — see vm.h. */
-#include "vm.h"
+#include "vm/vm.h"
 #include "units.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
-#include "firecracker.h"
+#include "vm/firecracker.h"
 #include "lock.h"
-#include "net.h"
+#include "vm/net.h"
 #include "path.h"
-#include "qemu.h"
+#include "vm/qemu.h"
 #include "store.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 /* ref.c — see ref.h. Follows distribution/reference (normalize.go,
  * regexp.go) by hand: the grammar is small and regular. */
-#include "ref.h"
+#include "oci/ref.h"
 #include "err.h"
 #include "exitcode.h"
 

@@ -1,5 +1,5 @@
 /* sysconf.c — see sysconf.h. */
-#include "sysconf.h"
+#include "guest/sysconf.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"

@@ -1,5 +1,5 @@
 /* cmdline.c — see cmdline.h. */
-#include "cmdline.h"
+#include "guest/cmdline.h"
 #include "base64.h"
 #include "err.h"
 #include "exitcode.h"

@@ -1,5 +1,5 @@
 /* catalog.c — see catalog.h. */
-#include "catalog.h"
+#include "catalog/catalog.h"
 #include "buf.h"
 #include "embed.h"
 #include "err.h"

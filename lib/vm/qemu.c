@@ -1,5 +1,5 @@
 /* qemu.c — see qemu.h. */
-#include "qemu.h"
+#include "vm/qemu.h"
 #include "err.h"
 #include "exitcode.h"
 #include "limits.h"

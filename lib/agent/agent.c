@@ -1,5 +1,5 @@
 /* agent.c — see agent.h. */
-#include "agent.h"
+#include "agent/agent.h"
 #include "err.h"
 #include "exitcode.h"
 #include "limits.h"

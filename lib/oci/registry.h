@@ -29,7 +29,7 @@
 
 #include "digest.h"
 #include "limits.h"
-#include "ref.h"
+#include "oci/ref.h"
 
 struct err;
 

@@ -1,12 +1,12 @@
 /* deb.c — see deb.h. */
-#include "deb.h"
-#include "bundle.h"
+#include "deb/deb.h"
+#include "catalog/bundle.h"
 #include "err.h"
 #include "exitcode.h"
-#include "extract.h"
+#include "catalog/extract.h"
 #include "http.h"
 #include "path.h"
-#include "vmlinux.h"
+#include "kernel/vmlinux.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,13 +1,13 @@
 /* image.c — see image.h. */
-#include "image.h"
-#include "bundle.h"
-#include "catalog.h"
+#include "oci/image.h"
+#include "catalog/bundle.h"
+#include "catalog/catalog.h"
 #include "embed.h"
-#include "ext4.h"
+#include "ext4/ext4.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
-#include "layer.h"
+#include "oci/layer.h"
 #include "limits.h"
 #include "path.h"
 

@@ -1,5 +1,5 @@
 /* sysinit.c — see sysinit.h. */
-#include "sysinit.h"
+#include "guest/sysinit.h"
 #include "err.h"
 #include "exitcode.h"
 #include "limits.h"

@@ -1,5 +1,5 @@
 /* agentproto.c — see agentproto.h. */
-#include "agentproto.h"
+#include "agent/agentproto.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"

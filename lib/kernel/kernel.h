@@ -14,7 +14,7 @@
 
 #include <stdbool.h>
 
-#include "bundle.h"
+#include "catalog/bundle.h"
 
 struct catalog_entry;
 struct store;

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agentproto.h"
+#include "agent/agentproto.h"
 #include "buf.h"
 
 struct err;

@@ -1,5 +1,5 @@
 /* extract.c — see extract.h. */
-#include "extract.h"
+#include "catalog/extract.h"
 #include "err.h"
 #include "exitcode.h"
 #include "limits.h"

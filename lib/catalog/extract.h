@@ -10,7 +10,7 @@
  * directories, symlinks and hard links are accepted. Owners are not kept
  * (everything belongs to the caller); permission bits are kept without
  * setuid/setgid/sticky. OCI layer replay (owners, devices, whiteouts) is a
- * different job: lib/layer.c.
+ * different job: lib/oci/layer.c.
  *
  * Unsafe entries fail with EXIT_VERIFY and a message naming the entry and
  * saying the archive was refused. Blocks on disk I/O.

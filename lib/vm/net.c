@@ -1,7 +1,7 @@
 /* net.c — see net.h. */
 #include <net/if.h> /* before <linux/if.h> (pulled in by linux/if_tun.h) */
 
-#include "net.h"
+#include "vm/net.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"
