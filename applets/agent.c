@@ -1,25 +1,7 @@
 /* agent — talk to a guest's agent: ping, exec, put, get, shutdown.
  *
- * usage: agent COMMAND [--unix PATH | --firecracker UDS[:PORT] | --vsock CID[:PORT]]
- *              [--timeout SECS] [ARGS...]
- *
- * Speaks the agent protocol (docs/agent-protocol.md) to vsock-agent:
- *   --unix PATH              a QEMU virtio-serial chardev socket (or a test socket)
- *   --firecracker UDS[:PORT] Firecracker's hybrid vsock socket (port 10789)
- *   --vsock CID[:PORT]       AF_VSOCK, only from inside a guest
- *   --timeout SECS           wait this long for the agent (default 10)
- *
- * Commands:
- *   ping                     wait until the agent answers; print what it says
- *   exec [-t] [-e K=V]... [-w DIR] [-u USER] [-c CMD]... [--] [ARGV...]
- *                            run ARGV in the guest, or each CMD with sh -c,
- *                            all at once; -t: on a terminal. Exits with its
- *                            code, 128+N when killed by signal N, 127 when
- *                            not found
- *   put [-m MODE] [-o UID:GID] LOCAL REMOTE
- *                            copy LOCAL ('-': stdin) to the guest, atomically
- *   get REMOTE LOCAL         copy a guest file to LOCAL ('-': stdout)
- *   shutdown [--reboot]      ask the guest's init to power off (or reboot)
+ * Its usage, the text --help prints, is agent_usage[] below; the formats and
+ * protocols are in docs/agent-protocol.md.
  */
 #include "applet.h"
 #include "agent/agent.h"

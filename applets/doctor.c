@@ -1,13 +1,6 @@
 /* doctor — check this host can run microVMs, and say how to fix what is missing.
  *
- * usage: doctor [--json]
- *
- * One line a check: OK, WARN (works, but something is degraded) or FAIL
- * (something banger needs), the finding, and the fix. Checks /dev/kvm,
- * firecracker (>= 1.8) and jailer, QEMU, /dev/net/tun, bridge support,
- * nftables or iptables, IP forwarding, vhost-vsock, free space in
- * BANGER_HOME, and the default kernel and image. Exits 1 when a check
- * FAILs. --json prints an array of {check, status, detail, fix}.
+ * Its usage, the text --help prints, is doctor_usage[] below.
  */
 #include "applet.h"
 #include "catalog/catalog.h"

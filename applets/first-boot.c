@@ -1,22 +1,7 @@
 /* first-boot — the guest init: PID 1 of every banger VM, or a systemd oneshot.
  *
- * usage: first-boot [--root DIR] [--cmdline FILE]
- *
- * As PID 1: mounts /proc /sys /dev /run, applies the banger.* kernel
- * parameters (hostname, SSH key, DNS, masks), grows the root filesystem,
- * then execs systemd (installing it with the distribution's package manager
- * if missing and the network is up) or stays a minimal init that runs the
- * agent (and sshd), reaps orphans and shuts down on SIGTERM, SIGINT
- * (Ctrl-Alt-Del), SIGPWR, SIGUSR1 or SIGUSR2. Not PID 1: applies the
- * settings once and exits (banger-first-boot.service). Progress goes to the
- * console as "banger: first-boot: ..."; state to /run/banger/first-boot.state.
- *
- *   --root DIR      apply the file settings under DIR, skip live changes
- *                   (mounts, hostname, resize, unmount) and systemd
- *   --cmdline FILE  read the parameters from FILE, not /proc/cmdline
- *
- * Environment: BANGER_AGENT=PATH runs PATH as the agent, BANGER_SYSTEMD=PATH
- * is the systemd to hand over to. See docs/first-boot.md.
+ * Its usage, the text --help prints, is first_boot_usage[] below; the formats
+ * and protocols are in docs/first-boot.md.
  */
 #include "applet.h"
 #include "guest/cmdline.h"

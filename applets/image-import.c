@@ -1,10 +1,6 @@
 /* image-import — register a local ext4 file as an image.
  *
- * usage: image-import [-f] NAME PATH.ext4
- *
- * Copies PATH.ext4 to BANGER_HOME/images/NAME/rootfs.ext4 with a manifest
- * (source "import:PATH", its sha256). The file is used as it is: banger's
- * agent is not added (pull an OCI image for that). -f replaces NAME.
+ * Its usage, the text --help prints, is image_import_usage[] below.
  */
 #include "applet.h"
 #include "digest.h"

@@ -1,9 +1,6 @@
 /* image-list — the images in BANGER_HOME/images.
  *
- * usage: image-list [--json]
- *
- * One line an image: NAME, SIZE, PLATFORM, DIGEST (short), SOURCE. With
- * --json, an array of the images' manifest.json documents.
+ * Its usage, the text --help prints, is image_list_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

@@ -1,17 +1,6 @@
 /* image-pack — make an image bundle to publish, and its catalog entry.
  *
- * usage: image-pack [-o OUTDIR] [--catalog FILE] [--url URL] NAME
- *
- * Packs the installed image NAME (rootfs.ext4 and manifest.json) into
- * OUTDIR/NAME-ARCH-SHA256PREFIX.tar.zst (default OUTDIR: the current
- * directory), deterministically: sorted entries, mtime 0, owner 0, zstd
- * level 19. The file name holds the first 12 hex digits of its own sha256.
- * Prints "SHA256 SIZE PATH".
- *
- *   --catalog FILE   add or replace NAME in this catalog file (created if
- *                    missing; entries sorted by name)
- *   --url URL        the entry's url (default: the bundle's file name,
- *                    relative to the catalog: keep them side by side)
+ * Its usage, the text --help prints, is image_pack_usage[] below.
  */
 #include "applet.h"
 #include "catalog/catalog.h"

@@ -1,27 +1,7 @@
 /* image-pull — an OCI registry image or catalog entry, as a bootable ext4 root.
  *
- * usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]
- *                   [--insecure] [--size SIZE] [--catalog URL|PATH] REF
- *
- * REF is first looked up in the image catalog (built in, $BANGER_IMAGE_CATALOG
- * or --catalog; see docs/image-catalog.md): a bundle entry is downloaded and
- * verified as it is, an OCI entry names the reference to pull. Otherwise REF
- * is an OCI reference, normalised as Docker does (debian:bookworm is
- * docker.io/library/debian:bookworm; host:port/repo@sha256:... pins a digest).
- * Layers are verified against their digests, cached in BANGER_HOME/oci/blobs
- * and replayed (refusing unsafe entries) into BANGER_HOME/images/NAME/rootfs.ext4,
- * with the banger agent and its systemd units added.
- *
- *   --name NAME         store it as NAME (default: from REF, e.g. debian-bookworm)
- *   --platform OS/ARCH  pick this platform from a multi-platform image (linux/amd64)
- *   --creds USER:PASS   registry credentials (else $REGISTRY_AUTH_FILE, then
- *                       ~/.docker/config.json)
- *   --insecure          allow plain HTTP to a registry that is not on loopback
- *   --size SIZE         ext4 size (512M, 4G; default: the content plus headroom)
- *   -f, --force         rebuild even when NAME is up to date, or holds another REF
- *
- * Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.
- * See docs/oci-import.md.
+ * Its usage, the text --help prints, is image_pull_usage[] below; the formats
+ * and protocols are in docs/image-catalog.md, docs/oci-import.md.
  */
 #include "units.h"
 #include "version.h"

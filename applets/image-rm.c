@@ -1,9 +1,6 @@
 /* image-rm — remove images from BANGER_HOME/images.
  *
- * usage: image-rm NAME...
- *
- * Waits for a pull of the same image to finish. Cached layers stay in
- * BANGER_HOME/oci/blobs (other images may share them).
+ * Its usage, the text --help prints, is image_rm_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

@@ -1,27 +1,7 @@
 /* initramfs — build the initramfs that lets a stock kernel boot a banger VM.
  *
- * usage: initramfs [KERNEL] -o FILE [--modules DIR] [--config FILE]
- *                  [--module NAME]... [--compress gzip|zstd|none] [--init FILE]
- *
- * Writes a cpio (newc) archive with banger as /init and the kernel modules a
- * banger VM needs that the kernel does not build in (virtio PCI and MMIO,
- * virtio block, net and console, vsock and its virtio and loopback
- * transports, ext4), with their dependencies, in load order. Booted, /init
- * loads them, waits for root=, mounts it, switches to it and runs
- * first-boot. The archive is reproducible: the same inputs give the same
- * bytes.
- *
- *   KERNEL          a kernel in BANGER_HOME/kernels/ (its modules/ tree and
- *                   config)
- *   -o FILE         the archive to write (replaced atomically)
- *   --modules DIR   take modules from DIR, a lib/modules/VERSION directory
- *   --config FILE   the kernel's config (default: found beside the modules)
- *   --module NAME   also include module NAME (repeatable)
- *   --compress C    gzip, zstd or none (default: zstd when the config has
- *                   CONFIG_RD_ZSTD=y, else gzip)
- *   --init FILE     the program to install as /init (default: this banger)
- *
- * See docs/initramfs.md.
+ * Its usage, the text --help prints, is initramfs_usage[] below; the formats
+ * and protocols are in docs/initramfs.md.
  */
 #include "applet.h"
 #include "guest/cmdline.h"

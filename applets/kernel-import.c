@@ -1,20 +1,6 @@
 /* kernel-import — register a local kernel in the store.
  *
- * usage: kernel-import [-f] NAME (--vmlinux PATH | --vmlinuz PATH)
- *                      [--modules DIR] [--initrd PATH]
- *
- * Installs BANGER_HOME/kernels/NAME from local files. Firecracker boots an
- * ELF vmlinux: given a compressed vmlinuz (bzImage), banger cuts the ELF
- * out of it (gzip, xz, lzma, zstd; lz4, bzip2 and lzo through the lz4,
- * bzip2 and lzop programs) and checks it.
- *
- *   --vmlinux PATH    an ELF kernel, copied as is
- *   --vmlinuz PATH    a bzImage, from which the ELF is extracted
- *   --modules DIR     a root holding lib/modules/, or one lib/modules/VERSION
- *   --initrd PATH     an initramfs to keep beside it (initrd.img)
- *   -f, --force       replace an installed kernel of that name
- *
- * Exit: 0 imported, 5 not a usable kernel, 7 a file is missing, 8 NAME exists.
+ * Its usage, the text --help prints, is kernel_import_usage[] below.
  */
 #include "applet.h"
 #include "catalog/bundle.h"

@@ -1,12 +1,6 @@
 /* kernel-list — the kernels installed here, or those a catalog offers.
  *
- * usage: kernel-list [--catalog [URL|PATH]]
- *
- * Without options: one line per installed kernel (NAME VERSION DISTRO ARCH
- * KIND). With --catalog: one line per catalog entry (NAME KIND VERSION
- * DISTRO ARCH SIZE), marked '*' when installed; the catalog is the one
- * given, else $BANGER_KERNEL_CATALOG, else the built-in one. A deb entry's
- * version is known only once pulled ("-").
+ * Its usage, the text --help prints, is kernel_list_usage[] below.
  */
 #include "applet.h"
 #include "catalog/bundle.h"

@@ -1,22 +1,6 @@
 /* kernel-pack — make a kernel bundle to publish, and its catalog entry.
  *
- * usage: kernel-pack [-o OUTDIR] [--catalog FILE] [--arch A] [--distro D]
- *                    [--kernel-version V] [--url URL] DIR NAME
- *
- * Packs DIR's vmlinux (an ELF), and initrd.img and modules/ when present,
- * into OUTDIR/NAME-ARCH.tar.zst (default OUTDIR: the current directory),
- * deterministically: sorted entries, mtime 0, owner 0, zstd level 19. DIR
- * may be an installed kernel (BANGER_HOME/kernels/NAME): its manifest
- * supplies the defaults. Prints "SHA256 SIZE PATH".
- *
- *   --catalog FILE       add or replace NAME in this catalog file (created
- *                        if missing; entries sorted by name)
- *   --arch A             default: from the manifest, else the ELF (x86_64)
- *   --distro D           default: from the manifest
- *   --kernel-version V   default: from the manifest, else the one
- *                        modules/lib/modules/VERSION
- *   --url URL            the entry's url (default: the bundle's file name,
- *                        relative to the catalog: keep them side by side)
+ * Its usage, the text --help prints, is kernel_pack_usage[] below.
  */
 #include "applet.h"
 #include "catalog/bundle.h"

@@ -1,22 +1,7 @@
 /* kernel-pull — download a verified guest kernel from the kernel catalog.
  *
- * usage: kernel-pull [-fqv] [--catalog URL|PATH] [--mirror URL] NAME
- *
- * Installs the catalog entry NAME as BANGER_HOME/kernels/NAME: a tar.zst
- * bundle checked against the catalog's sha256 and size, or for a deb entry
- * the newest matching Debian kernel package from the mirror, checked
- * against the mirror's index. Nothing is installed unless every byte
- * checks out; pulling an installed kernel again is a quick no-op.
- *
- *   -f, --force       download and install again
- *   --catalog SRC     catalog URL or file (default: $BANGER_KERNEL_CATALOG,
- *                     else the built-in catalog)
- *   --mirror URL      Debian mirror for deb entries (default: the entry's,
- *                     https://deb.debian.org/debian)
- *
- * Certificates: $SSL_CERT_FILE, else the system bundle.
- * Exit: 0 installed (or already), 4 network, 5 verification failed,
- * 6 system, 7 no such entry, 8 busy. See docs/kernel-catalog.md.
+ * Its usage, the text --help prints, is kernel_pull_usage[] below; the formats
+ * and protocols are in docs/kernel-catalog.md.
  */
 #include "applet.h"
 #include "catalog/bundle.h"

@@ -1,11 +1,6 @@
 /* kernel-rm — remove an installed kernel.
  *
- * usage: kernel-rm NAME...
- *
- * Removes BANGER_HOME/kernels/NAME, waiting for a pull of the same kernel
- * to finish first. The directory is renamed away in one step and then
- * deleted, so a kernel is never seen half-removed.
- * Exit: 0 removed, 7 no such kernel.
+ * Its usage, the text --help prints, is kernel_rm_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

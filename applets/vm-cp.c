@@ -1,11 +1,6 @@
 /* vm-cp — copy a file into or out of a running microVM through its guest agent.
  *
- * usage: vm-cp [-m MODE] SRC DST
- *
- * One of SRC and DST is NAME:PATH, a path in VM NAME; the other a local
- * path, or '-' for stdin/stdout. Into the guest the file is installed
- * atomically with the local file's mode (or -m MODE, octal); out of it the
- * local file appears whole or not at all. Through 'banger agent put/get'.
+ * Its usage, the text --help prints, is vm_cp_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

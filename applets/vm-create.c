@@ -1,26 +1,6 @@
 /* vm-create — create a microVM (its config, disk copy and address) without starting it.
  *
- * usage: vm-create [--name N] [--image NAME] [--kernel NAME] [--cpus N] [--memory MiB]
- *                  [--disk-size SIZE] [--net tap|user|none] [--nat] [--ssh-key FILE]
- *                  [--vmm firecracker|qemu] [--jail]
- *
- * Makes BANGER_HOME/vms/NAME/ with config.json and rootfs.ext4, a copy of the
- * image's disk that shares its blocks (reflink) where the filesystem allows,
- * else copies only its data (holes stay holes). Leases the VM's address from
- * BANGER_SUBNET (default 172.30.0.1/24). Prints the VM's name.
- *
- *   --name N         the VM's name (default: vm-XXXXXX)
- *   --image NAME     an installed image (default: debian-bookworm)
- *   --kernel NAME    an installed kernel (default: debian-cloud)
- *   --cpus N         vCPUs: 1 or an even number up to 32 (default 1)
- *   --memory MiB     guest memory (default 512)
- *   --disk-size SIZE grow the disk to SIZE (2G, 512M…); the guest grows its fs
- *   --net MODE       tap (bridge banger0; default as root), user (QEMU
- *                    user-mode; default otherwise), none
- *   --nat            give the guest the outside world through NAT (needs tap)
- *   --ssh-key FILE   an OpenSSH public key for the guest's root
- *   --vmm VMM        firecracker (default when it and /dev/kvm are usable) or qemu
- *   --jail           run Firecracker under its jailer
+ * Its usage, the text --help prints, is vm_create_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

@@ -1,17 +1,6 @@
 /* vm-exec — run a command in a running microVM through its guest agent.
  *
- * usage: vm-exec [-t] [-e NAME=VALUE]... [-w DIR] [-u USER] NAME [--] CMD [ARGS...]
- *
- * Stdin, stdout, stderr and the exit code pass through (128+N when the
- * command was killed by signal N, 127 when it was not found); Ctrl-C and
- * other signals are forwarded. Talks to the agent over the VM's
- * virtio-serial socket (QEMU) or hybrid vsock socket (Firecracker), through
- * 'banger agent exec'.
- *
- *   -t            run on a pseudo-terminal (interactive programs)
- *   -e NAME=VALUE add to the command's environment
- *   -w DIR        working directory in the guest
- *   -u USER       run as USER (default root)
+ * Its usage, the text --help prints, is vm_exec_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

@@ -1,11 +1,6 @@
 /* vm-list — list microVMs and their state, noticing VMs whose VMM died.
  *
- * usage: vm-list [--json]
- *
- * One line a VM: NAME STATE VMM ADDRESS CPUS MEMORY IMAGE KERNEL. STATE is
- * created, running, stopped, or dead: recorded as running but its VMM
- * process is gone (a note on stderr says so and how to look). --json prints
- * an array of objects (config.json's fields plus "state" and "pid").
+ * Its usage, the text --help prints, is vm_list_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

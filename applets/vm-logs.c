@@ -1,8 +1,6 @@
 /* vm-logs — print a microVM's console log (the guest console and VMM output).
  *
- * usage: vm-logs [-f] NAME
- *
- * -f follows the log as it grows until the VM stops (or Ctrl-C).
+ * Its usage, the text --help prints, is vm_logs_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

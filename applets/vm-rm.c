@@ -1,11 +1,6 @@
 /* vm-rm — remove microVMs: stop them, free their network, delete their state.
  *
- * usage: vm-rm [-f] NAME...
- *
- * A running VM is stopped first (orderly, then forced). Its tap device, NAT
- * rules and address lease go, and the bridge too once no VM holds a lease.
- * -f: a VM that does not exist is not an error, and one whose config.json
- * is damaged is removed anyway.
+ * Its usage, the text --help prints, is vm_rm_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

@@ -1,22 +1,6 @@
 /* vm-run — create and boot a microVM, then run a command or an interactive shell.
  *
- * usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]
- *               [--memory MiB] [--disk-size SIZE] [--net tap|user|none] [--nat]
- *               [--ssh-key FILE] [--vmm firecracker|qemu] [--jail] [--timeout SECS]
- *               [-- CMD...]
- *
- * Pulls the kernel (default debian-cloud, with banger's initramfs when it
- * needs one) and the image (default debian-bookworm; a registry reference
- * such as debian:bookworm is pulled as debian-bookworm) when they are not
- * installed, creates the VM (see vm-create for the options), boots it,
- * waits for the guest agent, then runs CMD through it with stdio and exit
- * code passed through, or a shell when CMD is absent; then stops the VM
- * ('vm start NAME' boots it again). Firecracker is used when it and
- * /dev/kvm are usable, else QEMU (said once).
- *
- *   -d              leave the VM running in the background; print its name
- *   --rm            remove the VM when CMD or the shell ends
- *   --timeout SECS  how long to wait for the guest agent (default 120)
+ * Its usage, the text --help prints, is vm_run_usage[] below.
  */
 #include "applet.h"
 #include "catalog/catalog.h"

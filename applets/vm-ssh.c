@@ -1,16 +1,6 @@
 /* vm-ssh — open an SSH session to a microVM (or run a command over SSH).
  *
- * usage: vm-ssh [-i KEY] [-l USER] NAME [-- SSH-ARGS...]
- *
- * Runs ssh(1) to the VM: its address on the bridge (--net tap), or the
- * 127.0.0.1 port QEMU forwards to its port 22 (--net user). Host keys are
- * remembered per VM in BANGER_HOME/vms/NAME/known_hosts (accepted on first
- * use). The key is the one given with --ssh-key at creation, as authorized
- * for root by first-boot; -i names its private half. BANGER_SSH overrides
- * the ssh program. For commands without SSH, see vm-exec.
- *
- *   -i KEY   identity file (private key)
- *   -l USER  user in the guest (default root)
+ * Its usage, the text --help prints, is vm_ssh_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

@@ -1,11 +1,6 @@
 /* vm-start — boot a created or stopped microVM in the background.
  *
- * usage: vm-start NAME
- *
- * Brings up its network (bridge, tap, NAT as configured), starts its VMM
- * detached with the console going to the VM's console.log, and returns once
- * the VMM has accepted the configuration. A VM created for Firecracker
- * starts with QEMU, saying so, when /dev/kvm is not usable.
+ * Its usage, the text --help prints, is vm_start_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

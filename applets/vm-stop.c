@@ -1,11 +1,6 @@
 /* vm-stop — shut a microVM down: orderly first, forced after a timeout.
  *
- * usage: vm-stop [-f] [-t SECONDS] NAME
- *
- * Asks the guest to power off (Ctrl-Alt-Del through Firecracker, the ACPI
- * power button through QEMU) and waits; after SECONDS (default 15) the VMM
- * gets SIGTERM, then SIGKILL. -f skips the orderly part. Stopping a VM that
- * is not running answers 1.
+ * Its usage, the text --help prints, is vm_stop_usage[] below.
  */
 #include "applet.h"
 #include "err.h"

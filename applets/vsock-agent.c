@@ -1,22 +1,7 @@
 /* vsock-agent — the guest agent: answers the host over vsock or virtio-serial.
  *
- * usage: vsock-agent [-v] [--port PORT] [--no-vsock] [--allow-local]
- *                    [--serial PATH | --no-serial] [--listen-unix PATH]
- *                    [--init-pid PID]
- *
- * Serves the agent protocol (docs/agent-protocol.md): exec, put, get,
- * signal, shutdown. Listens on AF_VSOCK port PORT (default 10789) for the
- * host (CID 2) and on the virtio-serial port PATH (default
- * /dev/virtio-ports/org.banger.agent; a Unix socket PATH is connected to
- * instead, for tests).
- *
- *   --allow-local      also admit vsock peer CID 1 (the guest itself)
- *   --no-vsock         no AF_VSOCK listener
- *   --no-serial        no virtio-serial port
- *   --listen-unix PATH also listen on a Unix socket (mode 0600)
- *   --init-pid PID     the init asked to power off or reboot (default 1)
- *
- * Runs until SIGTERM or SIGINT, killing its children's process groups then.
+ * Its usage, the text --help prints, is vsock_agent_usage[] below; the formats
+ * and protocols are in docs/agent-protocol.md.
  */
 #include "version.h"
 #include "applet.h"
