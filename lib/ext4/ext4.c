@@ -468,6 +468,19 @@ static int take_free(struct ext4_fs *fs, uint32_t i, uint64_t at, uint32_t want,
 	return (int)got;
 }
 
+static int too_small(struct ext4_fs *fs, uint64_t more, struct err *e)
+{
+	struct ext4_usage u;
+	struct ext4_plan p;
+
+	ext4_usage(fs, &u);
+	u.blocks += more;
+	if (ext4_plan(&u, fs->size, &p, e) < 0)
+		return -1; /* says how much is needed */
+	return err_set(e, EXIT_USAGE, "--size %" PRIu64 " MiB is too small for this image",
+		       fs->size / MIB);
+}
+
 /* Allocates up to want contiguous blocks, continuing at after when it is
  * free (0: anywhere); a hole left by a removed file is used when it holds
  * at least need blocks. Returns the count (≥ 1), or -1 with e set. */
@@ -494,10 +507,7 @@ from_hwm:
 	nr = next_reserved(b);
 	got = nr - b < want ? (uint32_t)(nr - b) : want;
 	if (fs->limit && b + got > fs->limit)
-		return err_set(e, EXIT_USAGE,
-			       "the image does not fit in %" PRIu64
-			       " MiB — give a larger --size, or none",
-			       fs->size / MIB);
+		return too_small(fs, got, e);
 	if ((b + got) / BPG >= (uint64_t)fs->gdt_res * (BS / DESC))
 		return err_set(e, EXIT_USAGE, "the image grows past %" PRIu64 " GiB — give --size",
 			       (uint64_t)fs->gdt_res * (BS / DESC) * BPG * BS >> 30);
@@ -665,6 +675,7 @@ void ext4_set_attr(struct ext4_fs *fs, uint32_t ino, const struct ext4_attr *a)
 void ext4_stat(struct ext4_fs *fs, uint32_t ino, struct ext4_attr *a)
 {
 	*a = N(fs, ino)->a;
+	a->links = S_ISDIR(a->mode) ? 2 + N(fs, ino)->nsubdirs : N(fs, ino)->links;
 }
 
 uint32_t ext4_tag(struct ext4_fs *fs, uint32_t ino)

@@ -53,6 +53,7 @@ struct ext4_attr {
 	uint32_t atime_ns, mtime_ns, ctime_ns;
 	uint32_t major, minor; /* character and block devices */
 	const char *symlink;   /* symlinks: the target (at most 4095 bytes) */
+	uint32_t links;	       /* filled by ext4_stat, ignored otherwise */
 };
 
 struct ext4_fs;
@@ -133,10 +134,6 @@ struct ext4_plan {
 	uint64_t inodes; /* inodes to provide */
 };
 int ext4_plan(const struct ext4_usage *u, uint64_t size, struct ext4_plan *p, struct err *e);
-
-/* Interim: mke2fs -d tree onto out (p->inodes 0: mke2fs's default). */
-int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan *p,
-		      const char *label, struct err *e);
 
 /* True when path holds an ext2/3/4 superblock (magic 0xEF53). */
 bool ext4_is_ext4(const char *path);
