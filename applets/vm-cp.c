@@ -55,7 +55,7 @@ int vm_cp_main(int argc, char **argv)
 	ssize_t len;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+m:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+m:")) != -1) {
 		char *end;
 
 		if (o != 'm')

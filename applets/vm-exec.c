@@ -43,7 +43,7 @@ int vm_exec_main(int argc, char **argv)
 	av[n++] = "banger";
 	av[n++] = "agent";
 	av[n++] = "exec";
-	while ((o = getopt(argc, argv, "+te:w:u:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+te:w:u:")) != -1) {
 		switch (o) {
 		case 't':
 			av[n++] = "-t";

@@ -900,8 +900,7 @@ out:
 
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
 	if (!strcmp(opt, "name") || !strcmp(opt, "image") || !strcmp(opt, "kernel")) {
 		char *dst = !strcmp(opt, "name")    ? c->name
@@ -917,24 +916,31 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		snprintf(dst, VM_NAME_MAX + 1, "%s", arg);
 		return 0;
 	}
-	if (!strcmp(opt, "cpus") || !strcmp(opt, "memory")) {
-		bool cpus = !strcmp(opt, "cpus");
-
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (*end || end == arg || errno || v < (cpus ? 1 : 16) ||
-		    v > (cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB))
-			return err_set(e, EXIT_USAGE, "--%s '%s': give a number from %d to %d", opt,
-				       arg, cpus ? 1 : 16, cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB);
-		if (cpus && v > 1 && v % 2)
+	if (!strcmp(opt, "cpus")) {
+		if (parse_u64(arg, 10, VM_MAX_CPUS, &v) < 0 || !v)
+			return err_set(e, EXIT_USAGE, "--cpus '%s': give a number from 1 to %d",
+				       arg, VM_MAX_CPUS);
+		if (v > 1 && v % 2)
 			return err_set(e, EXIT_USAGE,
-				       "--cpus %ld: Firecracker takes 1 or an even number of vCPUs",
-				       v);
-		*(cpus ? &c->cpus : &c->mem_mib) = (int)v;
+				       "--cpus %s: Firecracker takes 1 or an even number of vCPUs",
+				       arg);
+		c->cpus = (int)v;
 		return 0;
 	}
-	if (!strcmp(opt, "disk-size"))
-		return parse_size(arg, &c->disk_bytes, e);
+	if (!strcmp(opt, "memory")) {
+		/* A bare number is MiB, as before; 2G, 512M… work as for every size. */
+		if (parse_size_in(arg, 1ULL << 20, (uint64_t)VM_MAX_MEM_MIB << 20, &v, e) < 0)
+			return err_prefix(e, "--memory");
+		if (v < 16ULL << 20)
+			return err_set(e, EXIT_USAGE, "--memory '%s': give at least 16 MiB", arg);
+		c->mem_mib = (int)(v >> 20);
+		return 0;
+	}
+	if (!strcmp(opt, "disk-size")) {
+		if (parse_size(arg, &c->disk_bytes, e) < 0)
+			return err_prefix(e, "--disk-size");
+		return 0;
+	}
 	if (!strcmp(opt, "vmm")) {
 		if (strcmp(arg, "firecracker") && strcmp(arg, "qemu"))
 			return err_set(e, EXIT_USAGE, "--vmm '%s': use firecracker or qemu", arg);
