@@ -1,5 +1,6 @@
 /* vm.c — see vm.h. */
 #include "vm/vm.h"
+#include "base64.h"
 #include "units.h"
 #include "err.h"
 #include "exitcode.h"
@@ -366,29 +367,6 @@ int vm_lock(const struct store *s, const char *name, struct err *e)
 
 /* ---- boot --------------------------------------------------------------- */
 
-/* RFC 4648 base64 of src into out (NUL-terminated); -1 if out is too small. */
-static int base64(const char *src, char *out, size_t size)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)src;
-	size_t n = strlen(src), o = 0;
-
-	if ((n + 2) / 3 * 4 + 1 > size)
-		return -1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, char *out,
 		 size_t size, struct err *e)
 {
@@ -408,7 +386,7 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 			return -1;
 	}
 	/* The key has spaces: base64 keeps it one parameter (first-boot decodes it). */
-	if (c->ssh_key[0] && base64(c->ssh_key, key, sizeof(key)) < 0)
+	if (c->ssh_key[0] && base64_encode(c->ssh_key, strlen(c->ssh_key), key, sizeof(key)) < 0)
 		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
 	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
 	n = snprintf(out, size,
