@@ -8,7 +8,4 @@
 #include "applets.h"
 #undef APPLET
 
-/* Answer of an applet declared ahead of its implementation. */
-int applet_not_implemented(void);
-
 #endif

@@ -56,12 +56,6 @@ static const char banger_usage[] =
 	"One binary: the host CLI, the guest init and the guest agent.\n"
 	"'banger APPLET --help' describes an applet.\n";
 
-int applet_not_implemented(void)
-{
-	log_error("not implemented yet");
-	return EXIT_NOTIMPL;
-}
-
 static const struct applet *find(const char *name)
 {
 	for (size_t i = 0; i < NAPPLETS; i++)

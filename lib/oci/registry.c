@@ -1205,14 +1205,6 @@ int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, s
 	return rc;
 }
 
-int registry_fetch_blobs(struct registry *r, const struct oci_image *img, const char *blob_dir,
-			 const char *tmp_dir, uint64_t *fetched, struct err *e)
-{
-	struct blob_fetch *j = registry_fetch_start(r, img, blob_dir, tmp_dir, e);
-
-	return j ? registry_fetch_finish(j, false, fetched, e) : -1;
-}
-
 void registry_sweep_tmp(const char *tmp_dir)
 {
 	DIR *d = opendir(tmp_dir);

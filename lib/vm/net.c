@@ -460,11 +460,6 @@ int net_tap_create(const char *tap, const char *bridge, uid_t uid, struct err *e
 	return link_set(tap, (int)master, e);
 }
 
-bool net_link_exists(const char *name)
-{
-	return if_nametoindex(name) != 0;
-}
-
 int net_link_delete(const char *name, struct err *e)
 {
 	struct nlreq r;
