@@ -49,7 +49,10 @@ int cmdline_parse(struct cmdline *c, const char *text, size_t len, struct err *e
 			break;
 		c->word[c->nword++] = w;
 	}
-	c->buf[o] = '\0';
+	/* Every word is terminated already; a full line (o == len + 1 ==
+	 * sizeof(buf)) has no room for another NUL, and needs none. */
+	if (!o)
+		c->buf[0] = '\0';
 	return 0;
 }
 

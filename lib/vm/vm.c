@@ -1,5 +1,6 @@
 /* vm.c — see vm.h. */
 #include "vm/vm.h"
+#include "agent/agent.h"
 #include "base64.h"
 #include "units.h"
 #include "err.h"
@@ -992,71 +993,39 @@ void vm_config_finish(struct vm_config *c)
 	}
 }
 
-int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
+int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct agent_addr *out,
 		     struct err *e)
 {
+	char path[LIMIT_PATH];
 	int n;
 
 	if (!strcmp(c->vmm, "qemu"))
-		n = snprintf(out, size, "unix:%s", p->agent_sock);
+		n = snprintf(path, sizeof(path), "%s", p->agent_sock);
 	else if (c->jail)
-		n = snprintf(out, size, "firecracker:%s/firecracker/%s/root/vsock.sock", p->jail,
+		n = snprintf(path, sizeof(path), "%s/firecracker/%s/root/vsock.sock", p->jail,
 			     c->name);
 	else
-		n = snprintf(out, size, "firecracker:%s", p->vsock);
-	if (n < 0 || (size_t)n >= size)
+		n = snprintf(path, sizeof(path), "%s", p->vsock);
+	if (n < 0 || (size_t)n >= sizeof(out->path))
 		return err_set(e, EXIT_USAGE,
 			       "%s: agent socket path too long — use a shorter "
 			       "BANGER_HOME",
 			       c->name);
-	return 0;
-}
-
-int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
-		    size_t size, struct err *e)
-{
-	char addr[LIMIT_PATH + 16];
-	char *colon;
-
-	if (vm_agent_address(p, c, addr, sizeof(addr), e) < 0)
-		return -1;
-	colon = strchr(addr, ':');
-	*colon = '\0';
-	snprintf(opt, 16, "--%.13s", addr);
-	if ((size_t)snprintf(val, size, "%s", colon + 1) >= size)
-		return err_set(e, EXIT_USAGE, "%s: agent socket path too long", c->name);
+	memset(out, 0, sizeof(*out));
+	out->via = strcmp(c->vmm, "qemu") ? AGENT_FIRECRACKER : AGENT_UNIX;
+	out->port = AP_PORT;
+	memcpy(out->path, path, (size_t)n + 1);
 	return 0;
 }
 
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s)
 {
-	char exe[LIMIT_PATH], opt[16], sock[LIMIT_PATH], secs[16];
-	struct err e = { 0 };
-	ssize_t n;
-	int status;
-	pid_t pid;
+	struct agent_addr a;
+	struct err e;
 
+	err_init(&e);
 	/* Firecracker creates its vsock socket itself: none, nobody to ask. */
-	if (vm_agent_option(p, c, opt, sock, sizeof(sock), &e) < 0 || access(sock, F_OK) < 0)
+	if (vm_agent_address(p, c, &a, &e) < 0 || access(a.path, F_OK) < 0)
 		return -1;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
-		return -1;
-	exe[n] = '\0';
-	snprintf(secs, sizeof(secs), "%d", timeout_s);
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-			_exit(126);
-		execl(exe, "banger", "agent", "shutdown", opt, sock, "--timeout", secs,
-		      (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return agent_shutdown(&a, timeout_s * 1000, false, &e);
 }
