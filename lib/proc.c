@@ -18,18 +18,23 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How start() sets up the child. */
-enum { START_DETACHED = 1, START_PATH = 2 };
+/* What a child that could not start sends back before it exits. */
+struct failure {
+	int errnum;
+	const char *what; /* NULL: the exec; else the setup step (a literal) */
+};
 
-/* Forks argv with fd0..fd2 as its standard streams. The exec's failure comes
- * back through a close-on-exec pipe, so "not found" is an error here, not a
- * child that exits 127. A detached child gets its own session and outlives
- * us (a VMM); any other dies with us (PR_SET_PDEATHSIG), so a killed banger
- * leaves no helper writing on. */
-static int start(const char *const *argv, int fd0, int fd1, int fd2, int flags, pid_t *pid,
+/* Forks argv with fd[0..2] as its standard streams; io (NULL for a
+ * detached VMM) adds PATH search, an environment and a setup hook. The
+ * exec's failure comes back through a close-on-exec pipe, so "not found" is
+ * an error here, not a child that exits 127. A detached child gets its own
+ * session and outlives us (a VMM); any other dies with us (PR_SET_PDEATHSIG),
+ * so a killed banger leaves no helper writing on. */
+static int start(const char *const *argv, const int fd[3], const struct proc_io *io, pid_t *pid,
 		 struct err *e)
 {
-	int pfd[2], child_errno = 0;
+	struct failure f = { 0, NULL };
+	int pfd[2];
 	pid_t parent = getpid(), p;
 	ssize_t got;
 
@@ -42,35 +47,41 @@ static int start(const char *const *argv, int fd0, int fd1, int fd2, int flags, 
 		return err_errno(e, EXIT_SYSTEM, "fork");
 	}
 	if (p == 0) {
+		char *const *av = (char *const *)argv;
+		char *const *env = io && io->env ? (char *const *)io->env : environ;
 		sigset_t none;
 
-		if (flags & START_DETACHED)
+		if (!io)
 			setsid();
 		else if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(127); /* the parent is already gone */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL); /* callers may block signals */
 		signal(SIGPIPE, SIG_DFL);
-		if (dup2(fd0, 0) >= 0 && dup2(fd1, 1) >= 0 && dup2(fd2, 2) >= 0) {
-			if (flags & START_PATH)
-				execvp(argv[0], (char *const *)argv);
-			else
-				execv(argv[0], (char *const *)argv);
-		}
-		child_errno = errno;
-		if (write(pfd[1], &child_errno, sizeof(child_errno)) < 0)
+		if (dup2(fd[0], 0) < 0 || dup2(fd[1], 1) < 0 || dup2(fd[2], 2) < 0)
+			f.what = "its standard streams";
+		if (!f.what && io && io->setup)
+			f.what = io->setup(io->setup_arg);
+		if (!f.what && io && io->search_path)
+			execvpe(av[0], av, env);
+		else if (!f.what)
+			execve(av[0], av, env);
+		f.errnum = errno;
+		if (write(pfd[1], &f, sizeof(f)) < 0)
 			_exit(127);
 		_exit(127);
 	}
 	close(pfd[1]);
 	do
-		got = read(pfd[0], &child_errno, sizeof(child_errno));
+		got = read(pfd[0], &f, sizeof(f));
 	while (got < 0 && errno == EINTR);
 	close(pfd[0]);
-	if (got == (ssize_t)sizeof(child_errno)) {
+	if (got == (ssize_t)sizeof(f)) {
 		waitpid(p, NULL, 0);
-		errno = child_errno;
-		return err_errno(e, child_errno == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM,
+		errno = f.errnum;
+		if (f.what)
+			return err_errno(e, EXIT_SYSTEM, "%s: cannot set up %s", argv[0], f.what);
+		return err_errno(e, f.errnum == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM,
 				 "%s: cannot run it", argv[0]);
 	}
 	*pid = p;
@@ -87,7 +98,7 @@ int proc_spawn_detached(const char *const *argv, const char *log, pid_t *pid, st
 	if (out < 0)
 		err_errno(e, 0, "%s", log);
 	else
-		r = start(argv, in, out, out, START_DETACHED, pid, e);
+		r = start(argv, (const int[3]){ in, out, out }, NULL, pid, e);
 	close(in);
 	if (out >= 0)
 		close(out);
@@ -184,7 +195,7 @@ static int wait_child(pid_t p, int64_t deadline, int timeout_ms, const char *nam
 
 int proc_run(const char *const *argv, struct proc_io *io, struct err *e)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, null, r = -1;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, fd[3], null, r = -1;
 	int64_t deadline = io->timeout_ms > 0 ? now_ms() + io->timeout_ms : 0;
 	struct sink sinks[2] = { { -1, io->out, io->out_size, &io->out_len },
 				 { -1, io->err, io->err_size, &io->err_len } };
@@ -199,8 +210,10 @@ int proc_run(const char *const *argv, struct proc_io *io, struct err *e)
 		err_errno(e, EXIT_SYSTEM, "pipe");
 		goto out;
 	}
-	if (start(argv, io->input ? in[0] : null, io->out ? out[1] : null, io->err ? er[1] : null,
-		  io->search_path ? START_PATH : 0, &p, e) < 0)
+	fd[0] = io->input ? in[0] : null;
+	fd[1] = io->out ? out[1] : io->log_fd > 0 ? io->log_fd : null;
+	fd[2] = io->err ? er[1] : io->log_fd > 0 ? io->log_fd : null;
+	if (start(argv, fd, io, &p, e) < 0)
 		goto out;
 	close(in[0]);
 	close(out[1]);

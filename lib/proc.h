@@ -30,8 +30,15 @@ struct proc_io {
 	size_t out_size;
 	char *err; /* stderr, likewise (kept for a message) */
 	size_t err_size;
-	bool search_path; /* look argv[0] up on PATH (else it is a path) */
-	int timeout_ms;	  /* > 0: SIGKILL after this long, an error */
+	int log_fd;		/* > 0: stdout and stderr not captured go here (a log) */
+	bool search_path;	/* look argv[0] up on PATH (else it is a path) */
+	int timeout_ms;		/* > 0: SIGKILL after this long, an error */
+	const char *const *env; /* the child's environment (NULL: ours) */
+	/* Runs in the child just before the exec (unshare, mounts, chroot…):
+	 * returns NULL, or what it could not do (a string literal), with errno
+	 * set; proc_run then fails with "ARGV0: cannot set up WHAT: why". */
+	const char *(*setup)(void *arg);
+	void *setup_arg;
 	/* Filled in: bytes the child wrote; more than *_size - 1 means the
 	 * rest was read and dropped, so a chatty child never blocks. */
 	size_t out_len, err_len;

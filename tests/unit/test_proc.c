@@ -49,6 +49,52 @@ static void signals_and_missing(void)
 	CHECK(proc_run(on_path, &io, &e) == 0);
 }
 
+static const char *go_to_tmp(void *arg)
+{
+	return chdir(arg) < 0 ? "its directory" : NULL;
+}
+
+static const char *refuse(void *arg)
+{
+	errno = EACCES;
+	return "a test step";
+}
+
+/* The environment, a log fd and the setup hook (chroot-style callers). */
+static void env_log_setup(void)
+{
+	const char *show[] = { "/bin/sh", "-c", "echo \"$FOO:$HOME\"; pwd; echo to-err >&2", NULL };
+	const char *env[] = { "FOO=bar", NULL };
+	char out[256], log[300], text[256] = "", tmp[256];
+	struct proc_io io = { .out = out, .out_size = sizeof(out), .env = env };
+	struct err e;
+	ssize_t n;
+	int fd;
+
+	err_init(&e);
+	snprintf(tmp, sizeof(tmp), "%s", harness_tmpdir());
+	CHECK(proc_run(show, &io, &e) == 0);
+	CHECK(!strncmp(out, "bar:\n", 5));
+	io.setup = go_to_tmp;
+	io.setup_arg = tmp;
+	CHECK(proc_run(show, &io, &e) == 0);
+	CHECK(strstr(out, tmp) != NULL);
+	io.setup = refuse;
+	CHECK(proc_run(show, &io, &e) == -1 && e.code == EXIT_SYSTEM);
+	CHECK(strstr(e.msg, "/bin/sh: cannot set up a test step: Permission denied") != NULL);
+	snprintf(log, sizeof(log), "%s/log", tmp);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	io = (struct proc_io){ .log_fd = fd, .env = env };
+	CHECK(fd >= 0 && proc_run(show, &io, &e) == 0);
+	close(fd);
+	fd = open(log, O_RDONLY);
+	n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	text[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	CHECK(!strncmp(text, "bar:\n", 5) && strstr(text, "to-err\n"));
+}
+
 /* A child that writes more than we keep, or reads less than we give, must
  * neither block nor kill us with SIGPIPE. */
 static void big_streams(void)
@@ -137,6 +183,7 @@ int main(void)
 	signal(SIGPIPE, SIG_DFL); /* as a plain program has it: feeding must not die */
 	RUN(status_and_streams);
 	RUN(signals_and_missing);
+	RUN(env_log_setup);
 	RUN(big_streams);
 	RUN(timeout);
 	RUN(dies_with_us);
