@@ -1246,18 +1246,43 @@ static bool chans_live(const struct agent_conn *c)
 	return false;
 }
 
-/* The connection to give up for a new one: half-open before idle, the
- * longest quiet first, none quiet for less than EVICT_QUIET_MS. */
-static struct agent_conn *victim(const struct agent_server *s, long long now)
+static int peer_sessions(const struct agent_server *s, long long peer)
+{
+	int n = 0;
+
+	for (const struct agent_conn *c = s->conns; c; c = c->next)
+		n += !c->dead && c->peer == peer;
+	return n;
+}
+
+/* The session to give up for a new connection from peer, which has mine
+ * sessions (known false: out of fds, the newcomer not accepted yet). Only
+ * half-open or idle ones (no live channel). Another peer's goes only while
+ * that peer holds more than one session more than the newcomer's, so
+ * floods share the slots and a host with one session keeps it; one's own
+ * (or any, for an unknown newcomer) only once quiet for EVICT_QUIET_MS, so
+ * a host between HELLO and its first request is never taken for idle. The
+ * heaviest peer's first, half-open before idle, the longest quiet first. */
+static struct agent_conn *victim(const struct agent_server *s, long long now, bool known,
+				 long long peer, int mine)
 {
 	struct agent_conn *best = NULL;
+	int best_n = 0;
 
 	for (struct agent_conn *c = s->conns; c; c = c->next) {
-		if (c->dead || now - c->active < EVICT_QUIET_MS || (c->synced && chans_live(c)))
+		int n;
+
+		if (c->dead || (c->synced && chans_live(c)))
 			continue;
-		if (!best || (best->synced && !c->synced) ||
-		    (best->synced == c->synced && c->active < best->active))
+		n = peer_sessions(s, c->peer);
+		if (known && c->peer != peer ? n <= mine + 1 : now - c->active < EVICT_QUIET_MS)
+			continue;
+		if (!best || n > best_n ||
+		    (n == best_n && ((best->synced && !c->synced) ||
+				     (best->synced == c->synced && c->active < best->active)))) {
 			best = c;
+			best_n = n;
+		}
 	}
 	return best;
 }
@@ -1293,12 +1318,13 @@ __attribute__((format(printf, 3, 4))) static void refuse(struct agent_server *s,
 	s->refused_at = now;
 }
 
-static void admit(struct agent_server *s, struct agent_listener *l, int fd,
+/* Takes a new connection in, or refuses it; false when refused. */
+static bool admit(struct agent_server *s, struct agent_listener *l, int fd,
 		  const struct sockaddr_storage *ss)
 {
 	long long now = now_ms(CLOCK_MONOTONIC), peer;
 	struct agent_conn *c;
-	int same = 0;
+	int mine;
 
 	if (l->vsock) {
 		const struct sockaddr_vm *vm = (const struct sockaddr_vm *)ss;
@@ -1306,7 +1332,7 @@ static void admit(struct agent_server *s, struct agent_listener *l, int fd,
 		if (vm->svm_cid != VMADDR_CID_HOST &&
 		    !(l->allow_local && vm->svm_cid == VMADDR_CID_LOCAL)) {
 			refuse(s, fd, "vsock CID %u: only the host may connect", vm->svm_cid);
-			return;
+			return false;
 		}
 		peer = (1LL << 32) | vm->svm_cid;
 	} else {
@@ -1316,37 +1342,36 @@ static void admit(struct agent_server *s, struct agent_listener *l, int fd,
 		/* A Unix peer is its process: one client's flood is its own. */
 		peer = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 ? cr.pid : 0;
 	}
-	for (c = s->conns; c; c = c->next)
-		if (!c->dead && c->peer == peer)
-			same++;
-	if (same >= LIMIT_AGENT_PEER_CONNS) {
+	mine = peer_sessions(s, peer);
+	if (mine >= LIMIT_AGENT_PEER_CONNS) {
 		refuse(s, fd, "%d sessions from one peer", LIMIT_AGENT_PEER_CONNS);
-		return;
+		return false;
 	}
 	if (s->nconns >= LIMIT_AGENT_CONNS) {
-		struct agent_conn *v = victim(s, now);
+		struct agent_conn *v = victim(s, now, true, peer, mine);
 
 		if (!v) {
-			refuse(s, fd, "%d sessions, all busy", LIMIT_AGENT_CONNS);
-			return;
+			refuse(s, fd, "%d sessions, none to spare", LIMIT_AGENT_CONNS);
+			return false;
 		}
 		evict(v, v->synced ? "idle" : "no hello");
 	}
 	if (!(c = conn_new(s, fd))) {
 		refuse(s, fd, "out of memory");
-		return;
+		return false;
 	}
 	c->peer = peer;
 	c->next = s->conns;
 	s->conns = c;
 	s->nconns++;
+	return true;
 }
 
 /* accept4 failed for want of fds: free one by evicting, else take the
  * pending connection off the queue with the reserve fd and rest. */
 static bool out_of_fds(struct agent_server *s, struct agent_listener *l, long long now)
 {
-	struct agent_conn *v = victim(s, now);
+	struct agent_conn *v = victim(s, now, false, 0, 0);
 	int fd;
 
 	if (v) {
@@ -1365,8 +1390,14 @@ static bool out_of_fds(struct agent_server *s, struct agent_listener *l, long lo
 	return false;
 }
 
+/* Up to ACCEPT_BURST connections off the queue; after a refusal the
+ * listener rests REST_MIN_MS, so a peer that reconnects as fast as it is
+ * refused costs a few accepts a turn, not a busy loop (a host behind it in
+ * the queue waits one rest at most). */
 static void accept_from(struct agent_server *s, struct agent_listener *l)
 {
+	bool refused = false;
+
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -1375,14 +1406,15 @@ static void accept_from(struct agent_server *s, struct agent_listener *l)
 
 		if (fd >= 0) {
 			l->rest_ms = REST_MIN_MS;
-			admit(s, l, fd, &ss);
+			if (!admit(s, l, fd, &ss) && !refused) {
+				refused = true;
+				l->rest_til = now + REST_MIN_MS;
+			}
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			if (out_of_fds(s, l, now))
 				continue;
-			say(s, LOG_WARN, "accept: %s: resting %d ms", strerror(errno),
-			    l->rest_til - now > 0 ? (int)(l->rest_til - now) : 0);
 			return;
 		}
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
