@@ -175,7 +175,10 @@ static int above_stdio(int fd)
 	return up;
 }
 
-int agent_connect(const struct agent_addr *s, int timeout_ms, struct err *e)
+/* Connects once (no retry) and returns a blocking, CLOEXEC fd above stdio.
+ * FIRECRACKER includes the CONNECT/OK handshake (timeout_ms bounds it).
+ * EXIT_NETWORK when nothing listens or the handshake is refused. */
+static int agent_connect(const struct agent_addr *s, int timeout_ms, struct err *e)
 {
 	int fd;
 

@@ -10,11 +10,12 @@
  * connection must say HELLO within LIMIT_AGENT_HELLO_MS, a session with no
  * live channel is closed after LIMIT_AGENT_IDLE_MS, a peer (a Unix socket's
  * process, a vsock CID) has at most LIMIT_AGENT_PEER_CONNS sessions, and at
- * LIMIT_AGENT_CONNS (or out of fds) a new connection takes the place of the
- * longest-quiet half-open or idle one. When accept runs out of fds with
+ * LIMIT_AGENT_CONNS (or out of fds) a new connection takes the place of a
+ * half-open or idle one — of a peer holding more than its share, or a quiet
+ * one (docs/agent-protocol.md, "Floods"). When accept runs out of fds with
  * nothing to evict, a reserve fd is given up to take the pending connection
  * off the queue and close it, and that listener rests (100 ms doubling to
- * 1 s), so a flood costs no busy loop.
+ * 1 s); after a refusal it rests 100 ms: a flood costs no busy loop.
  *
  * Caller-owned struct (agent_server_init ... agent_server_fini), one per
  * process: it blocks SIGCHLD and reaps every child through its own
