@@ -54,7 +54,7 @@ int vm_cp_main(int argc, char **argv)
 	int o, rc;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+m:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+m:")) != -1) {
 		char *end;
 
 		if (o != 'm')

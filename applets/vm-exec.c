@@ -39,7 +39,7 @@ int vm_exec_main(int argc, char **argv)
 	int o, nenv = 0, status;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+te:w:u:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+te:w:u:")) != -1) {
 		switch (o) {
 		case 't':
 			x.tty = true;

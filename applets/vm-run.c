@@ -12,6 +12,7 @@
 #include "log.h"
 #include "path.h"
 #include "store.h"
+#include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -228,21 +229,20 @@ int vm_run_main(int argc, char **argv)
 	enum vm_copy_how how;
 	int o, idx, rc, lock;
 	bool default_image;
-	char *end;
 
 	err_init(&e);
 	vm_config_defaults(&run.c, "");
 	run.c.vmm[0] = run.c.net[0] = '\0';
 	run.timeout_s = 120;
-	while ((o = getopt_long(argc, argv, "+d", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+d", opts, &idx)) != -1) {
 		if (o == 'd') {
 			run.detach = true;
 		} else if (o == 'r') {
 			run.rm = true;
 		} else if (o == 't') {
-			long v = strtol(optarg, &end, 10);
+			uint64_t v;
 
-			if (*end || end == optarg || v < 1 || v > 3600)
+			if (parse_u64(optarg, 10, 3600, &v) < 0 || !v)
 				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
 			run.timeout_s = (int)v;
 		} else if (o == 0 && !strcmp(opts[idx].name, "image") &&
