@@ -4,6 +4,7 @@
  * and protocols are in docs/agent-protocol.md.
  */
 #include "applet.h"
+#include "clock.h"
 #include "agent/agentproto.h"
 #include "agent/server.h"
 #include "err.h"
@@ -57,14 +58,6 @@ static struct {
 	struct agent_server srv;
 	long long serial_retry; /* CLOCK_MONOTONIC ms when to (re)open the serial port */
 } A;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void note(enum log_level lvl, const char *msg)
 {

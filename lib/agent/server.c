@@ -1,5 +1,6 @@
 /* server.c — see server.h. */
 #include "agent/server.h"
+#include "clock.h"
 #include "agent/agentproto.h"
 #include "buf.h"
 #include "err.h"
@@ -98,14 +99,6 @@ struct agent_slot {
 /* Children's output and file chunks; what a session sent. One server per
  * process, one turn at a time: shared scratch. */
 static unsigned char io[AP_CHUNK], inbuf[AP_CHUNK];
-
-static long long now_ms(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int set_nonblock(int fd)
 {
@@ -282,7 +275,7 @@ static void chans_sweep(struct agent_conn *c)
 		free(ch);
 		c->nchans--;
 		/* Idle counts from the end of the last channel. */
-		c->active = now_ms(CLOCK_MONOTONIC);
+		c->active = now_ms();
 	}
 }
 
@@ -420,7 +413,7 @@ static int do_hello(struct agent_conn *c, const struct ap_frame *f, struct err *
 	cJSON_AddStringToObject(r, "hostname", u.nodename);
 	cJSON_AddStringToObject(r, "kernel", u.release);
 	cJSON_AddNumberToObject(r, "boot_time", (double)boot_time());
-	cJSON_AddNumberToObject(r, "uptime_ms", (double)now_ms(CLOCK_BOOTTIME));
+	cJSON_AddNumberToObject(r, "uptime_ms", (double)boot_ms());
 	cJSON_AddStringToObject(r, "first_boot", state);
 	cJSON_AddNumberToObject(r, "window", LIMIT_AGENT_WINDOW);
 	say(c->srv, LOG_DEBUG, "hello: session %s",
@@ -1090,7 +1083,7 @@ static struct agent_conn *conn_new(struct agent_server *s, int fd)
 		return NULL;
 	c->srv = s;
 	c->fd = fd;
-	c->since = c->active = now_ms(CLOCK_MONOTONIC);
+	c->since = c->active = now_ms();
 	ap_decoder_init(&c->dec);
 	buf_init(&c->out, LIMIT_AGENT_OUTQ, "agent output queue");
 	return c;
@@ -1133,7 +1126,7 @@ static void conn_read(struct agent_conn *c)
 		c->dead = true;
 		return;
 	}
-	c->active = now_ms(CLOCK_MONOTONIC);
+	c->active = now_ms();
 	while (off < (size_t)n && !c->dead) {
 		struct ap_frame f;
 		struct err e;
@@ -1301,7 +1294,7 @@ static void evict(struct agent_conn *c, const char *why)
 __attribute__((format(printf, 3, 4))) static void refuse(struct agent_server *s, int fd,
 							 const char *fmt, ...)
 {
-	long long now = now_ms(CLOCK_MONOTONIC);
+	long long now = now_ms();
 	char why[256];
 	va_list ap;
 
@@ -1322,7 +1315,7 @@ __attribute__((format(printf, 3, 4))) static void refuse(struct agent_server *s,
 static bool admit(struct agent_server *s, struct agent_listener *l, int fd,
 		  const struct sockaddr_storage *ss)
 {
-	long long now = now_ms(CLOCK_MONOTONIC), peer;
+	long long now = now_ms(), peer;
 	struct agent_conn *c;
 	int mine;
 
@@ -1402,7 +1395,7 @@ static void accept_from(struct agent_server *s, struct agent_listener *l)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		long long now = now_ms(CLOCK_MONOTONIC);
+		long long now = now_ms();
 
 		if (fd >= 0) {
 			l->rest_ms = REST_MIN_MS;
@@ -1505,7 +1498,7 @@ static bool add_conn(struct agent_server *s, struct agent_conn *c)
 struct pollfd *agent_server_pollset(struct agent_server *s, size_t extra, size_t *n,
 				    int *timeout_ms)
 {
-	long long now = now_ms(CLOCK_MONOTONIC);
+	long long now = now_ms();
 	bool work = false;
 	int t = expire(s, now);
 

@@ -5,6 +5,7 @@
  * deadline, the idle timeout, the per-peer cap, eviction at the cap, and
  * running out of fds. */
 #include "harness.h"
+#include "clock.h"
 
 #include "agent/agentproto.h"
 #include "agent/server.h"
@@ -33,14 +34,6 @@ static void note(enum log_level lvl, const char *msg)
 {
 	(void)msg;
 	notes_warn += lvl == LOG_WARN;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A server listening on a fresh socket. */
