@@ -684,6 +684,29 @@ out:
 	return rc;
 }
 
+int oci_config_platform(const char *json, const char *want, char *platform, size_t size,
+			struct err *e)
+{
+	cJSON *cfg = cJSON_Parse(json);
+	char wos[32], warch[32], wvar[32];
+	const char *os, *arch, *var;
+	int rc = 0;
+
+	if (!cfg)
+		return err_set(e, EXIT_VERIFY, "the image config is not valid JSON");
+	os = jstr(cfg, "os");
+	arch = jstr(cfg, "architecture");
+	var = jstr(cfg, "variant");
+	split_platform(want, wos, warch, wvar, sizeof(wos));
+	snprintf(platform, size, "%s/%s%s%s", *os ? os : "?", *arch ? arch : "?", *var ? "/" : "",
+		 var);
+	if ((*os && strcmp(os, wos)) || (*arch && strcmp(arch, warch)))
+		rc = err_set(e, EXIT_NOTFOUND, "the image is for %s, not %s — use --platform %s/%s",
+			     platform, want, os, arch);
+	cJSON_Delete(cfg);
+	return rc;
+}
+
 /* The media type of a manifest: its own field, else the Content-Type. */
 static void media_type_of(const char *json, const char *ctype, char *out, size_t size)
 {
@@ -797,7 +820,6 @@ int registry_resolve(struct registry *r, struct oci_image *img, struct err *e)
 {
 	char *json = NULL, digest[OCI_DIGEST_MAX], mt[128], object[OCI_DIGEST_MAX + 130];
 	uint64_t want_size = 0;
-	cJSON *cfg;
 	int rc = -1;
 
 	memset(img, 0, sizeof(*img));
@@ -847,28 +869,11 @@ int registry_resolve(struct registry *r, struct oci_image *img, struct err *e)
 	}
 	if (fetch_small_blob(r, &img->config, &img->config_json, e) < 0)
 		goto out;
-	cfg = cJSON_Parse(img->config_json);
-	if (!cfg) {
-		err_set(e, EXIT_VERIFY, "%s: the image config is not valid JSON", r->name);
+	if (oci_config_platform(img->config_json, r->opts.platform, img->platform,
+				sizeof(img->platform), e) < 0) {
+		err_prefix(e, "%s", r->name);
 		goto out;
 	}
-	{
-		const char *os = jstr(cfg, "os"), *arch = jstr(cfg, "architecture");
-		const char *var = jstr(cfg, "variant");
-		char wos[32], warch[32], wvar[32];
-
-		split_platform(r->opts.platform, wos, warch, wvar, sizeof(wos));
-		snprintf(img->platform, sizeof(img->platform), "%s/%s%s%s", *os ? os : "?",
-			 *arch ? arch : "?", *var ? "/" : "", var);
-		if ((*os && strcmp(os, wos)) || (*arch && strcmp(arch, warch))) {
-			err_set(e, EXIT_NOTFOUND,
-				"%s: the image is for %s, not %s — use --platform %s/%s", r->name,
-				img->platform, r->opts.platform, os, arch);
-			cJSON_Delete(cfg);
-			goto out;
-		}
-	}
-	cJSON_Delete(cfg);
 	rc = 0;
 out:
 	free(json);

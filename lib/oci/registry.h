@@ -152,6 +152,12 @@ int oci_index_select(const char *json, const char *platform, struct oci_desc *ou
 /* Parses an image manifest (config + layers) into img (layers allocated). */
 int oci_manifest_parse(const char *json, struct oci_image *img, struct err *e);
 
+/* Checks an image config's os/architecture against want ("os/arch[/variant]")
+ * and writes what it says into platform ("linux/amd64", "?" for a missing
+ * part). Not valid JSON: EXIT_VERIFY; another platform: EXIT_NOTFOUND. */
+int oci_config_platform(const char *json, const char *want, char *platform, size_t size,
+			struct err *e);
+
 /* Is this a layer media type banger unpacks (tar, gzip, zstd; Docker/OCI)? */
 bool oci_layer_type_ok(const char *media_type);
 
