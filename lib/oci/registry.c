@@ -698,9 +698,12 @@ int oci_config_platform(const char *json, const char *want, char *platform, size
 	arch = jstr(cfg, "architecture");
 	var = jstr(cfg, "variant");
 	split_platform(want, wos, warch, wvar, sizeof(wos));
-	snprintf(platform, size, "%s/%s%s%s", *os ? os : "?", *arch ? arch : "?", *var ? "/" : "",
-		 var);
-	if ((*os && strcmp(os, wos)) || (*arch && strcmp(arch, warch)))
+	if (snprintf(platform, size, "%s/%s%s%s", *os ? os : "?", *arch ? arch : "?",
+		     *var ? "/" : "", var) >= (int)size)
+		rc = err_set(e, EXIT_VERIFY,
+			     "the image config's os/architecture is longer than %zu bytes",
+			     size - 1);
+	else if ((*os && strcmp(os, wos)) || (*arch && strcmp(arch, warch)))
 		rc = err_set(e, EXIT_NOTFOUND, "the image is for %s, not %s — use --platform %s/%s",
 			     platform, want, os, arch);
 	cJSON_Delete(cfg);
