@@ -74,7 +74,7 @@ struct vm_paths {
 	char agent_sock[LIMIT_PATH];
 	char qmp_sock[LIMIT_PATH];
 	char jail[LIMIT_PATH];
-	char leases[LIMIT_PATH]; /* BANGER_HOME/net/leases (shared) */
+	char leases[LIMIT_PATH]; /* BANGER_HOME/net/leases: VMs without a tap (net.h) */
 };
 
 enum vm_status { VM_CREATED, VM_RUNNING, VM_STOPPED, VM_DEAD };
@@ -148,7 +148,8 @@ int vm_lock(const struct store *s, const char *name, struct err *e);
 
 /* Boots a created or stopped VM with its backend; the caller holds the
  * lock. notice (may be NULL) receives a one-line note when the backend
- * chosen at creation cannot run here and another is used. */
+ * chosen at creation cannot run here and another is used, or when this
+ * start created the host's bridge. */
 int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *c, char *notice,
 	     size_t notice_size, struct err *e);
 
@@ -159,7 +160,8 @@ int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 	    struct err *e);
 
 /* Stops it if needed and removes everything it owns: tap, NAT rules, lease
- * (and the bridge when it was the last lease), its directory. */
+ * (and the bridge when it was the last lease of any store on the host), its
+ * directory. */
 int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
 	      struct err *e);
 
