@@ -224,7 +224,7 @@ int image_pull_main(int argc, char **argv)
 
 	err_init(&e);
 	catalog_init(&cat);
-	while ((c = getopt_long(argc, argv, "fqv", longopts, NULL)) != -1) {
+	while ((c = xgetopt_long(argc, argv, "fqv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			opt.name = optarg;

@@ -56,7 +56,7 @@ int vm_create_main(int argc, char **argv)
 	err_init(&e);
 	vm_config_defaults(&c, "");
 	c.vmm[0] = c.net[0] = '\0';
-	while ((o = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+", opts, &idx)) != -1) {
 		if (o != 0)
 			die_usage("unknown option");
 		if (vm_config_option(&c, opts[idx].name, optarg, &e) < 0)

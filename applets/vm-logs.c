@@ -45,7 +45,7 @@ int vm_logs_main(int argc, char **argv)
 	int o, fd;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+f")) != -1) {
+	while ((o = xgetopt(argc, argv, "+f")) != -1) {
 		if (o != 'f')
 			die_usage("unknown option");
 		follow = true;

@@ -31,7 +31,7 @@ int vm_rm_main(int argc, char **argv)
 	struct err e;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+f")) != -1) {
+	while ((o = xgetopt(argc, argv, "+f")) != -1) {
 		if (o != 'f')
 			die_usage("unknown option");
 		force = true;

@@ -41,7 +41,7 @@ int vm_ssh_main(int argc, char **argv)
 	int o, n = 0;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+i:l:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+i:l:")) != -1) {
 		if (o == 'i')
 			key = optarg;
 		else if (o == 'l')

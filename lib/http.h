@@ -82,4 +82,12 @@ int http_status_error(struct err *e, const char *url, long status, const char *b
  * 8 s, with jitter. Exposed for tests. */
 unsigned http_backoff_ms(int attempt);
 
+/* One response header line as curl hands it (n bytes, not NUL-terminated,
+ * CRLF included) into r: Content-Type, WWW-Authenticate,
+ * Docker-Content-Digest, Retry-After, Content-Length; a status line starts
+ * r afresh. false, with the reason in fail, for a header refused (longer
+ * than its field or LIMIT_HTTP_HEADER, a Content-Length that is not a
+ * number). Exposed for tests. */
+bool http_header_take(struct http_resp *r, const char *p, size_t n, char *fail, size_t fsize);
+
 #endif

@@ -43,5 +43,6 @@
 #define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
 #define LIMIT_LEASES (1024 * 1024)	   /* a lease file (store or host): ~80 bytes a VM */
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
+#define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
 
 #endif

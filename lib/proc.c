@@ -1,5 +1,6 @@
 /* proc.c — see proc.h. */
 #include "proc.h"
+#include "clock.h"
 #include "err.h"
 #include "exitcode.h"
 
@@ -11,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 int proc_spawn_detached(const char *const *argv, const char *log, pid_t *pid, struct err *e)
@@ -57,14 +57,6 @@ int proc_spawn_detached(const char *const *argv, const char *log, pid_t *pid, st
 	return 0;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static int unix_addr(const char *path, struct sockaddr_un *sa, struct err *e)
 {
 	memset(sa, 0, sizeof(*sa));
@@ -98,7 +90,7 @@ int proc_connect_unix(const char *path, struct err *e)
 int proc_wait_socket(const char *path, pid_t pid, int timeout_ms, struct err *e)
 {
 	struct sockaddr_un sa;
-	long deadline = now_ms() + timeout_ms;
+	int64_t deadline = now_ms() + timeout_ms;
 	int status;
 
 	if (unix_addr(path, &sa, e) < 0)

@@ -174,6 +174,10 @@ int ref_parse(const char *s, struct ref *r, struct err *e)
 		      ((size_t)(slash - name) == 9 && !strncmp(name, "localhost", 9)) ||
 		      has_upper(name, (size_t)(slash - name)))) {
 		dlen = (size_t)(slash - name);
+		if (dlen > LIMIT_REF_NAME)
+			return err_set(e, EXIT_USAGE,
+				       "'%.64s…': registry host longer than %d bytes", s,
+				       LIMIT_REF_NAME);
 		if (!domain_ok(name, dlen))
 			return err_set(e, EXIT_USAGE, "'%s': '%.*s' is not a valid registry host",
 				       s, (int)dlen, name);

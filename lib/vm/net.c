@@ -9,6 +9,7 @@
 #include "limits.h"
 #include "lock.h"
 #include "path.h"
+#include "units.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,15 +32,13 @@ int net_parse_cidr(const char *s, uint32_t *addr, int *prefix, struct err *e)
 	char ip[16];
 	const char *slash = strchr(s, '/');
 	struct in_addr in;
-	char *end;
-	long p;
+	uint64_t p;
 
 	if (!slash || (size_t)(slash - s) >= sizeof(ip))
 		goto bad;
 	memcpy(ip, s, (size_t)(slash - s));
 	ip[slash - s] = '\0';
-	p = strtol(slash + 1, &end, 10);
-	if (*end || end == slash + 1 || p < 1 || p > 30 || inet_pton(AF_INET, ip, &in) != 1)
+	if (parse_u64(slash + 1, 10, 30, &p) < 0 || !p || inet_pton(AF_INET, ip, &in) != 1)
 		goto bad;
 	*addr = ntohl(in.s_addr);
 	*prefix = (int)p;

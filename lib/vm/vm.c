@@ -1,5 +1,7 @@
 /* vm.c — see vm.h. */
 #include "vm/vm.h"
+#include "agent/agent.h"
+#include "base64.h"
 #include "units.h"
 #include "err.h"
 #include "exitcode.h"
@@ -366,29 +368,6 @@ int vm_lock(const struct store *s, const char *name, struct err *e)
 
 /* ---- boot --------------------------------------------------------------- */
 
-/* RFC 4648 base64 of src into out (NUL-terminated); -1 if out is too small. */
-static int base64(const char *src, char *out, size_t size)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)src;
-	size_t n = strlen(src), o = 0;
-
-	if ((n + 2) / 3 * 4 + 1 > size)
-		return -1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, char *out,
 		 size_t size, struct err *e)
 {
@@ -408,7 +387,7 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 			return -1;
 	}
 	/* The key has spaces: base64 keeps it one parameter (first-boot decodes it). */
-	if (c->ssh_key[0] && base64(c->ssh_key, key, sizeof(key)) < 0)
+	if (c->ssh_key[0] && base64_encode(c->ssh_key, strlen(c->ssh_key), key, sizeof(key)) < 0)
 		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
 	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
 	n = snprintf(out, size,
@@ -932,8 +911,7 @@ out:
 
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
 	if (!strcmp(opt, "name") || !strcmp(opt, "image") || !strcmp(opt, "kernel")) {
 		char *dst = !strcmp(opt, "name")    ? c->name
@@ -949,24 +927,31 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		snprintf(dst, VM_NAME_MAX + 1, "%s", arg);
 		return 0;
 	}
-	if (!strcmp(opt, "cpus") || !strcmp(opt, "memory")) {
-		bool cpus = !strcmp(opt, "cpus");
-
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (*end || end == arg || errno || v < (cpus ? 1 : 16) ||
-		    v > (cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB))
-			return err_set(e, EXIT_USAGE, "--%s '%s': give a number from %d to %d", opt,
-				       arg, cpus ? 1 : 16, cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB);
-		if (cpus && v > 1 && v % 2)
+	if (!strcmp(opt, "cpus")) {
+		if (parse_u64(arg, 10, VM_MAX_CPUS, &v) < 0 || !v)
+			return err_set(e, EXIT_USAGE, "--cpus '%s': give a number from 1 to %d",
+				       arg, VM_MAX_CPUS);
+		if (v > 1 && v % 2)
 			return err_set(e, EXIT_USAGE,
-				       "--cpus %ld: Firecracker takes 1 or an even number of vCPUs",
-				       v);
-		*(cpus ? &c->cpus : &c->mem_mib) = (int)v;
+				       "--cpus %s: Firecracker takes 1 or an even number of vCPUs",
+				       arg);
+		c->cpus = (int)v;
 		return 0;
 	}
-	if (!strcmp(opt, "disk-size"))
-		return parse_size(arg, &c->disk_bytes, e);
+	if (!strcmp(opt, "memory")) {
+		/* A bare number is MiB, as before; 2G, 512M… work as for every size. */
+		if (parse_size_in(arg, 1ULL << 20, (uint64_t)VM_MAX_MEM_MIB << 20, &v, e) < 0)
+			return err_prefix(e, "--memory");
+		if (v < 16ULL << 20)
+			return err_set(e, EXIT_USAGE, "--memory '%s': give at least 16 MiB", arg);
+		c->mem_mib = (int)(v >> 20);
+		return 0;
+	}
+	if (!strcmp(opt, "disk-size")) {
+		if (parse_size(arg, &c->disk_bytes, e) < 0)
+			return err_prefix(e, "--disk-size");
+		return 0;
+	}
 	if (!strcmp(opt, "vmm")) {
 		if (strcmp(arg, "firecracker") && strcmp(arg, "qemu"))
 			return err_set(e, EXIT_USAGE, "--vmm '%s': use firecracker or qemu", arg);
@@ -1040,71 +1025,39 @@ void vm_config_finish(struct vm_config *c)
 	}
 }
 
-int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
+int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct agent_addr *out,
 		     struct err *e)
 {
+	char path[LIMIT_PATH];
 	int n;
 
 	if (!strcmp(c->vmm, "qemu"))
-		n = snprintf(out, size, "unix:%s", p->agent_sock);
+		n = snprintf(path, sizeof(path), "%s", p->agent_sock);
 	else if (c->jail)
-		n = snprintf(out, size, "firecracker:%s/firecracker/%s/root/vsock.sock", p->jail,
+		n = snprintf(path, sizeof(path), "%s/firecracker/%s/root/vsock.sock", p->jail,
 			     c->name);
 	else
-		n = snprintf(out, size, "firecracker:%s", p->vsock);
-	if (n < 0 || (size_t)n >= size)
+		n = snprintf(path, sizeof(path), "%s", p->vsock);
+	if (n < 0 || (size_t)n >= sizeof(out->path))
 		return err_set(e, EXIT_USAGE,
 			       "%s: agent socket path too long — use a shorter "
 			       "BANGER_HOME",
 			       c->name);
-	return 0;
-}
-
-int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
-		    size_t size, struct err *e)
-{
-	char addr[LIMIT_PATH + 16];
-	char *colon;
-
-	if (vm_agent_address(p, c, addr, sizeof(addr), e) < 0)
-		return -1;
-	colon = strchr(addr, ':');
-	*colon = '\0';
-	snprintf(opt, 16, "--%.13s", addr);
-	if ((size_t)snprintf(val, size, "%s", colon + 1) >= size)
-		return err_set(e, EXIT_USAGE, "%s: agent socket path too long", c->name);
+	memset(out, 0, sizeof(*out));
+	out->via = strcmp(c->vmm, "qemu") ? AGENT_FIRECRACKER : AGENT_UNIX;
+	out->port = AP_PORT;
+	memcpy(out->path, path, (size_t)n + 1);
 	return 0;
 }
 
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s)
 {
-	char exe[LIMIT_PATH], opt[16], sock[LIMIT_PATH], secs[16];
-	struct err e = { 0 };
-	ssize_t n;
-	int status;
-	pid_t pid;
+	struct agent_addr a;
+	struct err e;
 
+	err_init(&e);
 	/* Firecracker creates its vsock socket itself: none, nobody to ask. */
-	if (vm_agent_option(p, c, opt, sock, sizeof(sock), &e) < 0 || access(sock, F_OK) < 0)
+	if (vm_agent_address(p, c, &a, &e) < 0 || access(a.path, F_OK) < 0)
 		return -1;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
-		return -1;
-	exe[n] = '\0';
-	snprintf(secs, sizeof(secs), "%d", timeout_s);
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-			_exit(126);
-		execl(exe, "banger", "agent", "shutdown", opt, sock, "--timeout", secs,
-		      (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return agent_shutdown(&a, timeout_s * 1000, false, &e);
 }

@@ -15,30 +15,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void specs_parse(void)
+static void addresses(void)
 {
-	struct agent_spec s;
+	struct agent_addr s;
 	struct err e;
 
-	CHECK(agent_spec_parse(&s, "unix:/run/x.sock", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_UNIX, "/run/x.sock", &e) == 0);
 	CHECK(s.via == AGENT_UNIX && !strcmp(s.path, "/run/x.sock") && s.port == AP_PORT);
-	CHECK(agent_spec_parse(&s, "firecracker:/v/fc.vsock", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_UNIX, "/run/x:52", &e) == 0 && !strcmp(s.path, "/run/x:52"));
+	CHECK(agent_addr_set(&s, AGENT_FIRECRACKER, "/v/fc.vsock", &e) == 0);
 	CHECK(s.via == AGENT_FIRECRACKER && !strcmp(s.path, "/v/fc.vsock") && s.port == AP_PORT);
-	CHECK(agent_spec_parse(&s, "firecracker:/v/fc.vsock:52", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_FIRECRACKER, "/v/fc.vsock:52", &e) == 0);
 	CHECK(!strcmp(s.path, "/v/fc.vsock") && s.port == 52);
-	CHECK(agent_spec_parse(&s, "vsock:1:10789", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "1:10789", &e) == 0);
 	CHECK(s.via == AGENT_VSOCK && s.cid == 1 && s.port == 10789);
-	CHECK(agent_spec_parse(&s, "vsock:3", &e) == 0 && s.cid == 3 && s.port == AP_PORT);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "3", &e) == 0 && s.cid == 3 && s.port == AP_PORT);
 	err_init(&e);
-	CHECK(agent_spec_parse(&s, "tcp:1.2.3.4", &e) == -1 && e.code == EXIT_USAGE);
-	CHECK(agent_spec_parse(&s, "vsock:x", &e) == -1);
-	CHECK(agent_spec_parse(&s, "vsock:1:", &e) == -1);
-	CHECK(agent_spec_parse(&s, "unix:", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "x", &e) == -1 && e.code == EXIT_USAGE);
+	CHECK_STR(e.msg, "--vsock 'x': not CID[:PORT]");
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "1:", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "1:99999999999", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_UNIX, "", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_FIRECRACKER, ":52", &e) == -1);
 	char longp[200];
 	memset(longp, 'a', sizeof(longp));
-	memcpy(longp, "unix:", 5);
 	longp[sizeof(longp) - 1] = '\0';
-	CHECK(agent_spec_parse(&s, longp, &e) == -1 && strstr(e.msg, "too long"));
+	CHECK(agent_addr_set(&s, AGENT_UNIX, longp, &e) == -1 && strstr(e.msg, "too long"));
 }
 
 /* Runs peer(fd) in a child on one end of a socketpair; returns the other. */
@@ -226,7 +228,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	HARNESS_BEGIN("agent");
-	RUN(specs_parse);
+	RUN(addresses);
 	RUN(fc_handshake);
 	RUN(open_skips_leftovers);
 	RUN(open_flushes_a_shared_stream);
