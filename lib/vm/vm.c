@@ -726,6 +726,16 @@ static bool wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 	return false;
 }
 
+/* What a VMM leaves behind once it is gone. */
+static int vm_stopped(const struct vm_paths *p, struct err *e)
+{
+	unlink(p->api_sock);
+	unlink(p->vsock);
+	unlink(p->agent_sock);
+	unlink(p->qmp_sock);
+	return vm_state_set(p, "stopped", e);
+}
+
 int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms, bool force,
 	    struct err *e)
 {
@@ -775,11 +785,29 @@ int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 				       c->name, (int)pid);
 	}
 stopped:
-	unlink(p->api_sock);
-	unlink(p->vsock);
-	unlink(p->agent_sock);
-	unlink(p->qmp_sock);
-	return vm_state_set(p, "stopped", e);
+	return vm_stopped(p, e);
+}
+
+int vm_kill(const struct vm_paths *p, const struct vm_config *c, int sig, bool *gone, struct err *e)
+{
+	char pidline[64] = "";
+	unsigned long long start = 0;
+	pid_t pid = 0;
+	int v = 0;
+
+	*gone = false;
+	if (vm_status_get(p, &pid) != VM_RUNNING)
+		return err_set(e, EXIT_NO, "VM '%s' is not running", c->name);
+	read_small(p->pid, pidline, sizeof(pidline));
+	if (sscanf(pidline, "%d %llu", &v, &start) != 2)
+		return err_set(e, EXIT_VERIFY, "%s: unreadable pid file", p->pid);
+	if (kill(pid, sig) < 0)
+		return err_errno(e, 0, "VM '%s' (pid %d): cannot signal", c->name, (int)pid);
+	/* Signals a VMM survives (SIGSTOP, SIGUSR1) leave it running. */
+	if (!wait_gone(pid, start, VM_KILL_WAIT_MS))
+		return 0;
+	*gone = true;
+	return vm_stopped(p, e);
 }
 
 /* The owner of a host lease: the VM's directory, absolute, so two stores'

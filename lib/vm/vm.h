@@ -34,6 +34,7 @@ struct store;
 #define VM_MAX_CPUS 32
 #define VM_MAX_MEM_MIB (1024 * 1024)
 #define VM_STOP_TIMEOUT_MS 15000
+#define VM_KILL_WAIT_MS 5000
 #define VM_AGENT_TIMEOUT_MS 10000 /* how long vm exec and vm cp wait for the agent */
 #define VM_AGENT_PORT_NAME "org.banger.agent"
 #define VM_DEFAULT_KERNEL "debian-cloud"
@@ -159,6 +160,13 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
  * Ctrl-Alt-Del (Firecracker) or the ACPI power button (QEMU) — then SIGTERM
  * and SIGKILL once timeout_ms has passed; force skips the orderly part. */
 int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms, bool force,
+	    struct err *e);
+
+/* Sends sig to the VM's VMM (SIGKILL pulls the power). When the VMM is gone
+ * within VM_KILL_WAIT_MS its sockets go, the state becomes "stopped" and
+ * *gone is true; a signal it survives leaves it running. EXIT_NO when the
+ * VM is not running. */
+int vm_kill(const struct vm_paths *p, const struct vm_config *c, int sig, bool *gone,
 	    struct err *e);
 
 /* Stops it if needed and removes everything it owns: tap, NAT rules, lease
