@@ -51,7 +51,12 @@ const char image_pull_usage[] =
 	"  -f, --force         rebuild even when NAME is up to date, or holds another REF\n"
 	"\n"
 	"Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.\n"
-	"See docs/oci-import.md.\n";
+	"See docs/oci-import.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger image pull debian:bookworm\n"
+	"  banger image pull --name web localhost:5000/library/nginx:1\n"
+	"  banger image pull --platform linux/arm64 alpine:3\n";
 
 static struct {
 	const char *name;

@@ -44,7 +44,7 @@
 #define LIMIT_MODULES 512		   /* modules in one initramfs */
 #define LIMIT_MODULE_SIZE (64 << 20)	   /* one kernel module, decompressed */
 #define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
-#define LIMIT_LEASES (1024 * 1024)	   /* BANGER_HOME/net/leases: ~40 bytes a VM */
+#define LIMIT_LEASES (1024 * 1024)	   /* a lease file (store or host): ~80 bytes a VM */
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
 #define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
 
