@@ -126,6 +126,7 @@ static int build(struct registry *r, const struct oci_image *img, const char *bl
 	struct blob_fetch *fetch;
 	struct layer_root lr;
 	struct layer_usage u;
+	struct ext4_usage eu;
 	struct ext4_plan plan;
 	uint64_t fetched = 0;
 	struct err e;
@@ -182,13 +183,17 @@ static int build(struct registry *r, const struct oci_image *img, const char *bl
 		fail(&e);
 	log_debug("downloaded %llu bytes", (unsigned long long)fetched);
 	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, &e) < 0 ||
-	    layer_usage(&lr, &u, &e) < 0 || ext4_plan(&u, opt.size, &plan, &e) < 0)
+	    layer_usage(&lr, &u, &e) < 0)
+		fail(&e);
+	eu.blocks = u.blocks;
+	eu.inodes = u.inodes;
+	if (ext4_plan(&eu, opt.size, &plan, &e) < 0)
 		fail(&e);
 	layer_root_close(&lr);
 	log_debug("ext4: %llu MiB, %llu inodes for %llu in use",
 		  (unsigned long long)(plan.bytes >> 20), (unsigned long long)plan.inodes,
 		  (unsigned long long)u.inodes);
-	if (ext4_build(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
+	if (ext4_build_mke2fs(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
 		fail(&e);
 	m->size = plan.bytes;
 	return 0;
