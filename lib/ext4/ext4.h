@@ -14,8 +14,10 @@ struct err;
 struct layer_usage;
 
 struct ext4_plan {
-	uint64_t bytes;	 /* image size, a multiple of 1 MiB */
-	uint64_t inodes; /* 0: mke2fs's default for the size */
+	uint64_t bytes;	  /* image size, a multiple of 1 MiB */
+	uint64_t inodes;  /* 0: mke2fs's default for the size */
+	const char *uuid; /* NULL: random; else the UUID and the htree hash seed */
+	int64_t epoch;	  /* 0: now; else the file system's own timestamps */
 };
 
 /* Sizes an image for u; size (bytes, 0 for automatic) overrides the total
