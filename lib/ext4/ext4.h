@@ -135,6 +135,14 @@ struct ext4_plan {
 };
 int ext4_plan(const struct ext4_usage *u, uint64_t size, struct ext4_plan *p, struct err *e);
 
+/* Adds the host directory tree dir (its content, not dir itself) under
+ * the root: files, directories, symlinks, hard links, devices, FIFOs,
+ * sockets with owners, modes, times and xattrs; holes stay holes. Nothing
+ * is followed (each name is opened O_NOFOLLOW below a directory fd) and
+ * names are taken in sorted order, so the same tree gives the same image.
+ * Blocks on reading the tree. */
+int ext4_add_tree(struct ext4_fs *fs, const char *dir, struct err *e);
+
 /* True when path holds an ext2/3/4 superblock (magic 0xEF53). */
 bool ext4_is_ext4(const char *path);
 
