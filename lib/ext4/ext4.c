@@ -265,7 +265,7 @@ static struct node *N(struct ext4_fs *fs, uint32_t ino)
 
 static int grow(void **v, uint32_t *cap, uint32_t need, size_t size, struct err *e)
 {
-	uint32_t n = *cap ? *cap : 8;
+	uint32_t n = *cap ? *cap : need; /* most files have one run */
 	void *p;
 
 	if (need <= *cap)
