@@ -76,6 +76,13 @@ void http_stream_free(struct http_stream *s);
 int http_status_error(struct err *e, const char *url, long status, const char *body,
 		      const char *hint);
 
+/* True when host (len bytes, no port) is a loopback address: an IPv4
+ * literal in 127.0.0.0/8, ::1 (bare or in brackets), or "localhost", which
+ * curl resolves to loopback itself, never through DNS (RFC 6761). A name
+ * that merely starts with "127." is not: it may resolve anywhere. Never
+ * blocks. */
+bool http_host_is_loopback(const char *host, size_t len);
+
 /* Milliseconds to wait before retry n (1-based): 250 ms doubling, capped at
  * 8 s, with jitter. Exposed for tests. */
 unsigned http_backoff_ms(int attempt);

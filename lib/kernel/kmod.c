@@ -276,11 +276,14 @@ int kmod_closure(struct kmod_index *x, const char *const *want, int nwant, bool 
 	for (int i = 0; i < x->n; i++)
 		x->mods[i].mark = 0;
 	for (int i = 0; i < nwant; i++) {
-		struct kmod_mod *m = kmod_find(x, want[i]);
+		struct kmod_mod *m;
 
+		/* Built in wins even over a stray modules.dep line: loading the
+		 * file would only fail (EEXIST) or shadow the built-in driver. */
+		if (kmod_is_builtin(x, want[i]))
+			continue;
+		m = kmod_find(x, want[i]);
 		if (!m) {
-			if (kmod_is_builtin(x, want[i]))
-				continue;
 			if (!missing_ok)
 				return err_set(e, EXIT_NOTFOUND,
 					       "module %s: neither in %s nor built in — check the "

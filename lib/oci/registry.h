@@ -6,7 +6,8 @@
  * list/index with platform selection), each verified against its digest;
  * blobs fetched in parallel into a content-addressed cache, each hashed while
  * it streams and renamed into place only once verified, so the cache never
- * holds an unverified blob and a later pull reuses every blob already there.
+ * holds an unverified blob and a later pull reuses every blob already there
+ * (hashed again as it is replayed: a blob that rotted on disk is evicted).
  *
  * Trust: TLS with the CA in /etc/docker/certs.d/HOST[:PORT]/ca.crt (the
  * Docker and skopeo convention; $BANGER_CERTS_D overrides the directory),
@@ -113,6 +114,15 @@ int registry_layer_open(struct blob_fetch *j, size_t i, struct err *e);
 ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off, void *buf,
 			    size_t n, struct err *e);
 int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, struct err *e);
+/* Once the caller has read layer i through registry_layer_read (from
+ * offset 0, in order): for a layer that came from the cache, hashes the
+ * rest of it and checks its digest — the cache is verified as it is
+ * replayed, not trusted. A mismatch removes the blob from the cache and is
+ * EXIT_VERIFY; registry_layer_evicted then says so, and the caller throws
+ * away what it built and starts again (registry_fetch_start downloads the
+ * blob afresh). 0 for downloaded layers (registry_fetch_finish checks those). */
+int registry_layer_check(struct blob_fetch *j, size_t i, int fd, struct err *e);
+bool registry_layer_evicted(const struct blob_fetch *j, size_t i);
 /* Waits until layer i is downloaded and verified: 0, or -1 with the
  * download's error (a digest mismatch explains a layer that did not
  * unpack better than the unpacker's own complaint). */
@@ -146,6 +156,12 @@ int oci_index_select(const char *json, const char *platform, struct oci_desc *ou
 
 /* Parses an image manifest (config + layers) into img (layers allocated). */
 int oci_manifest_parse(const char *json, struct oci_image *img, struct err *e);
+
+/* Checks an image config's os/architecture against want ("os/arch[/variant]")
+ * and writes what it says into platform ("linux/amd64", "?" for a missing
+ * part). Not valid JSON: EXIT_VERIFY; another platform: EXIT_NOTFOUND. */
+int oci_config_platform(const char *json, const char *want, char *platform, size_t size,
+			struct err *e);
 
 /* Is this a layer media type banger unpacks (tar, gzip, zstd; Docker/OCI)? */
 bool oci_layer_type_ok(const char *media_type);
