@@ -23,7 +23,11 @@ const char vm_cp_usage[] =
 	"One of SRC and DST is NAME:PATH, a path in VM NAME; the other a local\n"
 	"path, or '-' for stdin/stdout. Into the guest the file is installed\n"
 	"atomically with the local file's mode (or -m MODE, octal); out of it the\n"
-	"local file appears whole or not at all.\n";
+	"local file appears whole or not at all.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm cp ./app.conf web:/etc/app.conf\n"
+	"  banger vm cp web:/var/log/syslog .\n";
 
 /* "NAME:PATH" with a valid VM name and an absolute PATH: splits it. A local
  * path like ./a:b or /x:y is not one. */

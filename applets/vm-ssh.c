@@ -27,7 +27,11 @@ const char vm_ssh_usage[] =
 	"the ssh program. For commands without SSH, see vm-exec.\n"
 	"\n"
 	"  -i KEY   identity file (private key)\n"
-	"  -l USER  user in the guest (default root)\n";
+	"  -l USER  user in the guest (default root)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm ssh web\n"
+	"  banger vm ssh -l admin web -- uptime\n";
 
 int vm_ssh_main(int argc, char **argv)
 {
