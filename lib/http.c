@@ -606,11 +606,6 @@ ssize_t http_stream_read(struct http_stream *s, void *buf, size_t n, struct err 
 	return (ssize_t)k;
 }
 
-uint64_t http_stream_offset(const struct http_stream *s)
-{
-	return s->offset;
-}
-
 void http_stream_free(struct http_stream *s)
 {
 	if (!s)

@@ -69,8 +69,6 @@ struct http_stream *http_stream_open(const struct http_req *req, struct http_res
 /* Reads up to n bytes; returns the count, 0 at the end of the body, -1 on
  * error. Blocks until data arrives. */
 ssize_t http_stream_read(struct http_stream *s, void *buf, size_t n, struct err *e);
-/* Bytes delivered so far. */
-uint64_t http_stream_offset(const struct http_stream *s);
 void http_stream_free(struct http_stream *s);
 
 /* "URL: 404 Not Found" plus the server's own message when the body carries

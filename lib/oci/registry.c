@@ -35,32 +35,6 @@
 
 #define TMP_PREFIX "blob-"
 
-/* --- base64 encoding for Basic auth (lib/base64 decodes only) --- */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_encode(const char *in, size_t n, char *out, size_t size)
-{
-	size_t o = 0;
-
-	if ((n + 2) / 3 * 4 + 1 > size)
-		return -1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* --- credentials --- */
 
 /* Docker Hub is stored under several names. */
@@ -264,7 +238,8 @@ static int basic_header(struct registry *r, char *out, size_t size, struct err *
 	char up[520], b64[800];
 	int n = snprintf(up, sizeof(up), "%s:%s", r->user, r->pass);
 
-	if (n < 0 || (size_t)n >= sizeof(up) || b64_encode(up, (size_t)n, b64, sizeof(b64)) < 0 ||
+	if (n < 0 || (size_t)n >= sizeof(up) ||
+	    base64_encode(up, (size_t)n, b64, sizeof(b64)) < 0 ||
 	    snprintf(out, size, "Authorization: Basic %s", b64) >= (int)size)
 		return err_set(e, EXIT_USAGE, "credentials too long");
 	return 0;
@@ -1307,14 +1282,6 @@ int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, s
 	free(j->layers);
 	free(j);
 	return rc;
-}
-
-int registry_fetch_blobs(struct registry *r, const struct oci_image *img, const char *blob_dir,
-			 const char *tmp_dir, uint64_t *fetched, struct err *e)
-{
-	struct blob_fetch *j = registry_fetch_start(r, img, blob_dir, tmp_dir, e);
-
-	return j ? registry_fetch_finish(j, false, fetched, e) : -1;
 }
 
 void registry_sweep_tmp(const char *tmp_dir)

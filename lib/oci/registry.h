@@ -18,7 +18,7 @@
  * "auth" or "username"/"password").
  *
  * All calls block on the network; a struct registry is used by one thread
- * at a time (registry_fetch_blobs runs its own bounded worker threads).
+ * at a time (registry_fetch_start runs its own bounded worker threads).
  */
 #ifndef BANGER_REGISTRY_H
 #define BANGER_REGISTRY_H
@@ -92,18 +92,13 @@ int registry_resolve(struct registry *r, struct oci_image *img, struct err *e);
 void oci_image_fini(struct oci_image *img);
 
 /* Makes every layer of img present in blob_dir (BANGER_HOME/oci/blobs/
- * sha256), downloading the missing ones (opts.parallel at once) through
- * temporaries in tmp_dir (same filesystem). A blob is renamed into blob_dir
- * only after its size and SHA-256 matched; on any failure the other
- * downloads stop and every temporary is removed. Disk full is EXIT_SYSTEM.
- * *fetched (may be NULL) gets the bytes downloaded. */
-int registry_fetch_blobs(struct registry *r, const struct oci_image *img, const char *blob_dir,
-			 const char *tmp_dir, uint64_t *fetched, struct err *e);
-
-/* The same, overlapped with the caller: downloads run in the background
- * while the caller reads each layer as it arrives (so layers are unpacked
- * while they download). Nothing read this way is trusted until
- * registry_fetch_finish returned 0: a digest mismatch shows up there (or
+ * sha256), downloading the missing ones (opts.parallel at once, on worker
+ * threads) through temporaries in tmp_dir (same filesystem), overlapped with
+ * the caller: it reads each layer as it arrives (so layers are unpacked
+ * while they download). A blob is renamed into blob_dir only after its size
+ * and SHA-256 matched; on any failure the other downloads stop and every
+ * temporary is removed. Disk full is EXIT_SYSTEM. Nothing read this way is
+ * trusted until registry_fetch_finish returned 0: a digest mismatch shows up there (or
  * as a read error), and the caller must then discard what it built.
  *   j = registry_fetch_start(…);
  *   for each layer i: fd = registry_layer_open(j, i, e);
