@@ -12,7 +12,7 @@ CC       := musl-gcc
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
 CFLAGS   := -std=gnu11 -Os -ffunction-sections -fdata-sections $(WARN) -Werror=implicit-function-declaration
 CPPFLAGS := -D_GNU_SOURCE -Ilib -Iapplets -I$(DEPS)/include -idirafter $(DEPS)/kinc
-LIBS     := -L$(DEPS)/lib -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson
+LIBS     := -L$(DEPS)/lib -lcurl -lbearssl -larchive -llz4 -lzstd -llzma -lz -lcjson
 LDFLAGS  := -static -Wl,--gc-sections
 
 LIB_SRC    := $(sort $(wildcard lib/*.c lib/*/*.c))

@@ -124,33 +124,31 @@ static ssize_t read_layer(void *ud, const void **out)
 	return n;
 }
 
-/* Downloads the layers and replays them as they arrive into tree, adds the
- * agent, builds dir/rootfs.ext4 — committed by the caller only if every
- * layer then proved to match its digest. Returns 1 when a cached layer had
- * rotted (it is evicted and the tree removed): build again, to fetch it. */
+/* Downloads the layers and replays them as they arrive into the ext4
+ * writer's tree (file data straight into dir/rootfs.ext4), adds the agent,
+ * finishes the image — committed by the caller only if every layer then
+ * proved to match its digest. Returns 1 when a cached layer had rotted (it
+ * is evicted and the image removed): build again, to fetch it. */
 static int build(struct registry *r, const struct oci_image *img, const char *blobs,
 		 const char *tmp, const char *dir, struct image_meta *m)
 {
-	char tree[LIMIT_PATH], ext4[LIMIT_PATH], what[700];
+	char ext4[LIMIT_PATH], what[700];
 	static struct layer_reader rd;
+	struct ext4_opts eo = { .size = opt.size,
+				.label = m->name,
+				.seed = img->manifest_digest,
+				.progress = log_level() >= LOG_INFO };
+	struct ext4_fs *fs;
 	struct blob_fetch *fetch;
 	struct layer_root lr;
-	struct layer_usage u;
-	struct ext4_usage eu;
-	struct ext4_plan plan;
 	uint64_t fetched = 0;
 	struct err e;
 
 	err_init(&e);
-	if (path_join(tree, sizeof(tree), dir, "rootfs", &e) < 0 ||
-	    path_join(ext4, sizeof(ext4), dir, "rootfs.ext4", &e) < 0)
+	if (path_join(ext4, sizeof(ext4), dir, "rootfs.ext4", &e) < 0 ||
+	    !(fs = ext4_new(ext4, &eo, &e)))
 		fail(&e);
-	if (mkdir(tree, 0755) < 0) {
-		err_errno(&e, 0, "%s: cannot create", tree);
-		fail(&e);
-	}
-	if (layer_root_open(&lr, tree, &e) < 0)
-		fail(&e);
+	layer_root_open(&lr, fs);
 	fetch = registry_fetch_start(r, img, blobs, tmp, &e);
 	if (!fetch)
 		fail(&e);
@@ -177,35 +175,25 @@ static int build(struct registry *r, const struct oci_image *img, const char *bl
 				close(rd.fd);
 			err_init(&ignore);
 			registry_fetch_finish(fetch, true, NULL, &ignore);
+			ext4_free(fs); /* unfinished: removed */
 			if (!evicted)
 				fail(&e);
-			/* The rotted bytes went into the tree: none of it stays. */
+			/* The rotted bytes went into the image: none of it stays. */
 			log_info("%s", e.msg);
-			layer_root_close(&lr);
-			if (path_remove_tree(tree, &e) < 0)
-				fail(&e);
 			return 1;
 		}
 		close(rd.fd);
 	}
 	/* Only now is everything that was replayed known to be verified. */
-	if (registry_fetch_finish(fetch, false, &fetched, &e) < 0)
+	if (registry_fetch_finish(fetch, false, &fetched, &e) < 0 ||
+	    image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, &e) < 0 ||
+	    ext4_finish(fs, &m->size, &e) < 0) {
+		ext4_free(fs);
 		fail(&e);
-	log_debug("downloaded %llu bytes", (unsigned long long)fetched);
-	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, &e) < 0 ||
-	    layer_usage(&lr, &u, &e) < 0)
-		fail(&e);
-	eu.blocks = u.blocks;
-	eu.inodes = u.inodes;
-	if (ext4_plan(&eu, opt.size, &plan, &e) < 0)
-		fail(&e);
-	layer_root_close(&lr);
-	log_debug("ext4: %llu MiB, %llu inodes for %llu in use",
-		  (unsigned long long)(plan.bytes >> 20), (unsigned long long)plan.inodes,
-		  (unsigned long long)u.inodes);
-	if (ext4_build_mke2fs(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
-		fail(&e);
-	m->size = plan.bytes;
+	}
+	ext4_free(fs);
+	log_debug("downloaded %llu bytes; ext4 %llu MiB", (unsigned long long)fetched,
+		  (unsigned long long)(m->size >> 20));
 	return 0;
 }
 
@@ -390,8 +378,7 @@ int image_pull_main(int argc, char **argv)
 
 	if (store_staging(&opt.store, "images", name, opt.staging, sizeof(opt.staging), &e) < 0)
 		die_err(&e);
-	/* The tree holds the image's setuid files and device nodes, as root: no
-	 * other user may reach it while it exists. */
+	/* Private while it is being made. */
 	if (chmod(opt.staging, 0700) < 0) {
 		err_errno(&e, 0, "%s: chmod", opt.staging);
 		fail(&e);
