@@ -3,18 +3,18 @@
  * Its usage, the text --help prints, is vm_run_usage[] below.
  */
 #include "applet.h"
-#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
-#include "file.h"
+#include "kernel/initramfs.h"
+#include "kernel/kernel.h"
 #include "lock.h"
 #include "log.h"
+#include "oci/pull.h"
 #include "path.h"
 #include "store.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
-#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -66,7 +66,7 @@ static struct {
 	struct vm_paths p;
 	bool detach, rm;
 	int timeout_s;
-	char image_ref[1024]; /* --image as a registry reference, "" for a name */
+	char image_arg[1024]; /* --image as given: a name or a reference */
 } run;
 
 /* Runs this binary with argv (argv[0] "banger") and returns its exit code;
@@ -105,86 +105,35 @@ static int self(const char *const *av, bool quiet)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_SIGNAL + WTERMSIG(status);
 }
 
-/* Pulls kind/name when its file is missing: `banger APPLET [--name NAME] REF`
- * (ref NULL: the name is the reference). */
-static void ensure(const char *kinds, const char *name, const char *ref, const char *file,
-		   const char *applet)
+/* The kernel, its initramfs and the image, each pulled (or built) in
+ * process only when missing, with the lib's whole message on failure. What
+ * was fetched is said on stderr: stdout is the guest command's. */
+static void ensure_pulled(const char *image, const char *fallback_ref)
 {
-	char dir[LIMIT_PATH], path[LIMIT_PATH];
+	struct kernel_pull_opts ko = { .if_missing = true };
+	struct image_pull_opts io = { .if_missing = true, .fallback_ref = fallback_ref };
+	struct initramfs_built ib;
+	struct image_pulled ip;
+	enum bundle_outcome kout;
 	struct err e;
-	int rc;
+	bool built;
 
 	err_init(&e);
-	if (store_object_dir(&run.s, kinds, name, dir, sizeof(dir), &e) < 0 ||
-	    path_join(path, sizeof(path), dir, file, &e) < 0)
+	io.progress = log_level() >= LOG_INFO;
+	if (kernel_pull(&run.s, run.c.kernel, &ko, &kout, &e) < 0)
 		die_err(&e);
-	if (access(path, R_OK) == 0)
-		return;
-	log_info("%s is not installed: running 'banger %s %s'", name, applet, ref ? ref : name);
-	const char *by_name[] = { "banger", applet, name, NULL };
-	const char *by_ref[] = { "banger", applet, "--name", name, ref, NULL };
-	if ((rc = self(ref ? by_ref : by_name, false)) != 0)
-		die(rc, "%s '%s' is missing and '%s %s' failed (exit %d)", kinds, name, applet,
-		    ref ? ref : name, rc);
-}
-
-/* A kernel whose manifest says it needs an initramfs (a stock distribution
- * kernel, virtio as modules) gets banger's, built once beside it. */
-static void ensure_initramfs(const char *kernel)
-{
-	char dir[LIMIT_PATH], manifest[LIMIT_PATH], initrd[LIMIT_PATH], *text = NULL;
-	struct err e;
-	size_t len;
-	int rc;
-
-	err_init(&e);
-	if (store_object_dir(&run.s, "kernels", kernel, dir, sizeof(dir), &e) < 0 ||
-	    path_join(manifest, sizeof(manifest), dir, "manifest.json", &e) < 0 ||
-	    path_join(initrd, sizeof(initrd), dir, "initrd.img", &e) < 0)
+	if (kout != BUNDLE_ALREADY)
+		log_info("kernel %s: pulled", run.c.kernel);
+	if (initramfs_ensure(&run.s, run.c.kernel, &built, &ib, &e) < 0)
 		die_err(&e);
-	if (access(initrd, R_OK) == 0 ||
-	    file_read_all(manifest, LIMIT_JSON_DOC, &text, &len, &e) < 0)
-		return;
-	cJSON *m = cJSON_ParseWithLength(text, len);
-	bool needs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "needs_initramfs"));
-
-	cJSON_Delete(m);
-	free(text);
-	if (!needs)
-		return;
-	log_info("kernel %s needs an initramfs: running 'banger initramfs %s'", kernel, kernel);
-	const char *av[] = { "banger", "initramfs", kernel, "-o", initrd, NULL };
-	if ((rc = self(av, false)) != 0)
-		die(rc,
-		    "kernel '%s' needs an initramfs and 'banger initramfs %s -o %s' failed (exit "
-		    "%d)",
-		    kernel, kernel, initrd, rc);
-}
-
-static bool catalog_has(enum catalog_type type, const char *name)
-{
-	struct catalog cat;
-	struct err e;
-	bool has;
-
-	err_init(&e);
-	catalog_init(&cat);
-	has = catalog_load(&cat, type, NULL, &e) == 0 && catalog_find(&cat, name, &e);
-	catalog_fini(&cat);
-	return has;
-}
-
-/* The store name of an image reference, as image-pull names it by default:
- * the last path component with ':' and '@' as '-' (debian:bookworm and
- * localhost:5000/library/debian:bookworm are debian-bookworm). */
-static void image_name(const char *ref, char *out, size_t size)
-{
-	const char *slash = strrchr(ref, '/');
-	size_t n = 0;
-
-	for (const char *p = slash ? slash + 1 : ref; *p && n + 1 < size && n < 64; p++)
-		out[n++] = (*p == ':' || *p == '@') ? '-' : *p;
-	out[n] = '\0';
+	if (built)
+		log_info("kernel %s needs an initramfs: built (%d modules, %s)", run.c.kernel,
+			 ib.nmodules, ib.compress);
+	if (image_pull(&run.s, image, &io, &ip, &e) < 0)
+		die_err(&e);
+	if (ip.outcome != IMAGE_PRESENT)
+		log_info("image %s: pulled %s (%s)", ip.name, ip.source, ip.digest);
+	snprintf(run.c.image, sizeof(run.c.image), "%s", ip.name);
 }
 
 /* The guest side, through the agent applet: wait until the agent answers,
@@ -238,7 +187,6 @@ int vm_run_main(int argc, char **argv)
 	struct err e;
 	enum vm_copy_how how;
 	int o, idx, rc, lock;
-	bool default_image;
 	char *end;
 
 	err_init(&e);
@@ -256,17 +204,11 @@ int vm_run_main(int argc, char **argv)
 			if (*end || end == optarg || v < 1 || v > 3600)
 				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
 			run.timeout_s = (int)v;
-		} else if (o == 0 && !strcmp(opts[idx].name, "image") &&
-			   !path_is_simple_name(optarg)) {
-			/* A reference: pulled under the name image-pull gives it. */
-			if (strlen(optarg) >= sizeof(run.image_ref))
+		} else if (o == 0 && !strcmp(opts[idx].name, "image")) {
+			/* A name or a reference: image_pull resolves it. */
+			if (strlen(optarg) >= sizeof(run.image_arg))
 				die_usage("--image: reference too long");
-			snprintf(run.image_ref, sizeof(run.image_ref), "%s", optarg);
-			image_name(optarg, run.c.image, sizeof(run.c.image));
-			if (!path_is_simple_name(run.c.image))
-				die_usage(
-					"--image '%s': give --name-able reference or an image name",
-					optarg);
+			snprintf(run.image_arg, sizeof(run.image_arg), "%s", optarg);
 		} else if (o == 0) {
 			if (vm_config_option(&run.c, opts[idx].name, optarg, &e) < 0)
 				die_usage("%s", e.msg);
@@ -278,18 +220,13 @@ int vm_run_main(int argc, char **argv)
 		die_usage("-d and --rm do not go together");
 	if (!run.c.vmm[0] && strcmp(vm_pick_vmm(reason, sizeof(reason)), "firecracker"))
 		log_info("%s: using QEMU", reason);
-	default_image = !run.c.image[0];
 	vm_config_finish(&run.c);
 	if (store_init(&run.s, &e) < 0)
 		die_err(&e);
-	/* The default image comes from the image catalog when it has one of that
-	 * name, else from Docker Hub's debian:bookworm. */
-	if (default_image && !catalog_has(CATALOG_IMAGES, VM_DEFAULT_IMAGE))
-		snprintf(run.image_ref, sizeof(run.image_ref), "%s", VM_DEFAULT_IMAGE_REF);
-	ensure("kernels", run.c.kernel, NULL, "vmlinux", "kernel-pull");
-	ensure_initramfs(run.c.kernel);
-	ensure("images", run.c.image, run.image_ref[0] ? run.image_ref : NULL, "rootfs.ext4",
-	       "image-pull");
+	/* The default image is the installed or catalog debian-bookworm, else
+	 * Docker Hub's debian:bookworm. */
+	ensure_pulled(run.image_arg[0] ? run.image_arg : VM_DEFAULT_IMAGE,
+		      run.image_arg[0] ? NULL : VM_DEFAULT_IMAGE_REF);
 	if (vm_create(&run.s, &run.c, &how, &e) < 0 ||
 	    vm_paths_init(&run.s, run.c.name, &run.p, &e) < 0 ||
 	    (lock = vm_lock(&run.s, run.c.name, &e)) < 0)
