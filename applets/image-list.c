@@ -24,7 +24,11 @@ const char image_list_usage[] =
 	"One line an image: NAME (the alias vm run --image takes), SIZE, PLATFORM,\n"
 	"DIGEST (the manifest digest it holds) and SOURCE (the normalised reference\n"
 	"it was pulled from: its identity). With --json, an array of the images'\n"
-	"manifest.json documents.\n";
+	"manifest.json documents.\n"
+	"\n"
+	"examples:\n"
+	"  banger image list\n"
+	"  banger image list --json | jq -r '.[].digest'\n";
 
 static int by_name(const struct dirent **a, const struct dirent **b)
 {

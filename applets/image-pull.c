@@ -19,11 +19,13 @@
 
 const char image_pull_usage[] =
 	"usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]\n"
-	"                  [--insecure] [--size SIZE] [--catalog URL|PATH] REF\n"
+	"                  [--insecure] [--size SIZE] [--catalog URL|PATH]\n"
+	"                  [--mirror URL] [--keyring FILE] [--refresh] REF\n"
 	"\n"
 	"REF is first looked up in the image catalog (built in, $BANGER_IMAGE_CATALOG\n"
 	"or --catalog; see docs/image-catalog.md): a bundle entry is downloaded and\n"
-	"verified as it is, an OCI entry names the reference to pull. Otherwise REF\n"
+	"verified as it is, a debian entry is built from the Debian archive (as root;\n"
+	"docs/debian-images.md), an OCI entry names the reference to pull. Otherwise REF\n"
 	"is an OCI reference, normalised as Docker does (debian:bookworm is\n"
 	"docker.io/library/debian:bookworm; host:port/repo@sha256:... pins a digest)\n"
 	"and that normalised text is the image's identity: it is pulled into the\n"
@@ -42,9 +44,18 @@ const char image_pull_usage[] =
 	"  --insecure          allow plain HTTP to a registry that is not on loopback\n"
 	"  --size SIZE         ext4 size (512M, 4G; default: the content plus headroom)\n"
 	"  -f, --force         rebuild even when NAME is up to date, or holds another REF\n"
+	"  --mirror URL        debian entries: take every suite from this mirror\n"
+	"  --keyring FILE      debian entries: trust this archive keyring (else\n"
+	"                      $BANGER_DEB_KEYRING, else Debian's, built in)\n"
+	"  --refresh           debian entries: re-read the archive, rebuild if it moved\n"
 	"\n"
 	"Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.\n"
-	"See docs/oci-import.md.\n";
+	"See docs/oci-import.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger image pull debian:bookworm\n"
+	"  banger image pull --name web localhost:5000/library/nginx:1\n"
+	"  banger image pull --platform linux/arm64 alpine:3\n";
 
 static struct image_pull_opts opt;
 
@@ -58,6 +69,9 @@ int image_pull_main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "catalog", required_argument, NULL, 'C' },
+		{ "mirror", required_argument, NULL, 'M' },
+		{ "keyring", required_argument, NULL, 'K' },
+		{ "refresh", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const said[] = {
@@ -73,7 +87,7 @@ int image_pull_main(int argc, char **argv)
 	int c;
 
 	err_init(&e);
-	while ((c = getopt_long(argc, argv, "fqv", longopts, NULL)) != -1) {
+	while ((c = xgetopt_long(argc, argv, "fqv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			opt.name = optarg;
@@ -97,6 +111,15 @@ int image_pull_main(int argc, char **argv)
 		case 'C':
 			opt.catalog = optarg;
 			break;
+		case 'M':
+			opt.mirror = optarg;
+			break;
+		case 'K':
+			opt.keyring = optarg;
+			break;
+		case 'R':
+			opt.refresh = true;
+			break;
 		case 'q':
 			log_less();
 			break;
@@ -116,9 +139,15 @@ int image_pull_main(int argc, char **argv)
 		die_err(&e);
 	if (out.waited)
 		log_info("%s: waited for another banger working on this image", out.name);
-	if (out.bundle) {
+	if (out.nevicted)
+		log_info("%s", out.evicted);
+	if (out.how == IMAGE_BY_BUNDLE) {
 		log_info("%s: %s from the catalog (%.19s…)", out.name, said[out.outcome],
 			 out.digest);
+	} else if (out.how == IMAGE_BY_DEBIAN) {
+		log_info("%s: %s", out.name,
+			 out.outcome == IMAGE_PULLED ? "built from the Debian archive"
+						     : "up to date");
 	} else if (out.outcome == IMAGE_PULLED) {
 		format_size(out.size, sz, sizeof(sz));
 		log_debug("downloaded %llu bytes", (unsigned long long)out.fetched);

@@ -44,7 +44,11 @@ const char initramfs_usage[] =
 	"                  CONFIG_RD_ZSTD=y, else gzip)\n"
 	"  --init FILE     the program to install as /init (default: this banger)\n"
 	"\n"
-	"See docs/initramfs.md.\n";
+	"See docs/initramfs.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger initramfs -o /tmp/initrd.img\n"
+	"  banger initramfs debian-cloud -o /tmp/initrd.img\n";
 
 static struct {
 	struct initramfs_opts o;

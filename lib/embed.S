@@ -19,5 +19,6 @@ EMBED images_catalog, "config/images.json"
 EMBED initramfs_content, "initramfs/content.list"
 EMBED initramfs_mods_default, "initramfs/modules/default.list"
 EMBED initramfs_mods_debian_cloud, "initramfs/modules/debian-cloud.list"
+EMBED debian_keyring, "config/debian-archive-keyring.gpg"
 
 	.section .note.GNU-stack,"",@progbits

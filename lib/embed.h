@@ -31,5 +31,6 @@ EMBED_DECLARE(images_catalog)
 EMBED_DECLARE(initramfs_content)
 EMBED_DECLARE(initramfs_mods_default)
 EMBED_DECLARE(initramfs_mods_debian_cloud)
+EMBED_DECLARE(debian_keyring)
 
 #endif

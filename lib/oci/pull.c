@@ -9,6 +9,7 @@
 #include "file.h"
 #include "lock.h"
 #include "oci/image.h"
+#include "oci/image_debian.h"
 #include "oci/layer.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
@@ -59,9 +60,13 @@ static bool source_is_ref(const char *src)
 	struct ref r;
 	struct err e;
 
+	char norm[IMAGE_SOURCE_MAX];
+
+	/* Only a normalised reference is one: "debian:NAME" (a catalog debian
+	 * image), "import:PATH" and bundle URLs are not. */
 	err_init(&e);
-	return *src && strncmp(src, "import:", 7) && !strstr(src, "://") &&
-	       ref_parse(src, &r, &e) == 0;
+	return ref_parse(src, &r, &e) == 0 && ref_format(&r, norm, sizeof(norm), &e) == 0 &&
+	       !strcmp(norm, src);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -174,6 +179,19 @@ int image_resolve(const struct store *s, const struct catalog *cat, const char *
 			t->installed = has_rootfs(s, t->name) && !strcmp(src, ent->url);
 			return 0;
 		}
+		if (ent->kind == CATALOG_DEBIAN) {
+			char src[LIMIT_PATH];
+
+			t->how = IMAGE_BY_DEBIAN;
+			snprintf(t->name, sizeof(t->name), "%s", o->name ? o->name : ent->name);
+			snprintf(t->source, sizeof(t->source), "debian:%s", ent->name);
+			entry_source(s, t->name, src, sizeof(src));
+			t->installed = has_rootfs(s, t->name) && !strcmp(src, t->source);
+			return 0;
+		}
+		if (ent->kind != CATALOG_OCI)
+			return err_set(e, EXIT_USAGE, "%s: a %s catalog entry is not an image",
+				       ent->name, catalog_kind_name(ent->kind));
 		refarg = ent->ref; /* an oci entry: the reference it names */
 	} else if (simple && o->fallback_ref && !has_rootfs(s, arg)) {
 		refarg = o->fallback_ref;
@@ -234,7 +252,9 @@ static ssize_t read_layer(void *ud, const void **out)
 	return n;
 }
 
-/* Layer i of fetch replayed into lr as it downloads. */
+/* Layer i of fetch replayed into lr as it downloads, then (a cached layer)
+ * checked against its digest. 1 when a cached layer had rotted: it is
+ * evicted from the cache, and what was built must go. */
 static int apply_layer(struct registry *r, const struct oci_image *img, struct blob_fetch *fetch,
 		       struct layer_reader *rd, size_t i, struct layer_root *lr, struct err *e)
 {
@@ -249,28 +269,35 @@ static int apply_layer(struct registry *r, const struct oci_image *img, struct b
 	rd->fd = registry_layer_open(fetch, i, e);
 	if (rd->fd < 0)
 		return -1;
-	if (layer_apply_stream(lr, read_layer, rd, what, e) < 0) {
+	if (layer_apply_stream(lr, read_layer, rd, what, e) < 0 ||
+	    registry_layer_check(fetch, i, rd->fd, e) < 0) {
 		if (rd->failed)
 			*e = rd->err; /* the download's own error says more */
-		else
+		else if (registry_layer_check(fetch, i, rd->fd, e) == 0)
 			registry_layer_wait(fetch, i, e); /* corrupt, not malformed? */
 		close(rd->fd);
-		return -1;
+		return registry_layer_evicted(fetch, i) ? 1 : -1;
 	}
 	close(rd->fd);
 	return 0;
 }
 
 /* The one step from a finished tree to dir/rootfs.ext4 (sized from what the
- * tree holds, or size); the tree is removed once the image is built. */
+ * tree holds, or size); the tree is removed once the image is built. This
+ * is where the native ext4 writer takes over from mke2fs. */
 static int build_ext4(struct layer_root *lr, const char *tree, const char *ext4, uint64_t size,
 		      const char *label, uint64_t *bytes, struct err *e)
 {
 	struct layer_usage u;
+	struct ext4_usage eu;
 	struct ext4_plan plan;
 
-	if (layer_usage(lr, &u, e) < 0 || ext4_plan(&u, size, &plan, e) < 0 ||
-	    ext4_build(tree, ext4, &plan, label, e) < 0 || path_remove_tree(tree, e) < 0)
+	if (layer_usage(lr, &u, e) < 0)
+		return -1;
+	eu.blocks = u.blocks;
+	eu.inodes = u.inodes;
+	if (ext4_plan(&eu, size, &plan, e) < 0 ||
+	    ext4_build_mke2fs(tree, ext4, &plan, label, e) < 0 || path_remove_tree(tree, e) < 0)
 		return -1;
 	*bytes = plan.bytes;
 	return 0;
@@ -278,7 +305,8 @@ static int build_ext4(struct layer_root *lr, const char *tree, const char *ext4,
 
 /* Downloads the layers and replays them as they arrive into dir/rootfs,
  * adds the agent, builds dir/rootfs.ext4 — only once every layer proved to
- * match its digest does this return 0. */
+ * match its digest does this return 0. 1: a cached layer had rotted (it is
+ * evicted, its message in e, the tree removed): build again to fetch it. */
 static int build(struct registry *r, const struct oci_image *img, const char *blobs,
 		 const char *tmp, const char *dir, uint64_t size, struct image_meta *m,
 		 uint64_t *fetched, struct err *e)
@@ -303,7 +331,7 @@ static int build(struct registry *r, const struct oci_image *img, const char *bl
 	if (!(fetch = registry_fetch_start(r, img, blobs, tmp, e)))
 		goto out;
 	for (size_t i = 0; i < img->nlayers; i++)
-		if (apply_layer(r, img, fetch, rd, i, &lr, e) < 0)
+		if ((rc = apply_layer(r, img, fetch, rd, i, &lr, e)) != 0)
 			goto out;
 	/* Only now is everything that was replayed known to be verified. */
 	rc = registry_fetch_finish(fetch, false, fetched, e);
@@ -324,6 +352,16 @@ out:
 	}
 	if (lr_open)
 		layer_root_close(&lr);
+	if (rc == 1) {
+		struct err gone;
+
+		/* The rotted bytes went into the tree: none of it stays. */
+		err_init(&gone);
+		if (path_remove_tree(tree, &gone) < 0) {
+			*e = gone;
+			rc = -1;
+		}
+	}
 	free(rd);
 	return rc;
 }
@@ -404,8 +442,23 @@ static int pull_ref(const struct store *s, const struct image_target *t,
 	snprintf(m.platform, sizeof(m.platform), "%s", img.platform);
 	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
 	image_now(m.created);
-	if (build(&r, &img, blobs, tmp, staging, o->size, &m, &out->fetched, e) < 0)
-		goto out;
+	/* Each round evicts a rotted cached layer, which the next downloads. */
+	for (size_t round = 0;; round++) {
+		int b = build(&r, &img, blobs, tmp, staging, o->size, &m, &out->fetched, e);
+
+		if (b < 0)
+			goto out;
+		if (b == 0)
+			break;
+		out->nevicted++;
+		snprintf(out->evicted, sizeof(out->evicted), "%s", e->msg);
+		err_init(e);
+		if (round == img.nlayers) {
+			err_set(e, EXIT_VERIFY, "%s: cached layers keep failing their digests",
+				t->name);
+			goto out;
+		}
+	}
 	if (chmod(staging, 0755) < 0) {
 		err_errno(e, 0, "%s: chmod", staging);
 		goto out;
@@ -419,12 +472,6 @@ static int pull_ref(const struct store *s, const struct image_target *t,
 out:
 	if (staging[0])
 		path_remove_tree(staging, &ignore);
-	if (rc < 0 && strstr(e->msg, "No space left") && !strstr(e->msg, "free some space")) {
-		char msg[ERR_MSG_MAX];
-
-		snprintf(msg, sizeof(msg), "%s", e->msg);
-		err_set(e, EXIT_SYSTEM, "%s — disk full: free some space in %s", msg, s->home);
-	}
 	oci_image_fini(&img);
 	registry_fini(&r);
 	lock_release(lock);
@@ -457,11 +504,13 @@ int image_pull(const struct store *s, const char *arg, const struct image_pull_o
 
 	memset(out, 0, sizeof(*out));
 	catalog_init(&cat);
+	out->how = IMAGE_BY_REF;
 	if (catalog_load(&cat, CATALOG_IMAGES, o->catalog, e) < 0 ||
 	    image_resolve(s, &cat, arg, o, &t, e) < 0 ||
 	    store_object_dir(s, "images", t.name, out->dir, sizeof(out->dir), e) < 0)
 		goto out;
 	snprintf(out->name, sizeof(out->name), "%s", t.name);
+	out->how = t.how;
 	if (t.installed && (o->if_missing || t.how == IMAGE_BY_NAME)) {
 		rc = installed_result(&t, out, e);
 		if (t.how == IMAGE_BY_NAME && !o->if_missing)
@@ -474,7 +523,6 @@ int image_pull(const struct store *s, const char *arg, const struct image_pull_o
 		};
 		enum bundle_outcome bo;
 
-		out->bundle = true;
 		rc = image_pull_bundle(s, t.ent, t.name, NULL, o->force, &bo, e);
 		if (rc == 0) {
 			struct err ignore;
@@ -486,12 +534,36 @@ int image_pull(const struct store *s, const char *arg, const struct image_pull_o
 				result_from(out, &m);
 			snprintf(out->digest, sizeof(out->digest), "sha256:%s", t.ent->sha256);
 		}
+	} else if (t.how == IMAGE_BY_DEBIAN) {
+		struct image_debian_opts d = { .mirror = o->mirror,
+					       .keyring = o->keyring,
+					       .size = o->size,
+					       .refresh = o->refresh,
+					       .force = o->force };
+		enum image_debian_outcome dout;
+
+		rc = image_pull_debian(s, t.ent, t.name, &d, &dout, e);
+		if (rc == 0) {
+			struct err ignore;
+			struct image_meta m;
+
+			err_init(&ignore);
+			out->outcome = dout == IMAGE_DEBIAN_BUILT ? IMAGE_PULLED : IMAGE_UP_TO_DATE;
+			if (image_meta_read(out->dir, &m, &ignore) == 0)
+				result_from(out, &m);
+		}
 	} else if (t.how == IMAGE_BY_REF) {
 		rc = pull_ref(s, &t, o, out, e);
 	} else {
 		rc = err_set(e, EXIT_NOTFOUND, "image '%s' is not installed", arg);
 	}
 out:
+	if (rc < 0 && strstr(e->msg, "No space left") && !strstr(e->msg, "free some space")) {
+		char msg[ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		err_set(e, EXIT_SYSTEM, "%s — disk full: free some space in %s", msg, s->home);
+	}
 	catalog_fini(&cat);
 	return rc;
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "limits.h"
 
 struct err;
@@ -44,6 +45,9 @@ struct image_pull_opts {
 	bool force;		  /* rebuild even when up to date, or replace another ref */
 	bool if_missing;	  /* an installed entry is used as it is: no network */
 	bool progress;		  /* registry progress bar (on a TTY, to stderr) */
+	const char *mirror;	  /* debian entries: every suite from this mirror */
+	const char *keyring;	  /* debian entries: the archive keyring to trust */
+	bool refresh;		  /* debian entries: re-read the archive */
 	uint64_t size;		  /* ext4 size in bytes; 0: content plus headroom */
 };
 
@@ -51,6 +55,7 @@ enum image_how {
 	IMAGE_BY_NAME,	 /* an installed entry of that name */
 	IMAGE_BY_BUNDLE, /* a catalog bundle entry */
 	IMAGE_BY_REF,	 /* an OCI reference (perhaps from a catalog oci entry) */
+	IMAGE_BY_DEBIAN, /* a catalog debian entry: built from the Debian archive */
 };
 
 /* Where a user's text leads. */
@@ -86,9 +91,11 @@ struct image_pulled {
 	char dir[LIMIT_PATH];			   /* images/NAME */
 	uint64_t size;				   /* bytes of rootfs.ext4 */
 	size_t nlayers;
-	uint64_t fetched; /* bytes downloaded (blobs not in the cache) */
-	bool waited;	  /* another banger held the entry's lock first */
-	bool bundle;	  /* a catalog bundle (no registry, no layers) */
+	uint64_t fetched;	   /* bytes downloaded (blobs not in the cache) */
+	bool waited;		   /* another banger held the entry's lock first */
+	enum image_how how;	   /* what arg led to */
+	int nevicted;		   /* cached layers that failed their digest, fetched again */
+	char evicted[ERR_MSG_MAX]; /* the last such failure, as said */
 };
 
 /* The whole pull of what arg names (image_resolve), locked per entry:
