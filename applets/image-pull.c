@@ -144,6 +144,9 @@ int image_pull_main(int argc, char **argv)
 	if (out.how == IMAGE_BY_BUNDLE) {
 		log_info("%s: %s from the catalog (%.19s…)", out.name, said[out.outcome],
 			 out.digest);
+	} else if (out.how == IMAGE_BY_NAME) {
+		log_info("%s: installed from %s, not a registry or the catalog: nothing to pull",
+			 out.name, out.source[0] ? out.source : "a file put there by hand");
 	} else if (out.how == IMAGE_BY_DEBIAN) {
 		log_info("%s: %s", out.name,
 			 out.outcome == IMAGE_PULLED ? "built from the Debian archive"

@@ -159,11 +159,15 @@ static int deb_newest(const struct catalog_entry *ent, const struct kernel_pull_
 static int pull_entry(const struct store *s, const struct catalog_entry *ent,
 		      const struct kernel_pull_opts *o, enum bundle_outcome *out, struct err *e)
 {
+	const cJSON *flavour = cJSON_GetObjectItemCaseSensitive(ent->raw, "initramfs_modules");
 	cJSON *m = cJSON_CreateObject();
 	int rc = -1;
 
 	if (!m)
 		return err_set(e, EXIT_SYSTEM, "out of memory");
+	/* Which initramfs/modules list the kernel's initramfs takes (initramfs.h). */
+	if (cJSON_IsString(flavour) && add_str(m, "initramfs_modules", flavour->valuestring, e))
+		goto out;
 	if (add_str(m, "kind", catalog_kind_name(ent->kind), e) ||
 	    add_str(m, "distro", ent->distro, e) || add_str(m, "arch", ent->arch, e) ||
 	    add_str(m, "kernel_version", ent->kernel_version, e))
