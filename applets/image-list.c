@@ -21,8 +21,10 @@
 const char image_list_usage[] =
 	"usage: image-list [--json]\n"
 	"\n"
-	"One line an image: NAME, SIZE, PLATFORM, DIGEST (short), SOURCE. With\n"
-	"--json, an array of the images' manifest.json documents.\n"
+	"One line an image: NAME (the alias vm run --image takes), SIZE, PLATFORM,\n"
+	"DIGEST (the manifest digest it holds) and SOURCE (the normalised reference\n"
+	"it was pulled from: its identity). With --json, an array of the images'\n"
+	"manifest.json documents.\n"
 	"\n"
 	"examples:\n"
 	"  banger image list\n"
@@ -53,12 +55,13 @@ int image_list_main(int argc, char **argv)
 	store_sweep(&s, "images"); /* what killed pulls left */
 	n = scandir(kind, &ents, NULL, by_name);
 	if (!json && n > 0)
-		printf("%-24s %10s %-14s %-19s %s\n", "NAME", "SIZE", "PLATFORM", "DIGEST",
+		printf("%-24s %10s %-14s %-71s %s\n", "NAME", "SIZE", "PLATFORM", "DIGEST",
 		       "SOURCE");
 	for (int i = 0; i < n; i++) {
 		struct image_meta m;
-		char dir[LIMIT_PATH], sz[32];
+		char dir[LIMIT_PATH], sz[32], name[65];
 
+		snprintf(name, sizeof(name), "%.64s", ents[i]->d_name);
 		if (ents[i]->d_name[0] == '.' || !path_is_simple_name(ents[i]->d_name) ||
 		    path_join(dir, sizeof(dir), kind, ents[i]->d_name, &e) < 0 ||
 		    image_meta_read(dir, &m, &e) < 0) {
@@ -81,8 +84,8 @@ int image_list_main(int argc, char **argv)
 			continue;
 		}
 		format_size(m.size, sz, sizeof(sz));
-		printf("%-24s %10s %-14s %-19.19s %s\n", m.name, sz,
-		       m.platform[0] ? m.platform : "-", m.digest, m.source);
+		printf("%-24s %10s %-14s %-71s %s\n", name, sz, m.platform[0] ? m.platform : "-",
+		       m.digest[0] ? m.digest : "-", m.source);
 	}
 	free(ents);
 	if (json) {
