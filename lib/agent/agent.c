@@ -552,7 +552,7 @@ static int pump_with(struct agent *a, long long deadline, struct pollfd *extra, 
 		     struct err *e)
 {
 	struct pollfd p[2 + LIMIT_AGENT_CHANNELS + AGENT_PORTS_MAX + 2];
-	struct agent_chan *who[2 + LIMIT_AGENT_CHANNELS];
+	struct agent_chan *who[2 + LIMIT_AGENT_CHANNELS + AGENT_PORTS_MAX + 2];
 	int n = 0, r, x;
 	long long left = deadline < 0 ? -1 : deadline - now_ms();
 
@@ -567,7 +567,7 @@ static int pump_with(struct agent *a, long long deadline, struct pollfd *extra, 
 	/* Local input only while the queue is short: the agent's pace rules. */
 	for (struct agent_chan *ch = a->chans; ch && a->out.len < AP_CHUNK; ch = ch->next)
 		if (!ch->done && ch->in_fd >= 0 && ch->credit > 0 &&
-		    n < (int)(sizeof(p) / sizeof(*p))) {
+		    n < 2 + LIMIT_AGENT_CHANNELS) { /* the rest is for extra */
 			p[n] = (struct pollfd){ .fd = ch->in_fd, .events = POLLIN };
 			who[n++] = ch;
 		}
