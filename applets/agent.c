@@ -43,7 +43,11 @@ const char agent_usage[] =
 	"  put [-m MODE] [-o UID:GID] LOCAL REMOTE\n"
 	"                           copy LOCAL ('-': stdin) to the guest, atomically\n"
 	"  get REMOTE LOCAL         copy a guest file to LOCAL ('-': stdout)\n"
-	"  shutdown [--reboot]      ask the guest's init to power off (or reboot)\n";
+	"  shutdown [--reboot]      ask the guest's init to power off (or reboot)\n"
+	"\n"
+	"examples:\n"
+	"  banger agent ping --unix ~/.local/share/banger/vms/web/agent.sock\n"
+	"  banger agent exec --unix /var/lib/banger/vms/web/agent.sock -- uname -a\n";
 
 static struct {
 	struct agent_addr addr;

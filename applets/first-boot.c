@@ -45,7 +45,11 @@ const char first_boot_usage[] =
 	"  --cmdline FILE  read the parameters from FILE, not /proc/cmdline\n"
 	"\n"
 	"Environment: BANGER_AGENT=PATH runs PATH as the agent, BANGER_SYSTEMD=PATH\n"
-	"is the systemd to hand over to. See docs/first-boot.md.\n";
+	"is the systemd to hand over to. See docs/first-boot.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger first-boot --root /mnt --cmdline /tmp/cmdline   (settings into a mounted image)\n"
+	"  init=/usr/local/libexec/banger-first-boot   (on a guest kernel command line)\n";
 
 #define AGENT_PATH "/usr/local/libexec/banger-vsock-agent"
 #define STATE_REL "run/banger/first-boot.state"

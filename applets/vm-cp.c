@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "path.h"
 #include "store.h"
+#include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -22,7 +23,11 @@ const char vm_cp_usage[] =
 	"One of SRC and DST is NAME:PATH, a path in VM NAME; the other a local\n"
 	"path, or '-' for stdin/stdout. Into the guest the file is installed\n"
 	"atomically with the local file's mode (or -m MODE, octal); out of it the\n"
-	"local file appears whole or not at all.\n";
+	"local file appears whole or not at all.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm cp ./app.conf web:/etc/app.conf\n"
+	"  banger vm cp web:/var/log/syslog .\n";
 
 /* "NAME:PATH" with a valid VM name and an absolute PATH: splits it. A local
  * path like ./a:b or /x:y is not one. */
@@ -55,13 +60,13 @@ int vm_cp_main(int argc, char **argv)
 
 	err_init(&e);
 	while ((o = xgetopt(argc, argv, "+m:")) != -1) {
-		char *end;
+		uint64_t v;
 
 		if (o != 'm')
 			die_usage("unknown option");
-		mode = strtol(optarg, &end, 8);
-		if (mode < 0 || mode > 07777 || *end || !*optarg)
+		if (parse_u64(optarg, 8, 07777, &v) < 0)
 			die_usage("-m wants an octal mode, not '%s'", optarg);
+		mode = (long)v;
 	}
 	if (argc - optind != 2)
 		die_usage("give SRC and DST, one of them NAME:PATH");

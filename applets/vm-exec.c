@@ -15,17 +15,24 @@
 #include <unistd.h>
 
 const char vm_exec_usage[] =
-	"usage: vm-exec [-t] [-e NAME=VALUE]... [-w DIR] [-u USER] NAME [--] CMD [ARGS...]\n"
+	"usage: vm-exec [-it] [-e NAME=VALUE]... [-w DIR] [-u USER] NAME [--] CMD [ARGS...]\n"
 	"\n"
 	"Stdin, stdout, stderr and the exit code pass through (128+N when the\n"
 	"command was killed by signal N, 127 when it was not found); Ctrl-C and\n"
 	"other signals are forwarded. Talks to the agent over the VM's\n"
 	"virtio-serial socket (QEMU) or hybrid vsock socket (Firecracker).\n"
 	"\n"
-	"  -t            run on a pseudo-terminal (interactive programs)\n"
+	"  -i            keep stdin attached (it always is: accepted for docker's -i)\n"
+	"  -t            run on a pseudo-terminal (interactive programs; -it as in\n"
+	"                docker)\n"
 	"  -e NAME=VALUE add to the command's environment\n"
 	"  -w DIR        working directory in the guest\n"
-	"  -u USER       run as USER (default root)\n";
+	"  -u USER       run as USER (default root)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm exec web -- cat /etc/hostname\n"
+	"  banger vm exec -it web -- bash\n"
+	"  echo hi | banger vm exec -i web -- tr a-z A-Z\n";
 
 int vm_exec_main(int argc, char **argv)
 {
@@ -39,8 +46,10 @@ int vm_exec_main(int argc, char **argv)
 	int o, nenv = 0, status;
 
 	err_init(&e);
-	while ((o = xgetopt(argc, argv, "+te:w:u:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+ite:w:u:")) != -1) {
 		switch (o) {
+		case 'i':
+			break;
 		case 't':
 			x.tty = true;
 			break;

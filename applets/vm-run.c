@@ -43,7 +43,12 @@ const char vm_run_usage[] =
 	"\n"
 	"  -d              leave the VM running in the background; print its name\n"
 	"  --rm            remove the VM when CMD or the shell ends\n"
-	"  --timeout SECS  how long to wait for the guest agent (default 120)\n";
+	"  --timeout SECS  how long to wait for the guest agent (default 120)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm run -- cat /etc/os-release\n"
+	"  banger vm run -d --name web --nat\n"
+	"  banger vm run --rm --image alpine:3 -- sh -c \"uname -a\"\n";
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, 0 },

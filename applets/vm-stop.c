@@ -20,7 +20,11 @@ const char vm_stop_usage[] =
 	"Asks the guest to power off (Ctrl-Alt-Del through Firecracker, the ACPI\n"
 	"power button through QEMU) and waits; after SECONDS (default 15) the VMM\n"
 	"gets SIGTERM, then SIGKILL. -f skips the orderly part. Stopping a VM that\n"
-	"is not running answers 1.\n";
+	"is not running answers 1.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm stop web\n"
+	"  banger vm stop -t 0 web\n";
 
 int vm_stop_main(int argc, char **argv)
 {

@@ -45,7 +45,11 @@ const char vsock_agent_usage[] =
 	"  --listen-unix PATH also listen on a Unix socket (mode 0600)\n"
 	"  --init-pid PID     the init asked to power off or reboot (default 1)\n"
 	"\n"
-	"Runs until SIGTERM or SIGINT, killing its children's process groups then.\n";
+	"Runs until SIGTERM or SIGINT, killing its children's process groups then.\n"
+	"\n"
+	"examples:\n"
+	"  banger vsock-agent   (started by first-boot inside the guest)\n"
+	"  banger vsock-agent --no-vsock --allow-local   (on a host, for tests)\n";
 
 #define SERIAL_RETRY_MS 100
 

@@ -79,6 +79,7 @@ need_user() {
 	export TEST_USER UHOME
 	export -f as_user
 }
+# shellcheck disable=SC2317 # called from testing's bash -c too
 as_user() {
 	runuser -u "$TEST_USER" -- env -u BANGER_HOME -u XDG_DATA_HOME HOME="$UHOME" "$@"
 }

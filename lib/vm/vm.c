@@ -10,6 +10,7 @@
 #include "lock.h"
 #include "vm/net.h"
 #include "path.h"
+#include "proc.h"
 #include "vm/qemu.h"
 #include "store.h"
 
@@ -470,7 +471,7 @@ static int kernel_files(const struct store *s, const struct vm_config *c, char *
 	return 0;
 }
 
-static int net_up(const struct vm_config *c, struct err *e)
+static int net_up(const struct vm_config *c, bool *created, struct err *e)
 {
 	struct net_config nc;
 	struct in_addr g;
@@ -485,7 +486,8 @@ static int net_up(const struct vm_config *c, struct err *e)
 		return err_set(e, EXIT_VERIFY, "%s: bad gateway in config.json", c->name);
 	nc.gateway = ntohl(g.s_addr);
 	nc.prefix = c->prefix;
-	if (net_bridge_ensure(&nc, e) < 0 || net_tap_create(c->tap, c->bridge, getuid(), e) < 0)
+	if (net_bridge_ensure(&nc, created, e) < 0 ||
+	    net_tap_create(c->tap, c->bridge, getuid(), e) < 0)
 		return -1;
 	if (c->nat) {
 		inet_pton(AF_INET, c->ip, &g);
@@ -595,8 +597,7 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 	if (fc_launch(&l, 5000, pid, e) < 0)
 		return -1;
 	if (fc_configure(l.api_sock, &vm, e) < 0 || fc_action(l.api_sock, "InstanceStart", e) < 0) {
-		kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
+		proc_kill(*pid);
 		return -1;
 	}
 	return 0;
@@ -669,6 +670,7 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 	     size_t notice_size, struct err *e)
 {
 	enum vm_status st = vm_status_get(p, NULL);
+	bool bridged = false;
 	pid_t pid = 0;
 	int r;
 
@@ -687,8 +689,17 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 			snprintf(c->vmm, sizeof(c->vmm), "qemu");
 		}
 	}
-	if (net_up(c, e) < 0)
+	if (net_up(c, &bridged, e) < 0)
 		return -1;
+	/* Host network state made on the user's behalf is said, once. */
+	if (bridged && notice && notice_size) {
+		size_t n = strlen(notice);
+
+		snprintf(notice + n, notice_size - n,
+			 "%screated bridge %s (gateway %s/%d) for tap networking; it goes with "
+			 "the last VM on it",
+			 n ? "; " : "", c->bridge, c->gateway, c->prefix);
+	}
 	if (!strcmp(c->vmm, "qemu"))
 		r = start_qemu(s, p, c, &pid, notice, notice_size, e);
 	else
@@ -713,6 +724,16 @@ static bool wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 		poll(NULL, 0, 20);
 	}
 	return false;
+}
+
+/* What a VMM leaves behind once it is gone. */
+static int vm_stopped(const struct vm_paths *p, struct err *e)
+{
+	unlink(p->api_sock);
+	unlink(p->vsock);
+	unlink(p->agent_sock);
+	unlink(p->qmp_sock);
+	return vm_state_set(p, "stopped", e);
 }
 
 int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms, bool force,
@@ -764,36 +785,71 @@ int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 				       c->name, (int)pid);
 	}
 stopped:
-	unlink(p->api_sock);
-	unlink(p->vsock);
-	unlink(p->agent_sock);
-	unlink(p->qmp_sock);
-	return vm_state_set(p, "stopped", e);
+	return vm_stopped(p, e);
+}
+
+int vm_kill(const struct vm_paths *p, const struct vm_config *c, int sig, bool *gone, struct err *e)
+{
+	char pidline[64] = "";
+	unsigned long long start = 0;
+	pid_t pid = 0;
+	int v = 0;
+
+	*gone = false;
+	if (vm_status_get(p, &pid) != VM_RUNNING)
+		return err_set(e, EXIT_NO, "VM '%s' is not running", c->name);
+	read_small(p->pid, pidline, sizeof(pidline));
+	if (sscanf(pidline, "%d %llu", &v, &start) != 2)
+		return err_set(e, EXIT_VERIFY, "%s: unreadable pid file", p->pid);
+	if (kill(pid, sig) < 0)
+		return err_errno(e, 0, "VM '%s' (pid %d): cannot signal", c->name, (int)pid);
+	/* Signals a VMM survives (SIGSTOP, SIGUSR1) leave it running. */
+	if (!wait_gone(pid, start, VM_KILL_WAIT_MS))
+		return 0;
+	*gone = true;
+	return vm_stopped(p, e);
+}
+
+/* The owner of a host lease: the VM's directory, absolute, so two stores'
+ * VMs of one name stay apart. */
+static int lease_owner(const struct store *s, const char *name, char *out, size_t size,
+		       struct err *e)
+{
+	char home[LIMIT_PATH];
+
+	if (!realpath(s->home, home))
+		return err_errno(e, 0, "%s", s->home);
+	return path_joinf(out, size, e, home, "vms/%s", name);
 }
 
 int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
 	      struct err *e)
 {
+	char owner[LIMIT_PATH];
 	struct net_config nc;
 	struct in_addr g;
 	int left = 1;
 
-	(void)s;
 	if (vm_status_get(p, NULL) == VM_RUNNING && vm_stop(p, c, VM_STOP_TIMEOUT_MS, false, e) < 0)
 		return -1;
-	if (!strcmp(c->net, "tap")) {
-		snprintf(nc.bridge, sizeof(nc.bridge), "%s", c->bridge);
-		nc.prefix = c->prefix;
-		nc.gateway = inet_pton(AF_INET, c->gateway, &g) == 1 ? ntohl(g.s_addr) : 0;
-		if (c->nat && inet_pton(AF_INET, c->ip, &g) == 1 &&
-		    net_nat_del(&nc, ntohl(g.s_addr), c->tap, e) < 0)
-			return -1;
-		if (c->tap[0] && net_link_delete(c->tap, e) < 0)
-			return -1;
-	}
-	if (net_lease_put(p->leases, c->name, &left, e) < 0)
+	if (strcmp(c->net, "tap"))
+		return net_lease_put(p->leases, c->name, NULL, e) < 0 ? -1
+								      : path_remove_tree(p->dir, e);
+	snprintf(nc.bridge, sizeof(nc.bridge), "%s", c->bridge);
+	nc.prefix = c->prefix;
+	nc.gateway = inet_pton(AF_INET, c->gateway, &g) == 1 ? ntohl(g.s_addr) : 0;
+	if (c->nat && inet_pton(AF_INET, c->ip, &g) == 1 &&
+	    net_nat_del(&nc, ntohl(g.s_addr), c->tap, e) < 0)
 		return -1;
-	if (!left && !strcmp(c->net, "tap") && c->bridge[0] && net_link_delete(c->bridge, e) < 0)
+	if (c->tap[0] && net_link_delete(c->tap, e) < 0)
+		return -1;
+	/* A tap VM of an older store may hold its lease there: drop it too. */
+	if (net_lease_put(p->leases, c->name, NULL, e) < 0 ||
+	    lease_owner(s, c->name, owner, sizeof(owner), e) < 0 ||
+	    net_host_lease_put(c->bridge, owner, &left, e) < 0)
+		return -1;
+	/* Every store's VMs count: the bridge is the host's, not this store's. */
+	if (!left && c->bridge[0] && net_link_delete(c->bridge, e) < 0)
 		return -1;
 	return path_remove_tree(p->dir, e);
 }
@@ -801,7 +857,7 @@ int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_c
 int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how, struct err *e)
 {
 	char image[LIMIT_PATH], staging[LIMIT_PATH], file[LIMIT_PATH], vmlinux[LIMIT_PATH];
-	char initrd[LIMIT_PATH];
+	char initrd[LIMIT_PATH], owner[LIMIT_PATH];
 	struct vm_paths p;
 	struct net_config nc;
 	struct stat st;
@@ -843,7 +899,9 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 	if (path_join(file, sizeof(file), staging, "rootfs.ext4", e) < 0 ||
 	    vm_copy_disk(image, file, c->disk_bytes, how, e) < 0)
 		goto fail;
-	if (net_lease_get(p.leases, &nc, c->name, &addr, e) < 0)
+	if (!strcmp(c->net, "tap") ? lease_owner(s, c->name, owner, sizeof(owner), e) < 0 ||
+					     net_host_lease_get(&nc, owner, &addr, e) < 0
+				   : net_lease_get(p.leases, &nc, c->name, &addr, e) < 0)
 		goto fail;
 	leased = true;
 	net_ntoa(addr, c->ip, sizeof(c->ip));
@@ -868,7 +926,9 @@ fail : {
 	struct err ignored = { 0 };
 
 	path_remove_tree(staging, &ignored);
-	if (leased)
+	if (leased && !strcmp(c->net, "tap"))
+		net_host_lease_put(nc.bridge, owner, NULL, &ignored);
+	else if (leased)
 		net_lease_put(p.leases, c->name, NULL, &ignored);
 }
 out:
