@@ -1391,8 +1391,11 @@ int agent_forward(const struct agent_addr *addr, const struct agent_port *ports,
 		tcp_sweep(&a, false);
 		if (a.chans)
 			quiet_since = now_ms();
-		/* Give the session up before the agent's idle timeout does. */
-		if (up && now_ms() - quiet_since > LIMIT_AGENT_IDLE_MS / 2) {
+		/* Give the session up before the agent's idle timeout does; on
+		 * QEMU's chardev (one host at a time) as soon as nothing is
+		 * forwarded, so vm exec gets its turn. */
+		if (up && now_ms() - quiet_since >
+				  (addr->via == AGENT_UNIX ? 0 : LIMIT_AGENT_IDLE_MS / 2)) {
 			agent_close(&a);
 			up = false;
 		}

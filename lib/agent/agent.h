@@ -149,7 +149,9 @@ int agent_port_listen(const struct agent_port *p, struct err *e);
 /* Serves ports[i] on listening fds[i] until stop[0] or stop[1] (a signalfd,
  * a pidfd; -1: none) is readable: each accepted connection is a channel of
  * one session, opened with the first connection (waiting up to
- * AGENT_FORWARD_WAIT_MS) and closed after LIMIT_AGENT_IDLE_MS / 2 with none;
+ * AGENT_FORWARD_WAIT_MS) and closed after LIMIT_AGENT_IDLE_MS / 2 with none
+ * (at once on a unix address: QEMU's chardev serves one host at a time, so
+ * while a connection is forwarded there, vm exec waits for it);
  * a connection the guest refuses is closed. A lost session takes its
  * connections with it; the next one reconnects. Writes to a forwarded
  * connection block: a peer that does not read stalls the others.
