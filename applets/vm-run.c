@@ -27,7 +27,7 @@ const char vm_run_usage[] =
 	"usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]\n"
 	"              [--memory MiB] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
 	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail] [--timeout SECS]\n"
-	"              [-- CMD...]\n"
+	"              [-p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]]... [-- CMD...]\n"
 	"\n"
 	"Pulls the kernel (default debian-cloud, with banger's initramfs when it\n"
 	"needs one) and the image when they are not installed. --image is an\n"
@@ -44,6 +44,10 @@ const char vm_run_usage[] =
 	"  -d              leave the VM running in the background; print its name\n"
 	"  --rm            remove the VM when CMD or the shell ends\n"
 	"  --timeout SECS  how long to wait for the guest agent (default 120)\n"
+	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]\n"
+	"                  forward HOSTIP:HOSTPORT (default 127.0.0.1) to GUESTPORT on\n"
+	"                  the guest's loopback, through the agent: any network mode,\n"
+	"                  no root; for as long as the VM runs ('vm port NAME')\n"
 	"\n"
 	"examples:\n"
 	"  banger vm run -- cat /etc/os-release\n"
@@ -64,6 +68,7 @@ static const struct option opts[] = {
 	{ "jail", no_argument, NULL, 0 },
 	{ "rm", no_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
+	{ "publish", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -151,9 +156,12 @@ int vm_run_main(int argc, char **argv)
 	vm_config_defaults(&run.c, "");
 	run.c.vmm[0] = run.c.net[0] = '\0';
 	run.timeout_s = 120;
-	while ((o = xgetopt_long(argc, argv, "+d", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+dp:", opts, &idx)) != -1) {
 		if (o == 'd') {
 			run.detach = true;
+		} else if (o == 'p') {
+			if (vm_config_option(&run.c, "publish", optarg, &e) < 0)
+				die_usage("%s", e.msg);
 		} else if (o == 'r') {
 			run.rm = true;
 		} else if (o == 't') {
