@@ -86,7 +86,8 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 	if (debian_build(sp, plan, tree, e) < 0 || layer_root_open(&lr, tree, e) < 0)
 		return -1;
 	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, e) < 0 ||
-	    layer_usage(&lr, &u, e) < 0 || ext4_plan(&u, o->size, &ep, e) < 0) {
+	    debian_clamp_times(tree, plan->epoch, e) < 0 || layer_usage(&lr, &u, e) < 0 ||
+	    ext4_plan(&u, o->size, &ep, e) < 0) {
 		layer_root_close(&lr);
 		return -1;
 	}
