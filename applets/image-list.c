@@ -20,9 +20,38 @@
 
 const char image_list_usage[] =
 	"usage: image-list [--json]\n"
+	"       image-list --packages NAME\n"
 	"\n"
 	"One line an image: NAME, SIZE, PLATFORM, DIGEST (short), SOURCE. With\n"
-	"--json, an array of the images' manifest.json documents.\n";
+	"--json, an array of the images' manifest.json documents. --packages prints\n"
+	"the package set of an image built from the Debian archive, one\n"
+	"\"PACKAGE VERSION ARCH SHA256\" a line (its sha256 is the image's digest).\n";
+
+/* images/NAME/packages.txt to stdout. */
+static int packages(const char *name)
+{
+	char dir[LIMIT_PATH], path[LIMIT_PATH];
+	struct store s;
+	struct err e;
+	char *text;
+	size_t len;
+
+	err_init(&e);
+	if (store_init(&s, &e) < 0 || store_object_dir(&s, "images", name, dir, sizeof(dir), &e) < 0 ||
+	    path_join(path, sizeof(path), dir, "packages.txt", &e) < 0)
+		die_err(&e);
+	if (file_read_all(path, 16 << 20, &text, &len, &e) < 0) {
+		if (e.code == EXIT_NOTFOUND)
+			die(EXIT_NOTFOUND,
+			    "%s: no package list — only images built from the Debian archive have "
+			    "one ('image-list' shows what is installed)",
+			    name);
+		die_err(&e);
+	}
+	fwrite(text, 1, len, stdout);
+	free(text);
+	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
+}
 
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
@@ -39,6 +68,8 @@ int image_list_main(int argc, char **argv)
 	cJSON *arr = cJSON_CreateArray();
 	int n;
 
+	if (argc == 3 && !strcmp(argv[1], "--packages"))
+		return packages(argv[2]);
 	if (argc > 2 || (argc == 2 && !json))
 		die_usage("unknown argument '%s'", argv[1]);
 	err_init(&e);

@@ -63,7 +63,10 @@ debmirror_make() {
 	shift 2
 	idx=$root/dists/$suite/main/binary-amd64
 	mkdir -p "$root/pool/main" "$idx"
-	ln -sf "$@" "$root/pool/main/"
+	# Debian's pool names carry no epoch (apt-get download writes it as %3a).
+	for f in "$@"; do
+		ln -sf "$f" "$root/pool/main/$(basename "$f" | sed 's/_[0-9]*%3a/_/')"
+	done
 	(cd "$root" && dpkg-scanpackages -m pool /dev/null 2>/dev/null) | xz -T1 >"$idx/Packages.xz"
 	debmirror_sign "$root" "$suite"
 }
