@@ -25,7 +25,12 @@ const char image_list_usage[] =
 	"One line an image: NAME, SIZE, PLATFORM, DIGEST (short), SOURCE. With\n"
 	"--json, an array of the images' manifest.json documents. --packages prints\n"
 	"the package set of an image built from the Debian archive, one\n"
-	"\"PACKAGE VERSION ARCH SHA256\" a line (its sha256 is the image's digest).\n";
+	"\"PACKAGE VERSION ARCH SHA256\" a line (its sha256 is the image's digest).\n"
+	"\n"
+	"examples:\n"
+	"  banger image list\n"
+	"  banger image list --json | jq -r '.[].digest'\n"
+	"  banger image list --packages debian-bookworm\n";
 
 /* images/NAME/packages.txt to stdout. */
 static int packages(const char *name)

@@ -34,7 +34,11 @@ const char vm_create_usage[] =
 	"  --nat            give the guest the outside world through NAT (needs tap)\n"
 	"  --ssh-key FILE   an OpenSSH public key for the guest's root\n"
 	"  --vmm VMM        firecracker (default when it and /dev/kvm are usable) or qemu\n"
-	"  --jail           run Firecracker under its jailer\n";
+	"  --jail           run Firecracker under its jailer\n"
+	"\n"
+	"examples:\n"
+	"  banger vm create --name web\n"
+	"  banger vm create --name big --cpus 4 --memory 4096 --disk-size 10G\n";
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, 0 },	   { "image", required_argument, NULL, 0 },
@@ -56,7 +60,7 @@ int vm_create_main(int argc, char **argv)
 	err_init(&e);
 	vm_config_defaults(&c, "");
 	c.vmm[0] = c.net[0] = '\0';
-	while ((o = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+", opts, &idx)) != -1) {
 		if (o != 0)
 			die_usage("unknown option");
 		if (vm_config_option(&c, opts[idx].name, optarg, &e) < 0)

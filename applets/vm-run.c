@@ -3,6 +3,7 @@
  * Its usage, the text --help prints, is vm_run_usage[] below.
  */
 #include "applet.h"
+#include "agent/agent.h"
 #include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "path.h"
 #include "store.h"
+#include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -41,7 +43,12 @@ const char vm_run_usage[] =
 	"\n"
 	"  -d              leave the VM running in the background; print its name\n"
 	"  --rm            remove the VM when CMD or the shell ends\n"
-	"  --timeout SECS  how long to wait for the guest agent (default 120)\n";
+	"  --timeout SECS  how long to wait for the guest agent (default 120)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm run -- cat /etc/os-release\n"
+	"  banger vm run -d --name web --nat\n"
+	"  banger vm run --rm --image alpine:3 -- sh -c \"uname -a\"\n";
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, 0 },
@@ -187,49 +194,37 @@ static void image_name(const char *ref, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* The guest side, through the agent applet: wait until the agent answers,
- * then run the command, or a login shell (bash if the guest has it) on a
- * terminal when we have one. */
+/* The guest side, in this process: wait until the agent answers, then run
+ * the command, or a login shell (bash if the guest has it) on a terminal
+ * when we have one. Signals go to the guest meanwhile (lib/agent blocks
+ * them), so we live on to stop or remove the VM. */
 static int in_guest(char **cmd, int ncmd)
 {
-	static const char shell[] = "command -v bash >/dev/null && exec bash -l; exec sh -l";
-	char opt[16], sock[LIMIT_PATH], secs[16];
-	const char **av = xcalloc((size_t)ncmd + 16, sizeof(*av));
+	static const char *const shell[] = {
+		"/bin/sh", "-c", "command -v bash >/dev/null && exec bash -l; exec sh -l", NULL
+	};
+	struct agent_exec_opts x = { .in_fd = 0, .out_fd = 1, .err_fd = 2 };
+	struct agent_addr addr;
 	struct err e;
-	int n = 0, rc;
+	int status;
 
 	err_init(&e);
-	if (vm_agent_option(&run.p, &run.c, opt, sock, sizeof(sock), &e) < 0)
+	if (vm_agent_address(&run.p, &run.c, &addr, &e) < 0)
 		die_err(&e);
-	snprintf(secs, sizeof(secs), "%d", run.timeout_s);
-	const char *ping[] = { "banger", "agent", "ping", opt, sock, "--timeout", secs, NULL };
-	if ((rc = self(ping, true)) != 0) {
-		log_error("the guest agent of '%s' did not answer within %d s (exit %d) — see "
+	if (agent_ping(&addr, run.timeout_s * 1000, NULL, &e) < 0) {
+		log_error("the guest agent of '%s' did not answer within %d s (%s) — see "
 			  "'banger vm logs %s'",
-			  run.c.name, run.timeout_s, rc, run.c.name);
-		free(av);
-		return EXIT_GUEST;
+			  run.c.name, run.timeout_s, e.msg, run.c.name);
+		return e.code > EXIT_SIGNAL ? e.code : EXIT_GUEST;
 	}
-	av[n++] = "banger";
-	av[n++] = "agent";
-	av[n++] = "exec";
-	av[n++] = opt;
-	av[n++] = sock;
-	if (isatty(0) && (!ncmd || isatty(1)))
-		av[n++] = "-t";
-	av[n++] = "--";
-	if (ncmd) {
-		for (int i = 0; i < ncmd; i++)
-			av[n++] = cmd[i];
-	} else {
-		av[n++] = "/bin/sh";
-		av[n++] = "-c";
-		av[n++] = shell;
+	x.tty = isatty(0) && (!ncmd || isatty(1));
+	x.term = getenv("TERM");
+	x.argv = ncmd ? (const char *const *)cmd : shell;
+	if (agent_exec(&addr, VM_AGENT_TIMEOUT_MS, &x, &status, &e) < 0) {
+		log_error("%s", e.msg);
+		return e.code;
 	}
-	av[n] = NULL;
-	rc = self(av, false);
-	free(av);
-	return rc;
+	return status;
 }
 
 int vm_run_main(int argc, char **argv)
@@ -239,21 +234,20 @@ int vm_run_main(int argc, char **argv)
 	enum vm_copy_how how;
 	int o, idx, rc, lock;
 	bool default_image;
-	char *end;
 
 	err_init(&e);
 	vm_config_defaults(&run.c, "");
 	run.c.vmm[0] = run.c.net[0] = '\0';
 	run.timeout_s = 120;
-	while ((o = getopt_long(argc, argv, "+d", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+d", opts, &idx)) != -1) {
 		if (o == 'd') {
 			run.detach = true;
 		} else if (o == 'r') {
 			run.rm = true;
 		} else if (o == 't') {
-			long v = strtol(optarg, &end, 10);
+			uint64_t v;
 
-			if (*end || end == optarg || v < 1 || v > 3600)
+			if (parse_u64(optarg, 10, 3600, &v) < 0 || !v)
 				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
 			run.timeout_s = (int)v;
 		} else if (o == 0 && !strcmp(opts[idx].name, "image") &&

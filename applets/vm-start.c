@@ -19,7 +19,11 @@ const char vm_start_usage[] =
 	"Brings up its network (bridge, tap, NAT as configured), starts its VMM\n"
 	"detached with the console going to the VM's console.log, and returns once\n"
 	"the VMM has accepted the configuration. A VM created for Firecracker\n"
-	"starts with QEMU, saying so, when /dev/kvm is not usable.\n";
+	"starts with QEMU, saying so, when /dev/kvm is not usable.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm start web\n"
+	"  banger vm start web && banger vm exec web -- uptime\n";
 
 int vm_start_main(int argc, char **argv)
 {

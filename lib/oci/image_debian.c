@@ -75,6 +75,7 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 	char tree[LIMIT_PATH], ext4[LIMIT_PATH], list[LIMIT_PATH], uuid[37];
 	struct layer_root lr = { .fd = -1 };
 	struct layer_usage u;
+	struct ext4_usage eu;
 	struct ext4_plan ep;
 
 	if (path_join(tree, sizeof(tree), stage, "rootfs", e) < 0 ||
@@ -86,8 +87,13 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 	if (debian_build(sp, plan, tree, e) < 0 || layer_root_open(&lr, tree, e) < 0)
 		return -1;
 	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, e) < 0 ||
-	    debian_clamp_times(tree, plan->epoch, e) < 0 || layer_usage(&lr, &u, e) < 0 ||
-	    ext4_plan(&u, o->size, &ep, e) < 0) {
+	    debian_clamp_times(tree, plan->epoch, e) < 0 || layer_usage(&lr, &u, e) < 0) {
+		layer_root_close(&lr);
+		return -1;
+	}
+	eu.blocks = u.blocks;
+	eu.inodes = u.inodes;
+	if (ext4_plan(&eu, o->size, &ep, e) < 0) {
 		layer_root_close(&lr);
 		return -1;
 	}
@@ -96,7 +102,7 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 	ep.uuid = uuid;
 	ep.epoch = plan->epoch;
 	log_info("%s: writing the ext4 image", name);
-	if (ext4_build(tree, ext4, &ep, name, e) < 0 || path_remove_tree(tree, e) < 0)
+	if (ext4_build_mke2fs(tree, ext4, &ep, name, e) < 0 || path_remove_tree(tree, e) < 0)
 		return -1;
 	m->size = ep.bytes;
 	return file_write_atomic(list, plan->list, strlen(plan->list), 0644, e);

@@ -13,6 +13,7 @@
 #include "vm/qemu.h"
 #include "store.h"
 #include "vm/vm.h"
+#include "agent/agent.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -185,20 +186,26 @@ static void agent_addresses(void)
 	struct store s = { .home = "/h" };
 	struct vm_paths p;
 	struct vm_config c;
-	char out[256];
+	struct agent_addr a;
 	struct err e;
 
 	CHECK(vm_paths_init(&s, "a1", &p, &e) == 0);
 	vm_config_defaults(&c, "a1");
-	CHECK(vm_agent_address(&p, &c, out, sizeof(out), &e) == 0);
-	CHECK_STR(out, "firecracker:/h/vms/a1/vsock.sock");
+	CHECK(vm_agent_address(&p, &c, &a, &e) == 0);
+	CHECK(a.via == AGENT_FIRECRACKER && a.port == AP_PORT);
+	CHECK_STR(a.path, "/h/vms/a1/vsock.sock");
 	c.jail = true;
-	CHECK(vm_agent_address(&p, &c, out, sizeof(out), &e) == 0);
-	CHECK_STR(out, "firecracker:/h/vms/a1/jail/firecracker/a1/root/vsock.sock");
+	CHECK(vm_agent_address(&p, &c, &a, &e) == 0);
+	CHECK_STR(a.path, "/h/vms/a1/jail/firecracker/a1/root/vsock.sock");
 	snprintf(c.vmm, sizeof(c.vmm), "qemu");
-	CHECK(vm_agent_address(&p, &c, out, sizeof(out), &e) == 0);
-	CHECK_STR(out, "unix:/h/vms/a1/agent.sock");
-	CHECK(vm_agent_address(&p, &c, out, 10, &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(vm_agent_address(&p, &c, &a, &e) == 0);
+	CHECK(a.via == AGENT_UNIX);
+	CHECK_STR(a.path, "/h/vms/a1/agent.sock");
+	/* A home so deep its socket path does not fit sun_path. */
+	struct store deep = { .home = "/" };
+	memset(deep.home + 1, 'd', 100);
+	CHECK(vm_paths_init(&deep, "a1", &p, &e) == 0);
+	CHECK(vm_agent_address(&p, &c, &a, &e) == -1 && e.code == EXIT_USAGE);
 }
 
 static void dns_for_the_guest(void)
