@@ -42,7 +42,8 @@ static int packages(const char *name)
 	size_t len;
 
 	err_init(&e);
-	if (store_init(&s, &e) < 0 || store_object_dir(&s, "images", name, dir, sizeof(dir), &e) < 0 ||
+	if (store_init(&s, &e) < 0 ||
+	    store_object_dir(&s, "images", name, dir, sizeof(dir), &e) < 0 ||
 	    path_join(path, sizeof(path), dir, "packages.txt", &e) < 0)
 		die_err(&e);
 	if (file_read_all(path, 16 << 20, &text, &len, &e) < 0) {

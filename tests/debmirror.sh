@@ -37,9 +37,11 @@ debmirror_sign() {
 # superset of any resolver's choice), from the host's apt lists.
 debmirror_closure() {
 	local base
+	# shellcheck disable=SC2016 # apt's own $(FILENAME) template
 	base=$(apt-get indextargets --format '$(FILENAME)' 'Identifier: Packages' |
 		xargs -r /usr/lib/apt/apt-helper cat-file 2>/dev/null |
 		awk '/^Package:/ {p=$2} /^Priority: required/ || /^Essential: yes/ {print p}' | sort -u)
+	# shellcheck disable=SC2086 # one name a word
 	apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
 		--no-replaces --no-enhances $base "$@" 2>/dev/null | grep -v '^[ <]' | sort -u
 }

@@ -3,6 +3,7 @@
 #include "ext4/ext4.h"
 #include "err.h"
 #include "exitcode.h"
+#include "proc.h"
 #include "limits.h"
 
 #include <errno.h>
@@ -16,78 +17,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void exec_tool(char **argv)
-{
-	char path[64];
-	static const char *const dirs[] = { "/usr/sbin/", "/sbin/" };
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s", dirs[i], argv[0]);
-		execv(path, argv);
-	}
-	execvp(argv[0], argv);
-	dprintf(2, "cannot run %s: %s (install e2fsprogs)\n", argv[0], strerror(errno));
-	_exit(127);
-}
-
-/* Runs an e2fsprogs tool on out (fork/exec, blocks), keeping the end of
+/* Runs an e2fsprogs tool on out (proc_run, blocks), keeping the end of
  * what it says for the error; epoch (when set) is its idea of "now". */
 static int run_tool(char **argv, int64_t epoch, const char *tree, const char *out, struct err *e)
 {
-	char msg[2048], fake[32];
-	int pipefd[2], status;
-	size_t mlen = 0;
-	pid_t pid;
+	char msg[2048], fake[48];
+	const char *env[] = { "PATH=/usr/sbin:/sbin:/usr/bin:/bin", epoch ? fake : NULL, NULL };
+	struct proc_io io = {
+		.err = msg, .err_size = sizeof(msg), .search_path = true, .env = env
+	};
+	size_t mlen;
+	int rc;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return err_errno(e, EXIT_SYSTEM, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err_errno(e, EXIT_SYSTEM, "fork");
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		signal(SIGPIPE, SIG_DFL);
-		/* e2fsprogs' own knob for a fixed "now" (superblock times). */
-		if (epoch) {
-			snprintf(fake, sizeof(fake), "%lld", (long long)epoch);
-			setenv("E2FSPROGS_FAKE_TIME", fake, 1);
-		}
-		exec_tool(argv);
-	}
-	close(pipefd[1]);
-	/* Keep the end of what the tool says: its error is the last line. */
-	for (;;) {
-		char chunk[512];
-		ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (mlen + (size_t)n > sizeof(msg) - 1) {
-			size_t drop = mlen + (size_t)n - (sizeof(msg) - 1);
-
-			memmove(msg, msg + drop, mlen - drop);
-			mlen -= drop;
-		}
-		memcpy(msg + mlen, chunk, (size_t)n);
-		mlen += (size_t)n;
-	}
-	close(pipefd[0]);
-	msg[mlen] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return err_errno(e, EXIT_SYSTEM, "waitpid %s", argv[0]);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	/* e2fsprogs' own knob for a fixed "now" (superblock times). */
+	snprintf(fake, sizeof(fake), "E2FSPROGS_FAKE_TIME=%lld", (long long)epoch);
+	rc = proc_run((const char *const *)argv, &io, e);
+	if (rc == 0)
 		return 0;
 	unlink(out);
+	if (rc < 0)
+		return err_prefix(e, "%s (install e2fsprogs)", argv[0]);
+	mlen = strlen(msg);
 	while (mlen && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
 		msg[--mlen] = '\0';
 	{
@@ -99,11 +49,11 @@ static int run_tool(char **argv, int64_t epoch, const char *tree, const char *ou
 				       "%s: disk full while building the ext4 image (%s) — free "
 				       "some space",
 				       out, last);
-		if (WIFSIGNALED(status))
-			return err_set(e, EXIT_SIGNAL + WTERMSIG(status), "%s killed by signal %d",
-				       argv[0], WTERMSIG(status));
-		return err_set(e, EXIT_SYSTEM, "%s -d %s failed (exit %d): %s", argv[0], tree,
-			       WEXITSTATUS(status), *last ? last : "no message");
+		if (rc > 128)
+			return err_set(e, EXIT_SIGNAL + rc - 128, "%s killed by signal %d", argv[0],
+				       rc - 128);
+		return err_set(e, EXIT_SYSTEM, "%s -d %s failed (exit %d): %s", argv[0], tree, rc,
+			       *last ? last : "no message");
 	}
 }
 
