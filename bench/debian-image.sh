@@ -33,13 +33,15 @@ mirror=file://$TMP/archive
 sync
 
 banger_cold='' alt=''
-for round in 1 2; do
+rounds=${ROUNDS:-2}
+for round in $(seq "$rounds"); do
 	export BANGER_HOME=$TMP/home$round
 	t0=$(now)
 	nice "$BANGER" -q image-pull --mirror "$mirror" debian-bookworm >/dev/null ||
 		{ echo "banger image-pull failed"; exit 1; }
 	t1=$(now)
 	banger_cold=$(best "$banger_cold" "$(secs "$t0" "$t1")")
+	echo "round $round: banger $(secs "$t0" "$t1") s"
 	img=$BANGER_HOME/images/debian-bookworm
 	size=$(stat -c %s "$img/rootfs.ext4")
 	n=$(wc -l <"$img/packages.txt")
@@ -56,6 +58,7 @@ for round in 1 2; do
 	fi
 	t1=$(now)
 	alt=$(best "$alt" "$(secs "$t0" "$t1")")
+	echo "round $round: debootstrap + mke2fs $(secs "$t0" "$t1") s"
 	alt_n=$(chroot "$TMP/root" dpkg-query -W | wc -l)
 	sync
 done
@@ -67,7 +70,7 @@ banger_warm=$(secs "$t0" "$t1")
 
 echo "set: banger $n packages, debootstrap $alt_n packages; ext4 $((size >> 20)) MiB"
 echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
-echo "banger image-pull debian-bookworm, cold:  ${banger_cold} s (best of 2)"
-echo "debootstrap --variant=minbase + mke2fs:   ${alt} s (best of 2)"
+echo "banger image-pull debian-bookworm, cold:  ${banger_cold} s (best of $rounds)"
+echo "debootstrap --variant=minbase + mke2fs:   ${alt} s (best of $rounds)"
 echo "banger image-pull --force, .debs cached:  ${banger_warm} s"
 echo "ratio: debian-image: $(echo "$banger_cold / $alt" | bc -l | xargs printf '%.2f')× (banger ${banger_cold} s vs debootstrap+mke2fs ${alt} s)"

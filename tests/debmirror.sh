@@ -59,7 +59,7 @@ debmirror_fetch() {
 }
 
 # debmirror_make ROOT SUITE DEB…: a one-suite archive of those .debs
-# (symlinked into ROOT/pool/main), its Packages index, signed.
+# (symlinked into ROOT/pool/main), its Packages index (plain and .xz), signed.
 debmirror_make() {
 	local root=$1 suite=$2 idx
 	shift 2
@@ -69,6 +69,8 @@ debmirror_make() {
 	for f in "$@"; do
 		ln -sf "$f" "$root/pool/main/$(basename "$f" | sed 's/_[0-9]*%3a/_/')"
 	done
-	(cd "$root" && dpkg-scanpackages -m pool /dev/null 2>/dev/null) | xz -T1 >"$idx/Packages.xz"
+	# The plain index too, as Debian's Release lists it (debootstrap wants it).
+	(cd "$root" && dpkg-scanpackages -m pool /dev/null 2>/dev/null) >"$idx/Packages"
+	xz -T1 -k "$idx/Packages"
 	debmirror_sign "$root" "$suite"
 }
