@@ -874,34 +874,28 @@ static int merge_usr(int root, struct err *e)
 
 struct chroot_setup {
 	const char *tree, *cache;
-	char proc[LIMIT_PATH], dev[LIMIT_PATH], debs[LIMIT_PATH];
+	char proc[LIMIT_PATH], dev[LIMIT_PATH], arch[LIMIT_PATH];
 };
 
-/* In the child, before the exec: a mount namespace of its own (nothing is
- * left mounted when it ends), /proc, /dev and the .deb cache (read-only),
- * then the chroot. */
-static const char *chroot_setup(void *arg)
+/* In the child, before the exec: its own mount namespace, then the chroot. */
+static const char *enter_chroot(void *arg)
 {
-	struct chroot_setup *c = arg;
+	const struct chroot_setup *c = arg;
 
-	if (unshare(CLONE_NEWNS) < 0)
-		return "a mount namespace (needs root)";
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return "private mounts";
-	if (mount("proc", c->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return "/proc in the chroot";
-	if (mount("/dev", c->dev, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return "/dev in the chroot";
-	if (mount(c->cache, c->debs, NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, c->debs, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
-		return "the .deb cache in the chroot";
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", c->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+	    mount("/dev", c->dev, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount(c->cache, c->arch, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, c->arch, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return "the chroot's mounts (needs root)";
 	if (chroot(c->tree) < 0 || chdir("/") < 0)
 		return "the chroot";
 	return NULL;
 }
 
-/* Runs argv inside tree (chroot_setup) with output to log; an error
- * quotes dpkg's own. */
+/* Runs argv inside tree (chroot) with /proc, /dev and the .deb cache
+ * (read-only, at /run/banger-debs) mounted in a mount namespace of
+ * its own, so nothing is left mounted when it ends. Output goes to log. */
 static int chroot_run(const char *tree, const char *cache, const char *log, char *const *argv,
 		      int64_t epoch, struct err *e)
 {
@@ -914,24 +908,21 @@ static int chroot_run(const char *tree, const char *cache, const char *log, char
 			       sde,
 			       NULL };
 	struct chroot_setup c = { .tree = tree, .cache = cache };
-	struct proc_io io = { .env = envp, .setup = chroot_setup, .setup_arg = &c };
-	int fd, rc;
+	struct proc_io io = { .env = envp, .setup = enter_chroot, .setup_arg = &c };
+	int status;
 
 	snprintf(sde, sizeof(sde), "SOURCE_DATE_EPOCH=%lld", (long long)epoch);
 	if (path_join(c.proc, sizeof(c.proc), tree, "proc", e) < 0 ||
 	    path_join(c.dev, sizeof(c.dev), tree, "dev", e) < 0 ||
-	    path_join(c.debs, sizeof(c.debs), tree, "run/banger-debs", e) < 0)
+	    path_join(c.arch, sizeof(c.arch), tree, "run/banger-debs", e) < 0)
 		return -1;
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	io.log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (io.log_fd < 0)
 		return err_errno(e, 0, "%s: cannot create", log);
-	io.log_fd = fd;
-	rc = proc_run((const char *const *)argv, &io, e);
-	close(fd);
-	if (rc < 0)
-		return err_prefix(e, "second stage");
-	if (rc == 0)
-		return 0;
+	status = proc_run((const char *const *)argv, &io, e);
+	close(io.log_fd);
+	if (status <= 0)
+		return status;
 	{
 		char *text = NULL, *last;
 		size_t len = 0;
@@ -949,9 +940,11 @@ static int chroot_run(const char *tree, const char *cache, const char *log, char
 			last = text ? strrchr(text, '\n') : NULL;
 			last = last ? last + 1 : text;
 		}
-		err_set(e, rc > 128 ? EXIT_SIGNAL + rc - 128 : EXIT_SYSTEM,
+		/* 128+N: killed by signal N, and so the exit code too. */
+		err_set(e, status > EXIT_SIGNAL ? status : EXIT_SYSTEM,
 			"second stage: %s failed (exit %d): %s — the whole output is in %s",
-			argv[1] ? argv[1] : argv[0], rc, last && *last ? last : "no message", log);
+			argv[1] ? argv[1] : argv[0], status, last && *last ? last : "no message",
+			log);
 		free(text);
 	}
 	return -1;
