@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1161,7 +1160,11 @@ static int clamp_times(int dirfd, int64_t epoch, int depth, struct err *e)
 				close(sub);
 			}
 		}
-		if (st.st_mtime > epoch || st.st_atime != st.st_mtime)
+		/* atime follows mtime: what the build read must not show. */
+		if (st.st_mtime < epoch)
+			ts[0].tv_sec = ts[1].tv_sec = st.st_mtime;
+		if (st.st_mtime > epoch || st.st_atime != ts[1].tv_sec || st.st_mtim.tv_nsec ||
+		    st.st_atim.tv_nsec)
 			utimensat(dirfd, de->d_name, ts, AT_SYMLINK_NOFOLLOW);
 	}
 	closedir(d);
@@ -1266,7 +1269,7 @@ int debian_build(const struct debian_spec *s, const struct debian_plan *p, const
 	}
 	scrub(root);
 	unlinkat(root, "run/banger-debs", AT_REMOVEDIR);
-	if (sources_file(root, s, e) < 0 || clamp_times(root, p->epoch, 0, e) < 0)
+	if (sources_file(root, s, e) < 0)
 		goto out;
 	unlink(log);
 	unlink(audit);
@@ -1276,5 +1279,16 @@ out:
 	if (root >= 0)
 		close(root);
 	extract_close(&x);
+	return rc;
+}
+
+int debian_clamp_times(const char *tree, int64_t epoch, struct err *e)
+{
+	int root = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (root < 0)
+		return err_errno(e, EXIT_SYSTEM, "%s", tree);
+	rc = clamp_times(root, epoch, 0, e);
+	close(root);
 	return rc;
 }

@@ -83,6 +83,8 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 		return err_errno(e, 0, "%s: cannot create", tree);
 	if (debian_build(sp, plan, tree, e) < 0)
 		return -1;
+	if (debian_clamp_times(tree, plan->epoch, e) < 0)
+		return -1;
 	log_info("%s: writing the ext4 image", name);
 	if (!(fs = ext4_new(ext4, &eo, e)))
 		return -1;
