@@ -7,6 +7,7 @@
 #include "exitcode.h"
 #include "file.h"
 #include "oci/image.h"
+#include "log.h"
 #include "path.h"
 #include "progress.h"
 #include "store.h"
@@ -81,8 +82,11 @@ int image_list_main(int argc, char **argv)
 			continue;
 		}
 		format_size(m.size, sz, sizeof(sz));
+		char plat[4 * sizeof(m.platform)], src[4 * sizeof(m.source)]; /* outside text */
+
 		printf("%-24s %10s %-14s %-19.19s %s\n", m.name, sz,
-		       m.platform[0] ? m.platform : "-", m.digest, m.source);
+		       log_escape(m.platform[0] ? m.platform : "-", plat, sizeof(plat)), m.digest,
+		       log_escape(m.source, src, sizeof(src)));
 	}
 	free(ents);
 	if (json) {
