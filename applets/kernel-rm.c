@@ -13,6 +13,7 @@
 #include "xfuncs.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,14 +68,14 @@ int kernel_rm_main(int argc, char **argv)
 	int rc = EXIT_OK;
 
 	err_init(&e);
-	if (argc < 2)
+	while (xgetopt(argc, argv, "") != -1)
+		;
+	if (optind >= argc)
 		die_usage("which kernel? 'kernel-list' shows what is installed");
 	if (store_init(&s, &e) < 0)
 		die_err(&e);
-	for (int i = 1; i < argc; i++) {
+	for (int i = optind; i < argc; i++) {
 		err_init(&e);
-		if (argv[i][0] == '-')
-			die_usage("unknown option: %s", argv[i]);
 		if (rm_one(&s, argv[i], &e) < 0) {
 			log_error("%s", e.msg);
 			rc = e.code;

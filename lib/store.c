@@ -4,6 +4,7 @@
 #include "exitcode.h"
 #include "lock.h"
 #include "path.h"
+#include "units.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -164,13 +165,12 @@ void store_sweep_staging(const struct store *s, const char *kind, const char *na
 		return;
 	n = snprintf(prefix, sizeof(prefix), ".%s.staging.", name);
 	while (n > 0 && (size_t)n < sizeof(prefix) && (de = readdir(d))) {
-		char *end;
-		long pid;
+		uint64_t pid;
 
 		if (strncmp(de->d_name, prefix, (size_t)n))
 			continue;
-		pid = strtol(de->d_name + n, &end, 10);
-		if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+		if (parse_u64(de->d_name + n, 10, 0x7fffffff, &pid) < 0 || !pid ||
+		    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
 			continue; /* still alive: not ours to remove */
 		if (path_join(path, sizeof(path), dir, de->d_name, &e) == 0)
 			path_remove_tree(path, &e);

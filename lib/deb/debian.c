@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -874,15 +873,12 @@ static int merge_usr(int root, struct err *e)
 
 /* ---- second stage: dpkg in a chroot ----------------------------------- */
 
-/* Runs argv inside tree (chroot) with /proc, /dev and the .deb cache
- * (read-only, at /run/banger-debs) mounted in a mount namespace of
- * its own, so nothing is left mounted when it ends. Output goes to log. */
 struct chroot_setup {
 	const char *tree, *cache;
 	char proc[LIMIT_PATH], dev[LIMIT_PATH], arch[LIMIT_PATH];
 };
 
-/* proc_run's setup hook, in the child: the mounts, then the chroot. */
+/* In the child, before the exec: its own mount namespace, then the chroot. */
 static const char *enter_chroot(void *arg)
 {
 	const struct chroot_setup *c = arg;
@@ -898,6 +894,9 @@ static const char *enter_chroot(void *arg)
 	return NULL;
 }
 
+/* Runs argv inside tree (chroot) with /proc, /dev and the .deb cache
+ * (read-only, at /run/banger-debs) mounted in a mount namespace of
+ * its own, so nothing is left mounted when it ends. Output goes to log. */
 static int chroot_run(const char *tree, const char *cache, const char *log, char *const *argv,
 		      int64_t epoch, struct err *e)
 {
@@ -909,26 +908,22 @@ static int chroot_run(const char *tree, const char *cache, const char *log, char
 			       "HOME=/root",
 			       sde,
 			       NULL };
-	struct chroot_setup cs = { tree, cache, "", "", "" };
-	/* proc_run: the child dies with banger (PR_SET_PDEATHSIG). */
-	struct proc_io io = { .env = envp, .setup = enter_chroot, .setup_arg = &cs };
-	int fd, status;
+	struct chroot_setup c = { .tree = tree, .cache = cache };
+	struct proc_io io = { .env = envp, .setup = enter_chroot, .setup_arg = &c };
+	int status;
 
 	snprintf(sde, sizeof(sde), "SOURCE_DATE_EPOCH=%lld", (long long)epoch);
-	if (path_join(cs.proc, sizeof(cs.proc), tree, "proc", e) < 0 ||
-	    path_join(cs.dev, sizeof(cs.dev), tree, "dev", e) < 0 ||
-	    path_join(cs.arch, sizeof(cs.arch), tree, "run/banger-debs", e) < 0)
+	if (path_join(c.proc, sizeof(c.proc), tree, "proc", e) < 0 ||
+	    path_join(c.dev, sizeof(c.dev), tree, "dev", e) < 0 ||
+	    path_join(c.arch, sizeof(c.arch), tree, "run/banger-debs", e) < 0)
 		return -1;
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	io.log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (io.log_fd < 0)
 		return err_errno(e, 0, "%s: cannot create", log);
-	io.log_fd = fd;
 	status = proc_run((const char *const *)argv, &io, e);
-	close(fd);
-	if (status < 0)
-		return err_prefix(e, "second stage");
-	if (status == 0)
-		return 0;
+	close(io.log_fd);
+	if (status <= 0)
+		return status;
 	{
 		char *text = NULL, *last;
 		size_t len = 0;
@@ -946,6 +941,7 @@ static int chroot_run(const char *tree, const char *cache, const char *log, char
 			last = text ? strrchr(text, '\n') : NULL;
 			last = last ? last + 1 : text;
 		}
+		/* 128+N: killed by signal N, and so the exit code too. */
 		err_set(e, status > EXIT_SIGNAL ? status : EXIT_SYSTEM,
 			"second stage: %s failed (exit %d): %s — the whole output is in %s",
 			argv[1] ? argv[1] : argv[0], status, last && *last ? last : "no message",
