@@ -86,7 +86,7 @@ $(B)/replay/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/libbanger.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(LDFLAGS) -DFUZZ_NAME='"$*"' \
-		-DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ tests/fuzz/replay.c $< \
+		-DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -DFUZZ_TOP='"$(CURDIR)"' -o $@ tests/fuzz/replay.c $< \
 		$(B)/libbanger.a $(LIBS)
 
 test: $(B)/banger $(UNIT_BIN) $(REPLAY_BIN)
@@ -115,7 +115,7 @@ $(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(B)/asan/libbanger.a
 
 $(B)/asan/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/asan/libbanger.a
 	@$(if $(Q),echo "  ASAN    $@")
-	$(Q)$(ASAN_CC) -DFUZZ_NAME='"$*"' -DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ \
+	$(Q)$(ASAN_CC) -DFUZZ_NAME='"$*"' -DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -DFUZZ_TOP='"$(CURDIR)"' -o $@ \
 		tests/fuzz/replay.c $< $(B)/asan/libbanger.a $(ASAN_LIBS)
 
 check-asan: $(ASAN_BIN) $(FUZZ_NAMES:%=$(B)/asan/fuzz-%)
@@ -142,7 +142,7 @@ $(B)/fuzz/libbanger.a: $(FUZZ_OBJ)
 	$(Q)ar rcs $@ $^
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/fuzz/libbanger.a
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libbanger.a $(ASAN_LIBS)
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer -DFUZZ_TOP='"$(CURDIR)"' -o $@ $< $(B)/fuzz/libbanger.a $(ASAN_LIBS)
 
 fuzz: $(FUZZ_BIN)
 

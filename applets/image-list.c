@@ -7,6 +7,7 @@
 #include "exitcode.h"
 #include "file.h"
 #include "oci/image.h"
+#include "log.h"
 #include "path.h"
 #include "progress.h"
 #include "store.h"
@@ -117,8 +118,11 @@ int image_list_main(int argc, char **argv)
 			continue;
 		}
 		format_size(m.size, sz, sizeof(sz));
-		printf("%-24s %10s %-14s %-71s %s\n", name, sz, m.platform[0] ? m.platform : "-",
-		       m.digest[0] ? m.digest : "-", m.source);
+		char plat[4 * sizeof(m.platform)], src[4 * sizeof(m.source)]; /* outside text */
+
+		printf("%-24s %10s %-14s %-71s %s\n", name, sz,
+		       log_escape(m.platform[0] ? m.platform : "-", plat, sizeof(plat)),
+		       m.digest[0] ? m.digest : "-", log_escape(m.source, src, sizeof(src)));
 	}
 	free(ents);
 	if (json) {
