@@ -34,7 +34,7 @@ Q := $(if $(V),,@)
 .PHONY: all deps test unit check-asan fuzz fuzz-run lint format size bench clean distclean
 all: $(B)/banger
 
-$(DEPS)/.stamp: scripts/build-deps.sh
+$(DEPS)/.stamp: scripts/build-deps.sh scripts/curl-bearssl-ip-san.patch
 	scripts/build-deps.sh $(DEPS)
 deps:
 	scripts/build-deps.sh $(DEPS)

@@ -38,11 +38,12 @@ static int rm_one(const struct store *s, const char *name, struct err *e)
 
 	if (store_object_dir(s, KERNEL_KIND, name, dir, sizeof(dir), e) < 0)
 		return -1;
-	lock = store_lock(s, KERNEL_KIND, name, NULL, e);
-	if (lock < 0)
+	lock = store_lock_existing(s, KERNEL_KIND, name, NULL, e);
+	if (lock < 0 && e->code != EXIT_NOTFOUND)
 		return -1;
-	store_sweep_staging(s, KERNEL_KIND, name);
-	if (lstat(dir, &st) < 0) {
+	if (lock >= 0)
+		store_sweep_staging(s, KERNEL_KIND, name);
+	if (lock < 0 || lstat(dir, &st) < 0) {
 		err_set(e, EXIT_NOTFOUND,
 			"%s: no such kernel — 'kernel-list' shows what is installed", name);
 		goto out;
