@@ -31,8 +31,6 @@ cd "$root" || exit 2
 # an exception that no longer matches anything is reported (not fatal) so
 # it is deleted.
 exceptions=(
-	"proc lib/ext4/mke2fs.c — mke2fs -d builds the image until the layer replay feeds the native writer (issue 10)"
-	"lib-exit lib/ext4/mke2fs.c — its mke2fs child says why the exec failed (goes with mke2fs)"
 	"proc applets/vm-run.c — re-runs banger for kernel-pull/initramfs/image-pull until they are lib calls (issue 9)"
 )
 
