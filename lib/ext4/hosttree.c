@@ -52,8 +52,10 @@ static void attr_of(const struct stat *st, struct ext4_attr *a)
 	a->atime_ns = (uint32_t)st->st_atim.tv_nsec;
 	a->mtime = st->st_mtim.tv_sec;
 	a->mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
-	a->ctime = st->st_ctim.tv_sec;
-	a->ctime_ns = (uint32_t)st->st_ctim.tv_nsec;
+	/* The change time is when the host tree was written, not content: the
+	 * same tree must give the same image. */
+	a->ctime = a->mtime;
+	a->ctime_ns = a->mtime_ns;
 	a->major = major(st->st_rdev);
 	a->minor = minor(st->st_rdev);
 	a->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
