@@ -18,7 +18,7 @@
 #              init in place of itself; a run-and-wait helper fits none of it.
 #
 # Guest code: applets/first-boot.c, applets/vsock-agent.c, lib/guest/,
-# lib/agent/server*, and initramfs/ (the /init is initramfs/init.c).
+# lib/agent/server*, and initramfs/ (its /init, initramfs/init.c).
 #
 # Comments and string literals are not code: they are blanked before the
 # patterns are applied. Exit 1 and one line per violation when a rule fails.
@@ -58,7 +58,7 @@ code() {
 		-e 's/^([^:]+:[0-9]+:)[[:space:]]*\*.*$/\1/'
 }
 
-# guest FILE LINE: true for code that runs in the guest.
+# guest FILE: true for code that runs in the guest.
 guest() {
 	case $1 in
 	applets/first-boot.c | applets/vsock-agent.c | lib/guest/* | lib/agent/server* | initramfs/*)
@@ -74,8 +74,8 @@ rule() {
 	local name=$1 why=$2 where=$3 f n rest
 	while IFS=: read -r f n rest; do
 		case $where in
-		guest) guest "$f" "$n" || continue ;;
-		host) guest "$f" "$n" && continue ;;
+		guest) guest "$f" || continue ;;
+		host) guest "$f" && continue ;;
 		esac
 		[ "$name" = proc ] && [ "$f" = lib/proc.c ] && continue
 		excepted "$name" "$f" && continue
