@@ -342,8 +342,8 @@ int image_pull_main(int argc, char **argv)
 	build(&r, &img, blobs, tmp, opt.staging, &m);
 	if (chmod(opt.staging, 0755) < 0)
 		err_errno(&e, 0, "%s: chmod", opt.staging);
-	if (e.code || image_meta_write(opt.staging, &m, &e) < 0 ||
-	    file_commit_dir(opt.staging, dir, &e) < 0)
+	if (e.code || image_layers_write(opt.staging, &img, &e) < 0 ||
+	    image_meta_write(opt.staging, &m, &e) < 0 || file_commit_dir(opt.staging, dir, &e) < 0)
 		fail(&e);
 	opt.staging[0] = '\0';
 	format_size(m.size, sz, sizeof(sz));
