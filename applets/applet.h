@@ -25,7 +25,4 @@ extern const size_t applet_count;
 /* image-prune's and kernel-prune's common body (applets/image-prune.c). */
 int prune_applet(int argc, char **argv, bool images);
 
-/* Answer of an applet declared ahead of its implementation. */
-int applet_not_implemented(void);
-
 #endif

@@ -11,6 +11,7 @@
 #include "vm/qemu.h"
 #include "store.h"
 #include "vm/vm.h"
+#include "proc.h"
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>
@@ -21,7 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
@@ -81,33 +81,16 @@ static void report(const char *status, const char *check, const char *fix, const
 /* First line of `exe ARG` into out; -1 when it cannot run or says nothing. */
 static int first_line(const char *exe, const char *arg, char *out, size_t size)
 {
-	int pfd[2], status;
-	ssize_t n, got = 0;
-	pid_t p;
+	const char *argv[] = { exe, arg, NULL };
+	struct proc_io io = { .out = out, .out_size = size, .timeout_ms = 10000 };
+	struct err e;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	err_init(&e);
+	out[0] = '\0';
+	if (proc_run(argv, &io, &e) != 0 || !io.out_len)
 		return -1;
-	if ((p = fork()) < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (p == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(null, 2) < 0)
-			_exit(127);
-		execl(exe, exe, arg, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while ((size_t)got < size - 1 && (n = read(pfd[0], out + got, size - 1 - (size_t)got)) > 0)
-		got += n;
-	close(pfd[0]);
-	waitpid(p, &status, 0);
-	out[got] = '\0';
 	out[strcspn(out, "\n")] = '\0';
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && got ? 0 : -1;
+	return 0;
 }
 
 /* Who may open a root-owned device: its group, or "root" when only root. */

@@ -116,15 +116,17 @@ static ssize_t read_layer(void *ud, const void **out)
 
 /* Downloads the layers and replays them as they arrive into tree, adds the
  * agent, builds dir/rootfs.ext4 — committed by the caller only if every
- * layer then proved to match its digest. */
-static void build(struct registry *r, const struct oci_image *img, const char *blobs,
-		  const char *tmp, const char *dir, struct image_meta *m)
+ * layer then proved to match its digest. Returns 1 when a cached layer had
+ * rotted (it is evicted and the tree removed): build again, to fetch it. */
+static int build(struct registry *r, const struct oci_image *img, const char *blobs,
+		 const char *tmp, const char *dir, struct image_meta *m)
 {
 	char tree[LIMIT_PATH], ext4[LIMIT_PATH], what[700];
 	static struct layer_reader rd;
 	struct blob_fetch *fetch;
 	struct layer_root lr;
 	struct layer_usage u;
+	struct ext4_usage eu;
 	struct ext4_plan plan;
 	uint64_t fetched = 0;
 	struct err e;
@@ -151,18 +153,28 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 		rd.i = i;
 		err_init(&rd.err);
 		rd.fd = registry_layer_open(fetch, i, &e);
-		if (rd.fd < 0 || layer_apply_stream(&lr, read_layer, &rd, what, &e) < 0) {
+		if (rd.fd < 0 || layer_apply_stream(&lr, read_layer, &rd, what, &e) < 0 ||
+		    registry_layer_check(fetch, i, rd.fd, &e) < 0) {
 			struct err ignore;
+			bool evicted;
 
 			if (rd.failed)
 				e = rd.err; /* the download's own error says more */
-			else if (rd.fd >= 0)
+			else if (rd.fd >= 0 && registry_layer_check(fetch, i, rd.fd, &e) == 0)
 				registry_layer_wait(fetch, i, &e); /* corrupt, not malformed? */
+			evicted = registry_layer_evicted(fetch, i);
 			if (rd.fd >= 0)
 				close(rd.fd);
 			err_init(&ignore);
 			registry_fetch_finish(fetch, true, NULL, &ignore);
-			fail(&e);
+			if (!evicted)
+				fail(&e);
+			/* The rotted bytes went into the tree: none of it stays. */
+			log_info("%s", e.msg);
+			layer_root_close(&lr);
+			if (path_remove_tree(tree, &e) < 0)
+				fail(&e);
+			return 1;
 		}
 		close(rd.fd);
 	}
@@ -171,15 +183,20 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 		fail(&e);
 	log_debug("downloaded %llu bytes", (unsigned long long)fetched);
 	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, &e) < 0 ||
-	    layer_usage(&lr, &u, &e) < 0 || ext4_plan(&u, opt.size, &plan, &e) < 0)
+	    layer_usage(&lr, &u, &e) < 0)
+		fail(&e);
+	eu.blocks = u.blocks;
+	eu.inodes = u.inodes;
+	if (ext4_plan(&eu, opt.size, &plan, &e) < 0)
 		fail(&e);
 	layer_root_close(&lr);
 	log_debug("ext4: %llu MiB, %llu inodes for %llu in use",
 		  (unsigned long long)(plan.bytes >> 20), (unsigned long long)plan.inodes,
 		  (unsigned long long)u.inodes);
-	if (ext4_build(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
+	if (ext4_build_mke2fs(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
 		fail(&e);
 	m->size = plan.bytes;
+	return 0;
 }
 
 /* A catalog bundle: downloaded, verified and installed as it is. */
@@ -339,7 +356,13 @@ int image_pull_main(int argc, char **argv)
 	snprintf(m.platform, sizeof(m.platform), "%s", img.platform);
 	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
 	image_now(m.created);
-	build(&r, &img, blobs, tmp, opt.staging, &m);
+	/* Each round evicts a rotted cached layer, which the next downloads. */
+	for (size_t round = 0; build(&r, &img, blobs, tmp, opt.staging, &m); round++)
+		if (round == img.nlayers) {
+			err_set(&e, EXIT_VERIFY, "%s: cached layers keep failing their digests",
+				name);
+			fail(&e);
+		}
 	if (chmod(opt.staging, 0755) < 0)
 		err_errno(&e, 0, "%s: chmod", opt.staging);
 	if (e.code || image_layers_write(opt.staging, &img, &e) < 0 ||

@@ -73,12 +73,6 @@ static const struct {
 		"  banger vm rm -f web\n" },
 };
 
-int applet_not_implemented(void)
-{
-	log_error("not implemented yet");
-	return EXIT_NOTIMPL;
-}
-
 static const struct applet *find(const char *name)
 {
 	for (size_t i = 0; i < applet_count; i++)

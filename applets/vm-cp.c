@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "path.h"
 #include "store.h"
+#include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -59,13 +60,13 @@ int vm_cp_main(int argc, char **argv)
 
 	err_init(&e);
 	while ((o = xgetopt(argc, argv, "+m:")) != -1) {
-		char *end;
+		uint64_t v;
 
 		if (o != 'm')
 			die_usage("unknown option");
-		mode = strtol(optarg, &end, 8);
-		if (mode < 0 || mode > 07777 || *end || !*optarg)
+		if (parse_u64(optarg, 8, 07777, &v) < 0)
 			die_usage("-m wants an octal mode, not '%s'", optarg);
+		mode = (long)v;
 	}
 	if (argc - optind != 2)
 		die_usage("give SRC and DST, one of them NAME:PATH");

@@ -8,9 +8,9 @@
 #include "path.h"
 #include "store.h"
 #include "vm/vm.h"
+#include "proc.h"
 #include "xfuncs.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +92,6 @@ int vm_ssh_main(int argc, char **argv)
 		if (i > optind + 1 || strcmp(argv[i], "--"))
 			av[n++] = argv[i];
 	av[n] = NULL;
-	execvp(av[0], av);
-	die(errno == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM, "%s: cannot run: %s%s", av[0],
-	    strerror(errno), errno == ENOENT ? " — install openssh-client" : "");
+	proc_exec((const char *const *)av, &e);
+	die(e.code, "%s%s", e.msg, e.code == EXIT_NOTFOUND ? " — install openssh-client" : "");
 }

@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -72,10 +74,24 @@ static void sleep_ms(unsigned ms)
 	}
 }
 
-static bool is_loopback(const char *host)
+bool http_host_is_loopback(const char *host, size_t len)
 {
-	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]") ||
-	       !strcmp(host, "::1");
+	char h[INET6_ADDRSTRLEN + 2];
+	unsigned char a[16];
+
+	if (len >= sizeof(h))
+		return false;
+	memcpy(h, host, len);
+	h[len] = '\0';
+	if (!strcmp(h, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, h, a) == 1)
+		return a[0] == 127;
+	if (len > 2 && h[0] == '[' && h[len - 1] == ']') {
+		h[len - 1] = '\0';
+		return inet_pton(AF_INET6, h + 1, a) == 1 && !memcmp(a, &in6addr_loopback, 16);
+	}
+	return inet_pton(AF_INET6, h, a) == 1 && !memcmp(a, &in6addr_loopback, 16);
 }
 
 /* Refuses URLs that would weaken trust; sets *https. */
@@ -98,7 +114,8 @@ static int check_url(const struct http_req *req, bool *https, struct err *e)
 	} else if (!strcmp(scheme, "http")) {
 		if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 			host = NULL;
-		if (!req->allow_http && !req->unix_socket && !(host && is_loopback(host)))
+		if (!req->allow_http && !req->unix_socket &&
+		    !(host && http_host_is_loopback(host, strlen(host))))
 			rc = err_set(e, EXIT_USAGE,
 				     "%s: plain HTTP refused — use https:// (or --insecure if you "
 				     "trust the network)",
@@ -587,11 +604,6 @@ ssize_t http_stream_read(struct http_stream *s, void *buf, size_t n, struct err 
 	s->pend_off += k;
 	s->offset += k;
 	return (ssize_t)k;
-}
-
-uint64_t http_stream_offset(const struct http_stream *s)
-{
-	return s->offset;
 }
 
 void http_stream_free(struct http_stream *s)

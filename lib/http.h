@@ -69,14 +69,19 @@ struct http_stream *http_stream_open(const struct http_req *req, struct http_res
 /* Reads up to n bytes; returns the count, 0 at the end of the body, -1 on
  * error. Blocks until data arrives. */
 ssize_t http_stream_read(struct http_stream *s, void *buf, size_t n, struct err *e);
-/* Bytes delivered so far. */
-uint64_t http_stream_offset(const struct http_stream *s);
 void http_stream_free(struct http_stream *s);
 
 /* "URL: 404 Not Found" plus the server's own message when the body carries
  * one (JSON "message"/"errors[0].message" or short text), and a hint. */
 int http_status_error(struct err *e, const char *url, long status, const char *body,
 		      const char *hint);
+
+/* True when host (len bytes, no port) is a loopback address: an IPv4
+ * literal in 127.0.0.0/8, ::1 (bare or in brackets), or "localhost", which
+ * curl resolves to loopback itself, never through DNS (RFC 6761). A name
+ * that merely starts with "127." is not: it may resolve anywhere. Never
+ * blocks. */
+bool http_host_is_loopback(const char *host, size_t len);
 
 /* Milliseconds to wait before retry n (1-based): 250 ms doubling, capped at
  * 8 s, with jitter. Exposed for tests. */

@@ -31,7 +31,10 @@
 #define LIMIT_AGENT_WINDOW (256 * 1024)	   /* unacknowledged STDIN/DATA bytes per channel */
 #define LIMIT_AGENT_OUTQ (4 * 1024 * 1024) /* frames queued for a peer that is not reading */
 #define LIMIT_AGENT_CHANNELS 64		   /* open execs/puts/gets in one session */
-#define LIMIT_AGENT_CONNS 16		   /* sessions the agent serves at once */
+#define LIMIT_AGENT_CONNS 32		   /* sessions the agent serves at once */
+#define LIMIT_AGENT_PEER_CONNS 16	   /* ... from one peer (a process; a vsock CID) */
+#define LIMIT_AGENT_HELLO_MS 3000	   /* from connect to HELLO */
+#define LIMIT_AGENT_IDLE_MS 60000	   /* a session with no channel open */
 #define LIMIT_AGENT_LINE 256		   /* Firecracker's "OK PORT" line, first-boot.state */
 #define LIMIT_CMDLINE_WORDS 256		   /* words on the kernel command line */
 #define LIMIT_SSH_KEYS 2048		   /* banger.ssh_key, decoded */

@@ -1,5 +1,6 @@
 /* agent.c — see agent.h. */
 #include "agent/agent.h"
+#include "clock.h"
 #include "err.h"
 #include "file.h"
 #include "exitcode.h"
@@ -39,14 +40,6 @@ struct agent_chan {
 	int status;
 	struct err err;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* --- connecting --------------------------------------------------------- */
 
@@ -175,7 +168,10 @@ static int above_stdio(int fd)
 	return up;
 }
 
-int agent_connect(const struct agent_addr *s, int timeout_ms, struct err *e)
+/* Connects once (no retry) and returns a blocking, CLOEXEC fd above stdio.
+ * FIRECRACKER includes the CONNECT/OK handshake (timeout_ms bounds it).
+ * EXIT_NETWORK when nothing listens or the handshake is refused. */
+static int agent_connect(const struct agent_addr *s, int timeout_ms, struct err *e)
 {
 	int fd;
 

@@ -46,12 +46,6 @@ struct agent_addr {
  * EXIT_USAGE naming the value on a malformed one. Never blocks. */
 int agent_addr_set(struct agent_addr *a, enum agent_via via, const char *value, struct err *e);
 
-/* Connects once (no retry) and returns a blocking, CLOEXEC fd (caller
- * closes), never 0, 1 or 2 (a closed stdio fd is not taken over).
- * FIRECRACKER includes the CONNECT/OK handshake (timeout_ms bounds it).
- * EXIT_NETWORK when nothing listens or the handshake is refused. */
-int agent_connect(const struct agent_addr *a, int timeout_ms, struct err *e);
-
 /* Firecracker's handshake on an already connected fd: writes "CONNECT PORT\n",
  * reads one line (<= LIMIT_AGENT_LINE), expects "OK ...". Blocks <= timeout_ms. */
 int agent_fc_handshake(int fd, unsigned port, int timeout_ms, struct err *e);

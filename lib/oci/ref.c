@@ -3,6 +3,7 @@
 #include "oci/ref.h"
 #include "err.h"
 #include "exitcode.h"
+#include "http.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -262,11 +263,10 @@ const char *ref_object(const struct ref *r)
 
 int ref_is_loopback(const struct ref *r)
 {
-	size_t n = strcspn(r->domain, ":");
+	const char *end = r->domain[0] == '[' ? strchr(r->domain, ']') : NULL;
+	size_t n = end ? (size_t)(end + 1 - r->domain) : strcspn(r->domain, ":");
 
-	if (r->domain[0] == '[')
-		return !strncmp(r->domain, "[::1]", 5);
-	return (n == 9 && !strncmp(r->domain, "localhost", 9)) || !strncmp(r->domain, "127.", 4);
+	return http_host_is_loopback(r->domain, n);
 }
 
 void ref_default_name(const struct ref *r, char out[65])

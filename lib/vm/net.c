@@ -9,6 +9,7 @@
 #include "limits.h"
 #include "lock.h"
 #include "path.h"
+#include "proc.h"
 #include "units.h"
 
 #include <arpa/inet.h>
@@ -575,11 +576,6 @@ int net_tap_create(const char *tap, const char *bridge, uid_t uid, struct err *e
 	return link_set(tap, (int)master, e);
 }
 
-bool net_link_exists(const char *name)
-{
-	return if_nametoindex(name) != 0;
-}
-
 int net_link_delete(const char *name, struct err *e)
 {
 	struct nlreq r;
@@ -603,57 +599,22 @@ int net_link_delete(const char *name, struct err *e)
 /* ---- NAT ---------------------------------------------------------------- */
 
 /* Runs argv (found on PATH) with input on stdin; stderr is kept for the
- * message. Returns the exit status, or -1 with e set when it cannot run. */
+ * message, on one line. Returns the exit status, or -1 with e set when it
+ * cannot run. */
 static int run(const char *const *argv, const char *input, char *errout, size_t errsize,
 	       struct err *e)
 {
-	int in[2], er[2], status;
-	ssize_t n, got = 0;
-	pid_t p;
+	struct proc_io io = { .input = input,
+			      .input_len = input ? strlen(input) : 0,
+			      .err = errout,
+			      .err_size = errsize,
+			      .search_path = true };
+	int rc = proc_run(argv, &io, e);
 
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return err_errno(e, EXIT_SYSTEM, "pipe");
-	if (pipe2(er, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return err_errno(e, EXIT_SYSTEM, "pipe");
-	}
-	p = fork();
-	if (p < 0) {
-		close(in[0]);
-		close(in[1]);
-		close(er[0]);
-		close(er[1]);
-		return err_errno(e, EXIT_SYSTEM, "fork");
-	}
-	if (p == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (dup2(in[0], 0) < 0 || dup2(er[1], 2) < 0 || null < 0 || dup2(null, 1) < 0)
-			_exit(126);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(er[1]);
-	if (input)
-		file_write_all(in[1], input, strlen(input), argv[0], e);
-	close(in[1]);
-	while (errsize && (n = read(er[0], errout + got, errsize - 1 - (size_t)got)) > 0)
-		got += n;
-	if (errsize) {
-		errout[got] = '\0';
-		for (char *s = errout; *s; s++)
-			if (*s == '\n')
-				*s = ' ';
-	}
-	close(er[0]);
-	while (waitpid(p, &status, 0) < 0)
-		if (errno != EINTR)
-			return err_errno(e, EXIT_SYSTEM, "wait for %s", argv[0]);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		return err_set(e, EXIT_NOTFOUND, "%s: not found", argv[0]);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	for (char *s = errout; rc >= 0 && *s; s++)
+		if (*s == '\n')
+			*s = ' ';
+	return rc;
 }
 
 static bool have_nft(void)

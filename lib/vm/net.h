@@ -92,9 +92,6 @@ int net_tap_create(const char *tap, const char *bridge, uid_t uid, struct err *e
 /* Deletes a link by name; a missing link is fine. */
 int net_link_delete(const char *name, struct err *e);
 
-/* True when a link of that name exists. */
-bool net_link_exists(const char *name);
-
 /* NAT for one guest: masquerade its traffic leaving through any other
  * interface and forward it, enables net.ipv4.ip_forward. Uses nft, else
  * iptables (run as child processes). tag names the rules so they can be

@@ -10,6 +10,7 @@
 #include "lock.h"
 #include "vm/net.h"
 #include "path.h"
+#include "proc.h"
 #include "vm/qemu.h"
 #include "store.h"
 
@@ -596,8 +597,7 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 	if (fc_launch(&l, 5000, pid, e) < 0)
 		return -1;
 	if (fc_configure(l.api_sock, &vm, e) < 0 || fc_action(l.api_sock, "InstanceStart", e) < 0) {
-		kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
+		proc_kill(*pid);
 		return -1;
 	}
 	return 0;

@@ -160,6 +160,23 @@ static void api_host_loopback_and_names(void)
 	CHECK(ref_is_loopback(&r));
 	CHECK(ref_parse("localhostx.io/a", &r, &e) == 0);
 	CHECK(!ref_is_loopback(&r));
+	/* Loopback is an address, never a name that looks like one. */
+	static const char *const names[] = { "127.evil.example/a",
+					     "127.0.0.1.evil.example/a",
+					     "127.0.0.1x:5000/a",
+					     "127.1/a",
+					     "[::2]/a",
+					     "localhost.evil.example/a" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		CHECK(ref_parse(names[i], &r, &e) == 0);
+		CHECK(!ref_is_loopback(&r));
+	}
+	static const char *const addrs[] = { "127.0.0.1/a", "127.255.3.4:443/a", "[::1]/a",
+					     "[0:0::1]:5000/a", "localhost:1/a" };
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		CHECK(ref_parse(addrs[i], &r, &e) == 0);
+		CHECK(ref_is_loopback(&r));
+	}
 	CHECK(ref_parse("quay.io/x/app@" D64, &r, &e) == 0);
 	ref_default_name(&r, name);
 	CHECK_STR(name, "app-0123456789ab");

@@ -1,4 +1,4 @@
-/* xfuncs.h — die-on-failure helpers for host applets.
+/* xfuncs.h — die-on-failure helpers for host applets (not lib/: lib never exits).
  *
  * Each prints "banger: APPLET: what: why" and exits with the matching code.
  * Never use these in first-boot (PID 1) or the vsock agent: those must
