@@ -7,6 +7,7 @@
  * Include after defining APPLET.
  */
 APPLET("agent", agent, HOST, "talk to a guest's agent: ping, exec, put, get, shutdown")
+APPLET("completion", completion, HOST, "shell completion for bash, zsh and fish")
 APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
 APPLET("image-import", image_import, HOST, "register a local ext4 file as an image")
