@@ -21,10 +21,14 @@
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "store.h"
+#include "suggest.h"
+#include "vm/vm.h"
 #include "xfuncs.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -218,6 +222,42 @@ static int pull_bundle(const struct catalog_entry *ent, const char *name)
 	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 }
 
+/* Dies with the close names (catalog and installed) unless arg is installed. */
+static void unknown_name(const char *arg, const struct catalog *cat)
+{
+	const char **cands = xcalloc(cat->n + LIMIT_SUGGEST_LOCAL + 1, sizeof(*cands));
+	char dir[LIMIT_PATH], path[LIMIT_PATH], hint[256];
+	struct dirent *de;
+	struct store s;
+	struct err e;
+	size_t n = 0;
+	DIR *d;
+
+	err_init(&e);
+	if (store_init(&s, &e) < 0 ||
+	    store_object_dir(&s, "images", arg, dir, sizeof(dir), &e) < 0 ||
+	    path_join(path, sizeof(path), dir, "manifest.json", &e) < 0)
+		die_err(&e);
+	if (access(path, F_OK) == 0) {
+		free(cands);
+		return; /* installed: pulled again from its own source */
+	}
+	for (size_t i = 0; i < cat->n; i++)
+		cands[n++] = cat->entries[i].name;
+	cands[n++] = VM_DEFAULT_IMAGE; /* vm run's default, a name without a catalog */
+	if (path_join(dir, sizeof(dir), s.home, "images", &e) == 0 && (d = opendir(dir))) {
+		while ((de = readdir(d)) && n < cat->n + LIMIT_SUGGEST_LOCAL + 1)
+			if (path_is_simple_name(de->d_name))
+				cands[n++] = xstrdup(de->d_name);
+		closedir(d);
+	}
+	suggest_phrase(arg, cands, n, hint, sizeof(hint));
+	die(EXIT_NOTFOUND,
+	    "'%s': no image of that name here or in %s%s%s — a Docker Hub image is written "
+	    "library/%s or %s:TAG",
+	    arg, cat->source, hint[0] ? "; " : "", hint, arg, arg);
+}
+
 int image_pull_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -294,6 +334,10 @@ int image_pull_main(int argc, char **argv)
 		arg = ent->ref; /* an OCI entry: pull what it names */
 	}
 	err_init(&e);
+	/* A bare name no store or catalog knows is a typo far more often than
+	 * a Docker Hub image: refuse it now, not after a registry round trip. */
+	if (path_is_simple_name(arg) && !ent && !strchr(arg, ':'))
+		unknown_name(arg, &cat);
 	if (ref_parse(arg, &ref, &e) < 0 || ref_format(&ref, refstr, sizeof(refstr), &e) < 0)
 		die_err(&e);
 	if (opt.name)

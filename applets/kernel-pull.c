@@ -12,6 +12,7 @@
 #include "log.h"
 #include "path.h"
 #include "store.h"
+#include "suggest.h"
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>
@@ -108,11 +109,18 @@ int kernel_pull_main(int argc, char **argv)
 	if (store_init(&st, &e) < 0 || catalog_load(&cat, CATALOG_KERNELS, pull.catalog, &e) < 0)
 		die_err(&e);
 	ent = catalog_find(&cat, pull.name, &e);
-	if (!ent)
+	if (!ent) {
+		const char **names = xcalloc(cat.n + 1, sizeof(*names));
+		char hint[256];
+
+		for (size_t i = 0; i < cat.n; i++)
+			names[i] = cat.entries[i].name;
+		suggest_phrase(pull.name, names, cat.n, hint, sizeof(hint));
 		die(EXIT_NOTFOUND,
-		    "%s: not in the kernel catalog %.200s — 'kernel-list --catalog' shows what can "
-		    "be pulled",
-		    pull.name, cat.source);
+		    "%s: not in the kernel catalog %.200s%s%s — 'kernel-list --catalog' shows what "
+		    "can be pulled",
+		    pull.name, cat.source, hint[0] ? "; " : "", hint);
+	}
 	if (kernel_pull(&st, ent, &pull.opts, &outcome, &e) < 0)
 		die_err(&e);
 	installed_version(&st, pull.name, ver, sizeof(ver));

@@ -47,5 +47,6 @@
 #define LIMIT_LEASES (1024 * 1024)	   /* a lease file (store or host): ~80 bytes a VM */
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
 #define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
+#define LIMIT_SUGGEST_LOCAL 1024	   /* installed names weighed for "did you mean" */
 
 #endif
