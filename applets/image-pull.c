@@ -13,6 +13,7 @@
 #include "ext4/ext4.h"
 #include "file.h"
 #include "oci/image.h"
+#include "oci/image_debian.h"
 #include "oci/layer.h"
 #include "lock.h"
 #include "log.h"
@@ -35,11 +36,13 @@
 
 const char image_pull_usage[] =
 	"usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]\n"
-	"                  [--insecure] [--size SIZE] [--catalog URL|PATH] REF\n"
+	"                  [--insecure] [--size SIZE] [--catalog URL|PATH]\n"
+	"                  [--mirror URL] [--keyring FILE] [--refresh] REF\n"
 	"\n"
 	"REF is first looked up in the image catalog (built in, $BANGER_IMAGE_CATALOG\n"
 	"or --catalog; see docs/image-catalog.md): a bundle entry is downloaded and\n"
-	"verified as it is, an OCI entry names the reference to pull. Otherwise REF\n"
+	"verified as it is, a debian entry is built from the Debian archive (as root;\n"
+	"docs/debian-images.md), an OCI entry names the reference to pull. Otherwise REF\n"
 	"is an OCI reference, normalised as Docker does (debian:bookworm is\n"
 	"docker.io/library/debian:bookworm; host:port/repo@sha256:... pins a digest).\n"
 	"Layers are verified against their digests, cached in BANGER_HOME/oci/blobs\n"
@@ -53,6 +56,10 @@ const char image_pull_usage[] =
 	"  --insecure          allow plain HTTP to a registry that is not on loopback\n"
 	"  --size SIZE         ext4 size (512M, 4G; default: the content plus headroom)\n"
 	"  -f, --force         rebuild even when NAME is up to date, or holds another REF\n"
+	"  --mirror URL        debian entries: take every suite from this mirror\n"
+	"  --keyring FILE      debian entries: trust this archive keyring (else\n"
+	"                      $BANGER_DEB_KEYRING, else Debian's, built in)\n"
+	"  --refresh           debian entries: re-read the archive, rebuild if it moved\n"
 	"\n"
 	"Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.\n"
 	"See docs/oci-import.md.\n"
@@ -67,6 +74,9 @@ static struct {
 	const char *platform;
 	const char *creds;
 	const char *catalog;
+	const char *mirror;
+	const char *keyring;
+	bool refresh;
 	bool insecure;
 	bool force;
 	uint64_t size;
@@ -258,6 +268,29 @@ static void unknown_name(const char *arg, const struct catalog *cat)
 	    arg, cat->source, hint[0] ? "; " : "", hint, arg, arg);
 }
 
+/* A catalog debian entry: built from the archive (lib/oci/image_debian.h). */
+static int pull_debian(const struct catalog_entry *ent, const char *name)
+{
+	struct image_debian_opts o = { .mirror = opt.mirror,
+				       .keyring = opt.keyring,
+				       .size = opt.size,
+				       .refresh = opt.refresh,
+				       .force = opt.force };
+	enum image_debian_outcome out;
+	struct err e;
+
+	err_init(&e);
+	if (!path_is_simple_name(name))
+		die_usage("--name '%s': use letters, digits, '.', '_' and '-'", name);
+	if (store_init(&opt.store, &e) < 0 ||
+	    image_pull_debian(&opt.store, ent, name, &o, &out, &e) < 0)
+		fail(&e);
+	log_info("%s: %s", name,
+		 out == IMAGE_DEBIAN_BUILT ? "built from the Debian archive" : "up to date");
+	puts(name);
+	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
+}
+
 int image_pull_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -268,6 +301,9 @@ int image_pull_main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "catalog", required_argument, NULL, 'C' },
+		{ "mirror", required_argument, NULL, 'M' },
+		{ "keyring", required_argument, NULL, 'K' },
+		{ "refresh", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char refstr[600], dir[LIMIT_PATH], kind[LIMIT_PATH], blobs[LIMIT_PATH], tmp[LIMIT_PATH];
@@ -310,6 +346,15 @@ int image_pull_main(int argc, char **argv)
 		case 'C':
 			opt.catalog = optarg;
 			break;
+		case 'M':
+			opt.mirror = optarg;
+			break;
+		case 'K':
+			opt.keyring = optarg;
+			break;
+		case 'R':
+			opt.refresh = true;
+			break;
 		case 'q':
 			log_less();
 			break;
@@ -331,6 +376,8 @@ int image_pull_main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s", opt.name ? opt.name : ent->name);
 		if (ent->kind == CATALOG_BUNDLE)
 			return pull_bundle(ent, name);
+		if (ent->kind == CATALOG_DEBIAN)
+			return pull_debian(ent, name);
 		arg = ent->ref; /* an OCI entry: pull what it names */
 	}
 	err_init(&e);

@@ -24,7 +24,7 @@
 #define LIMIT_REF_TAG 128		   /* image tag, as Docker */
 #define LIMIT_VMLINUZ (256 * 1024 * 1024)  /* a compressed kernel image, read whole */
 #define LIMIT_VMLINUX (1ULL << 30)	   /* the ELF cut out of it */
-#define LIMIT_DEB_LINE (64 * 1024)	   /* one line of a Debian Packages index */
+#define LIMIT_DEB_LINE (256 * 1024)	   /* one kept line of a Packages index */
 #define LIMIT_DEB_INDEX (1ULL << 30)	   /* a Packages index, uncompressed (streamed) */
 #define LIMIT_AGENT_CONTROL (256 * 1024)   /* one JSON control frame (exec argv+env…) */
 #define LIMIT_AGENT_ARGS 4096		   /* argv or env entries of one exec */
@@ -48,5 +48,15 @@
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
 #define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
 #define LIMIT_SUGGEST_LOCAL 1024	   /* installed names weighed for "did you mean" */
+
+/* The Debian archive (lib/deb/) */
+#define LIMIT_INRELEASE (16 << 20)  /* a signed InRelease, read whole */
+#define LIMIT_PGP_KEYRING (1 << 20) /* a keyring file (Debian's: 56 KiB) */
+#define LIMIT_PGP_KEYS 64	    /* RSA keys and subkeys in one keyring */
+#define LIMIT_PGP_SIGS 16	    /* signatures on one InRelease (Debian: 3) */
+#define LIMIT_PGP_RSA_BITS 4096	    /* BearSSL's largest RSA modulus */
+#define LIMIT_PGP_ARMOR (64 * 1024) /* the armored signature block */
+#define LIMIT_DEB_PACKAGES 400000   /* paragraphs kept from all indexes of a build */
+#define LIMIT_DEB_SELECTED 4096	    /* packages in one image */
 
 #endif

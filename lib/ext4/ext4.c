@@ -1215,6 +1215,9 @@ int ext4_plan(const struct ext4_usage *u, uint64_t size, struct ext4_plan *p, st
 	uint64_t meta = inodes * 256 + data / 32; /* inode tables, bitmaps, extents */
 	uint64_t need = data + meta, total;
 
+	p->uuid = NULL;
+	p->epoch = 0;
+
 	need += journal_blocks(need / BS) * BS;
 	need = need + need / 16; /* 5% reserved for root, rounded up */
 	total = need + (data / 4 > 64 * MIB ? data / 4 : 64 * MIB);

@@ -129,8 +129,10 @@ int ext4_make_empty(const char *out, uint64_t bytes, const char *label, struct e
 /* Sizes an image for u: size (bytes, 0 for automatic) overrides the total
  * but must hold the content, else EXIT_USAGE saying how much is needed. */
 struct ext4_plan {
-	uint64_t bytes;	 /* image size, a multiple of 1 MiB */
-	uint64_t inodes; /* inodes to provide */
+	uint64_t bytes;	  /* image size, a multiple of 1 MiB */
+	uint64_t inodes;  /* inodes to provide */
+	const char *uuid; /* NULL: random; else the UUID and the htree hash seed */
+	int64_t epoch;	  /* 0: now; else the file system's own timestamps */
 };
 int ext4_plan(const struct ext4_usage *u, uint64_t size, struct ext4_plan *p, struct err *e);
 

@@ -29,7 +29,7 @@ static void exec_mke2fs(char **argv)
 int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan *p,
 		      const char *label, struct err *e)
 {
-	char inodes[32], lbl[17], msg[2048];
+	char inodes[32], lbl[17], msg[2048], ext[160], fake[32];
 	char *argv[24];
 	int argc = 0, pipefd[2], fd, status;
 	size_t mlen = 0;
@@ -60,8 +60,14 @@ int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan 
 	}
 	argv[argc++] = "-L";
 	argv[argc++] = lbl;
+	if (p->uuid) {
+		argv[argc++] = "-U";
+		argv[argc++] = (char *)p->uuid;
+	}
+	snprintf(ext, sizeof(ext), "lazy_itable_init=0,lazy_journal_init=1,nodiscard%s%s",
+		 p->uuid ? ",hash_seed=" : "", p->uuid ? p->uuid : "");
 	argv[argc++] = "-E";
-	argv[argc++] = "lazy_itable_init=0,lazy_journal_init=1,nodiscard";
+	argv[argc++] = ext;
 	argv[argc++] = "-d";
 	argv[argc++] = (char *)tree;
 	argv[argc++] = (char *)out;
@@ -82,6 +88,11 @@ int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan 
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
 		signal(SIGPIPE, SIG_DFL);
+		/* e2fsprogs' own knob for a fixed "now" (superblock times). */
+		if (p->epoch) {
+			snprintf(fake, sizeof(fake), "%lld", (long long)p->epoch);
+			setenv("E2FSPROGS_FAKE_TIME", fake, 1);
+		}
 		exec_mke2fs(argv);
 	}
 	close(pipefd[1]);
