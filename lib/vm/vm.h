@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/agent.h"
 #include "limits.h"
 
 struct agent_addr;
@@ -63,6 +64,8 @@ struct vm_config {
 	int ssh_port;	    /* QEMU user networking: host port forwarded to the guest's 22 */
 	char ssh_key[1024]; /* authorized key line passed as banger.ssh_key, may be "" */
 	long long created;  /* Unix time */
+	struct agent_port ports[AGENT_PORTS_MAX]; /* -p: published through the agent */
+	int nports;
 };
 
 struct vm_paths {
@@ -77,7 +80,8 @@ struct vm_paths {
 	char agent_sock[LIMIT_PATH];
 	char qmp_sock[LIMIT_PATH];
 	char jail[LIMIT_PATH];
-	char leases[LIMIT_PATH]; /* BANGER_HOME/net/leases: VMs without a tap (net.h) */
+	char leases[LIMIT_PATH];  /* BANGER_HOME/net/leases: VMs without a tap (net.h) */
+	char forward[LIMIT_PATH]; /* forward.pid: the port forwarder's "PID STARTTIME" */
 };
 
 enum vm_status { VM_CREATED, VM_RUNNING, VM_STOPPED, VM_DEAD };
@@ -185,6 +189,17 @@ int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct
  * process); 0 once the agent accepted. -1 when there is no agent socket or
  * no answer within timeout_s. Blocks. */
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s);
+
+/* Published ports (-p, forward.c). vm_forward_listen binds every port of c
+ * (EXIT_BUSY naming one in use), so a start fails before the VMM runs;
+ * vm_forward_spawn forks the forwarder (lib/agent's agent_forward, in a
+ * daemon of this process: no second banger) that lives until the VMM pid
+ * exits or vm_forward_stop, records it in p->forward and closes fds here.
+ * Both are no-ops without ports. */
+int vm_forward_listen(const struct vm_config *c, int *fds, struct err *e);
+int vm_forward_spawn(const struct vm_paths *p, const struct vm_config *c, pid_t vmm, int *fds,
+		     struct err *e);
+void vm_forward_stop(const struct vm_paths *p);
 
 /* Which VMM to use: "firecracker" when it is found and /dev/kvm is usable,
  * else "qemu". reason gets why firecracker was not chosen ("" otherwise). */
