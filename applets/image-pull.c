@@ -310,6 +310,11 @@ int image_pull_main(int argc, char **argv)
 	log_debug("%s: %s, %zu layers, %s", refstr, img.manifest_digest, img.nlayers, img.platform);
 
 	memset(&m, 0, sizeof(m));
+	/* How the image wants to run (Env, Cmd…), for vm run. */
+	if (image_config_from_oci(img.config_json, &m.config, &e) < 0) {
+		err_prefix(&e, "%s", refstr);
+		die_err(&e);
+	}
 	if (have_old) {
 		if (!strcmp(old.digest, img.manifest_digest) && !opt.force) {
 			log_info("%s: up to date (%s)", name, img.manifest_digest);

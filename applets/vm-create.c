@@ -16,7 +16,7 @@
 const char vm_create_usage[] =
 	"usage: vm-create [--name N] [--image NAME] [--kernel NAME] [--cpus N] [--memory MiB]\n"
 	"                 [--disk-size SIZE] [--net tap|user|none] [--nat] [--ssh-key FILE]\n"
-	"                 [--vmm firecracker|qemu] [--jail]\n"
+	"                 [--vmm firecracker|qemu] [--jail] [--init auto|systemd|minimal]\n"
 	"\n"
 	"Makes BANGER_HOME/vms/NAME/ with config.json and rootfs.ext4, a copy of the\n"
 	"image's disk that shares its blocks (reflink) where the filesystem allows,\n"
@@ -26,23 +26,33 @@ const char vm_create_usage[] =
 	"  --name N         the VM's name (default: vm-XXXXXX)\n"
 	"  --image NAME     an installed image (default: debian-bookworm)\n"
 	"  --kernel NAME    an installed kernel (default: debian-cloud)\n"
-	"  --cpus N         vCPUs: 1 or an even number up to 32 (default 1)\n"
-	"  --memory MiB     guest memory (default 512)\n"
+	"  --cpus N         vCPUs, up to 32 (default 1); Firecracker takes 1 or even\n"
+	"  --memory SIZE    guest memory: MiB, or with a suffix (1G, 768M; default 512)\n"
 	"  --disk-size SIZE grow the disk to SIZE (2G, 512M…); the guest grows its fs\n"
 	"  --net MODE       tap (bridge banger0; default as root), user (QEMU\n"
 	"                   user-mode; default otherwise), none\n"
 	"  --nat            give the guest the outside world through NAT (needs tap)\n"
 	"  --ssh-key FILE   an OpenSSH public key for the guest's root\n"
 	"  --vmm VMM        firecracker (default when it and /dev/kvm are usable) or qemu\n"
-	"  --jail           run Firecracker under its jailer\n";
+	"  --jail           run Firecracker under its jailer\n"
+	"  --init MODE      auto (the image's systemd, else banger's minimal init),\n"
+	"                   systemd (installed with the package manager if missing),\n"
+	"                   minimal; the guest's banger.init (docs/first-boot.md)\n";
 
 static const struct option opts[] = {
-	{ "name", required_argument, NULL, 0 },	   { "image", required_argument, NULL, 0 },
-	{ "kernel", required_argument, NULL, 0 },  { "cpus", required_argument, NULL, 0 },
-	{ "memory", required_argument, NULL, 0 },  { "disk-size", required_argument, NULL, 0 },
-	{ "net", required_argument, NULL, 0 },	   { "nat", no_argument, NULL, 0 },
-	{ "ssh-key", required_argument, NULL, 0 }, { "vmm", required_argument, NULL, 0 },
-	{ "jail", no_argument, NULL, 0 },	   { NULL, 0, NULL, 0 },
+	{ "name", required_argument, NULL, 0 },
+	{ "image", required_argument, NULL, 0 },
+	{ "kernel", required_argument, NULL, 0 },
+	{ "cpus", required_argument, NULL, 0 },
+	{ "memory", required_argument, NULL, 0 },
+	{ "disk-size", required_argument, NULL, 0 },
+	{ "net", required_argument, NULL, 0 },
+	{ "nat", no_argument, NULL, 0 },
+	{ "ssh-key", required_argument, NULL, 0 },
+	{ "vmm", required_argument, NULL, 0 },
+	{ "jail", no_argument, NULL, 0 },
+	{ "init", required_argument, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
 };
 
 int vm_create_main(int argc, char **argv)
@@ -64,7 +74,11 @@ int vm_create_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	vm_config_finish(&c);
+	if (vm_config_finish(&c, NULL, 0, &e) < 0) {
+		if (e.code == EXIT_USAGE)
+			die_usage("%s", e.msg);
+		die_err(&e);
+	}
 	if (store_init(&s, &e) < 0 || vm_create(&s, &c, &how, &e) < 0)
 		die_err(&e);
 	log_info("created %s: %s, %s/%d, %s, disk %s", c.name, c.vmm, c.ip, c.prefix, c.net,

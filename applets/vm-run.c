@@ -9,8 +9,10 @@
 #include "file.h"
 #include "lock.h"
 #include "log.h"
+#include "oci/image.h"
 #include "path.h"
 #include "store.h"
+#include "strlist.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -26,22 +28,37 @@
 
 const char vm_run_usage[] =
 	"usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]\n"
-	"              [--memory MiB] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
-	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail] [--timeout SECS]\n"
+	"              [--memory SIZE] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
+	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail]\n"
+	"              [--init auto|systemd|minimal] [-e K=V]... [--env-file FILE]...\n"
+	"              [-w DIR] [-u USER] [--entrypoint CMD] [--timeout SECS] [--no-wait]\n"
 	"              [-- CMD...]\n"
 	"\n"
 	"Pulls the kernel (default debian-cloud, with banger's initramfs when it\n"
 	"needs one) and the image (default debian-bookworm; a registry reference\n"
 	"such as debian:bookworm is pulled as debian-bookworm) when they are not\n"
 	"installed, creates the VM (see vm-create for the options), boots it,\n"
-	"waits for the guest agent, then runs CMD through it with stdio and exit\n"
-	"code passed through, or a shell when CMD is absent; then stops the VM\n"
-	"('vm start NAME' boots it again). Firecracker is used when it and\n"
-	"/dev/kvm are usable, else QEMU (said once).\n"
+	"waits for the guest agent, then runs the command through it with stdio\n"
+	"and exit code passed through; then stops the VM ('vm start NAME' boots\n"
+	"it again). The command is the image's, as docker runs it: its Entrypoint\n"
+	"followed by CMD, or by its Cmd when CMD is absent; a login shell when the\n"
+	"image has neither. The image's Env, WorkingDir and User apply, and stay\n"
+	"the defaults of 'vm exec'. Firecracker is used when it and /dev/kvm are\n"
+	"usable, else QEMU (said once per store; 'banger doctor' says why).\n"
 	"\n"
-	"  -d              leave the VM running in the background; print its name\n"
-	"  --rm            remove the VM when CMD or the shell ends\n"
-	"  --timeout SECS  how long to wait for the guest agent (default 120)\n";
+	"  -d                leave the VM running in the background: print its name\n"
+	"                    once its agent answers\n"
+	"  --rm              remove the VM when the command ends\n"
+	"  --init MODE       auto (default: the image's systemd, else banger's minimal\n"
+	"                    init with the agent and sshd), systemd (installed with\n"
+	"                    the package manager if missing), minimal\n"
+	"  -e, --env K=V     set K in the command's environment (K alone: this one's)\n"
+	"  --env-file FILE   K=V lines (# comments and blank lines skipped)\n"
+	"  -w, --workdir DIR the command's working directory\n"
+	"  -u, --user USER   run as USER (NAME, UID or UID:GID)\n"
+	"  --entrypoint CMD  replaces the image's Entrypoint (and drops its Cmd)\n"
+	"  --timeout SECS    how long to wait for the guest agent (default 120)\n"
+	"  --no-wait         with -d: return once the VMM started, without waiting\n";
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, 0 },
@@ -55,8 +72,15 @@ static const struct option opts[] = {
 	{ "ssh-key", required_argument, NULL, 0 },
 	{ "vmm", required_argument, NULL, 0 },
 	{ "jail", no_argument, NULL, 0 },
+	{ "init", required_argument, NULL, 0 },
 	{ "rm", no_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
+	{ "no-wait", no_argument, NULL, 'W' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "env-file", required_argument, NULL, 'E' },
+	{ "workdir", required_argument, NULL, 'w' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "entrypoint", required_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -64,9 +88,15 @@ static struct {
 	struct store s;
 	struct vm_config c;
 	struct vm_paths p;
-	bool detach, rm;
+	bool detach, rm, no_wait;
 	int timeout_s;
 	char image_ref[1024]; /* --image as a registry reference, "" for a name */
+	/* The command's settings from the command line, laid over the image's
+	 * config once it is known (apply_image_config). */
+	struct strlist env;	    /* -e and --env-file, in order */
+	const char *workdir, *user; /* -w, -u; NULL: the image's */
+	const char *entrypoint;	    /* --entrypoint; NULL: the image's */
+	struct strlist argv;	    /* what runs: Entrypoint + Cmd or CMD */
 } run;
 
 /* Runs this binary with argv (argv[0] "banger") and returns its exit code;
@@ -123,7 +153,7 @@ static void ensure(const char *kinds, const char *name, const char *ref, const c
 	log_info("%s is not installed: running 'banger %s %s'", name, applet, ref ? ref : name);
 	const char *by_name[] = { "banger", applet, name, NULL };
 	const char *by_ref[] = { "banger", applet, "--name", name, ref, NULL };
-	if ((rc = self(ref ? by_ref : by_name, false)) != 0)
+	if ((rc = self(ref ? by_ref : by_name, true)) != 0)
 		die(rc, "%s '%s' is missing and '%s %s' failed (exit %d)", kinds, name, applet,
 		    ref ? ref : name, rc);
 }
@@ -154,7 +184,7 @@ static void ensure_initramfs(const char *kernel)
 		return;
 	log_info("kernel %s needs an initramfs: running 'banger initramfs %s'", kernel, kernel);
 	const char *av[] = { "banger", "initramfs", kernel, "-o", initrd, NULL };
-	if ((rc = self(av, false)) != 0)
+	if ((rc = self(av, true)) != 0)
 		die(rc,
 		    "kernel '%s' needs an initramfs and 'banger initramfs %s -o %s' failed (exit "
 		    "%d)",
@@ -187,40 +217,143 @@ static void image_name(const char *ref, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* ---- the command and its settings (docker's rules) ---------------------- */
+
+/* -e K=V, or -e K: this process's K (skipped when unset, as docker does). */
+static void add_env(const char *kv, const char *from)
+{
+	size_t k = strcspn(kv, "=");
+	struct err e;
+
+	err_init(&e);
+	if (!k || strcspn(kv, " \t\n") < k)
+		die_usage("%s '%s': want NAME=VALUE (or NAME), no spaces in NAME", from, kv);
+	if (!kv[k]) {
+		const char *v = getenv(kv);
+		char *both;
+
+		if (!v)
+			return;
+		both = xmalloc(k + strlen(v) + 2);
+		snprintf(both, k + strlen(v) + 2, "%s=%s", kv, v);
+		if (strlist_setenv(&run.env, both, "-e", &e) < 0)
+			die_usage("%s", e.msg);
+		free(both);
+		return;
+	}
+	if (strlist_setenv(&run.env, kv, "-e", &e) < 0)
+		die_usage("%s", e.msg);
+}
+
+/* --env-file: K=V lines; blank lines and # comments skipped. */
+static void add_env_file(const char *file)
+{
+	char *text, *line, *next;
+	struct err e;
+	size_t len;
+
+	err_init(&e);
+	if (file_read_all(file, LIMIT_STRLIST, &text, &len, &e) < 0) {
+		err_prefix(&e, "--env-file");
+		die_err(&e);
+	}
+	for (line = text; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line && line[strlen(line) - 1] == '\r')
+			line[strlen(line) - 1] = '\0';
+		if (*line && *line != '#')
+			add_env(line, file);
+	}
+	free(text);
+}
+
+/* Lays the command line over the image's config (manifest.json "config")
+ * into the VM's settings and run.argv, as docker does: --entrypoint
+ * replaces Entrypoint and drops Cmd; CMD replaces Cmd; -e over Env; -w, -u
+ * over WorkingDir, User. An image without a manifest (imported) has none. */
+static void apply_image_config(char **cmd, int ncmd)
+{
+	static struct image_meta m;
+	char dir[LIMIT_PATH];
+	struct err e;
+
+	err_init(&e);
+	if (store_object_dir(&run.s, "images", run.c.image, dir, sizeof(dir), &e) < 0)
+		die_err(&e);
+	if (image_meta_read(dir, &m, &e) < 0) {
+		if (e.code != EXIT_NOTFOUND)
+			die_err(&e);
+		memset(&m, 0, sizeof(m));
+	}
+	run.c.env = m.config.env;
+	for (const char *p = strlist_next(&run.env, NULL); p; p = strlist_next(&run.env, p))
+		if (strlist_setenv(&run.c.env, p, "the environment", &e) < 0)
+			die_err(&e);
+	snprintf(run.c.workdir, sizeof(run.c.workdir), "%s",
+		 run.workdir ? run.workdir : m.config.workdir);
+	snprintf(run.c.user, sizeof(run.c.user), "%s", run.user ? run.user : m.config.user);
+	if (run.entrypoint) {
+		if (*run.entrypoint &&
+		    strlist_add(&run.argv, run.entrypoint, "--entrypoint", &e) < 0)
+			die_usage("%s", e.msg);
+	} else {
+		run.argv = m.config.entrypoint;
+	}
+	if (ncmd) {
+		for (int i = 0; i < ncmd; i++)
+			if (strlist_add(&run.argv, cmd[i], "the command", &e) < 0)
+				die_usage("%s", e.msg);
+	} else if (!run.entrypoint) {
+		for (const char *p = strlist_next(&m.config.cmd, NULL); p;
+		     p = strlist_next(&m.config.cmd, p))
+			if (strlist_add(&run.argv, p, "the image's Cmd", &e) < 0)
+				die_err(&e);
+	}
+}
+
 /* The guest side, through the agent applet: wait until the agent answers,
  * then run the command, or a login shell (bash if the guest has it) on a
  * terminal when we have one. */
-static int in_guest(char **cmd, int ncmd)
+static int in_guest(bool cli_cmd)
 {
 	static const char shell[] = "command -v bash >/dev/null && exec bash -l; exec sh -l";
-	char opt[16], sock[LIMIT_PATH], secs[16];
-	const char **av = xcalloc((size_t)ncmd + 16, sizeof(*av));
+	char opt[16], sock[LIMIT_PATH];
+	const char **av = xcalloc((size_t)run.argv.n + (size_t)run.c.env.n * 2 + 20, sizeof(*av));
 	struct err e;
 	int n = 0, rc;
 
 	err_init(&e);
 	if (vm_agent_option(&run.p, &run.c, opt, sock, sizeof(sock), &e) < 0)
 		die_err(&e);
-	snprintf(secs, sizeof(secs), "%d", run.timeout_s);
-	const char *ping[] = { "banger", "agent", "ping", opt, sock, "--timeout", secs, NULL };
-	if ((rc = self(ping, true)) != 0) {
-		log_error("the guest agent of '%s' did not answer within %d s (exit %d) — see "
-			  "'banger vm logs %s'",
-			  run.c.name, run.timeout_s, rc, run.c.name);
+	if (vm_wait_agent(&run.p, &run.c, run.timeout_s * 1000, &e) < 0) {
+		log_error("%s", e.msg);
 		free(av);
-		return EXIT_GUEST;
+		return e.code;
 	}
 	av[n++] = "banger";
 	av[n++] = "agent";
 	av[n++] = "exec";
 	av[n++] = opt;
 	av[n++] = sock;
-	if (isatty(0) && (!ncmd || isatty(1)))
+	if (isatty(0) && (!cli_cmd || isatty(1)))
 		av[n++] = "-t";
+	for (const char *p = strlist_next(&run.c.env, NULL); p; p = strlist_next(&run.c.env, p)) {
+		av[n++] = "-e";
+		av[n++] = p;
+	}
+	if (run.c.workdir[0]) {
+		av[n++] = "-w";
+		av[n++] = run.c.workdir;
+	}
+	if (run.c.user[0]) {
+		av[n++] = "-u";
+		av[n++] = run.c.user;
+	}
 	av[n++] = "--";
-	if (ncmd) {
-		for (int i = 0; i < ncmd; i++)
-			av[n++] = cmd[i];
+	if (run.argv.n) {
+		n += strlist_ptrs(&run.argv, av + n);
 	} else {
 		av[n++] = "/bin/sh";
 		av[n++] = "-c";
@@ -245,11 +378,24 @@ int vm_run_main(int argc, char **argv)
 	vm_config_defaults(&run.c, "");
 	run.c.vmm[0] = run.c.net[0] = '\0';
 	run.timeout_s = 120;
-	while ((o = getopt_long(argc, argv, "+d", opts, &idx)) != -1) {
+	while ((o = getopt_long(argc, argv, "+de:w:u:", opts, &idx)) != -1) {
 		if (o == 'd') {
 			run.detach = true;
 		} else if (o == 'r') {
 			run.rm = true;
+		} else if (o == 'W') {
+			run.no_wait = true;
+		} else if (o == 'e') {
+			add_env(optarg, "-e");
+		} else if (o == 'E') {
+			add_env_file(optarg);
+		} else if (o == 'w' || o == 'u') {
+			if (!*optarg || strlen(optarg) >= (o == 'w' ? LIMIT_PATH : LIMIT_RUN_USER))
+				die_usage("-%c '%s': give a %s", o, optarg,
+					  o == 'w' ? "directory" : "user name or UID[:GID]");
+			*(o == 'w' ? &run.workdir : &run.user) = optarg;
+		} else if (o == 'P') {
+			run.entrypoint = optarg;
 		} else if (o == 't') {
 			long v = strtol(optarg, &end, 10);
 
@@ -276,12 +422,19 @@ int vm_run_main(int argc, char **argv)
 	}
 	if (run.detach && run.rm)
 		die_usage("-d and --rm do not go together");
-	if (!run.c.vmm[0] && strcmp(vm_pick_vmm(reason, sizeof(reason)), "firecracker"))
-		log_info("%s: using QEMU", reason);
+	if (run.no_wait && !run.detach)
+		die_usage("--no-wait is for -d: without it vm run waits to run the command");
 	default_image = !run.c.image[0];
-	vm_config_finish(&run.c);
 	if (store_init(&run.s, &e) < 0)
 		die_err(&e);
+	if (vm_config_finish(&run.c, reason, sizeof(reason), &e) < 0) {
+		if (e.code == EXIT_USAGE)
+			die_usage("%s", e.msg);
+		die_err(&e);
+	}
+	/* Said once per store: it is a fact about the host, not this VM. */
+	if (reason[0] && store_first_time(&run.s, "vmm-qemu-fallback"))
+		log_info("%s: using QEMU (said once; 'banger doctor' checks this host)", reason);
 	/* The default image comes from the image catalog when it has one of that
 	 * name, else from Docker Hub's debian:bookworm. */
 	if (default_image && !catalog_has(CATALOG_IMAGES, VM_DEFAULT_IMAGE))
@@ -290,6 +443,7 @@ int vm_run_main(int argc, char **argv)
 	ensure_initramfs(run.c.kernel);
 	ensure("images", run.c.image, run.image_ref[0] ? run.image_ref : NULL, "rootfs.ext4",
 	       "image-pull");
+	apply_image_config(argv + optind, argc - optind);
 	if (vm_create(&run.s, &run.c, &how, &e) < 0 ||
 	    vm_paths_init(&run.s, run.c.name, &run.p, &e) < 0 ||
 	    (lock = vm_lock(&run.s, run.c.name, &e)) < 0)
@@ -304,10 +458,13 @@ int vm_run_main(int argc, char **argv)
 		log_info("%s", notice);
 	lock_release(lock);
 	if (run.detach) {
+		/* Ready means the agent answers: a vm exec right after works. */
+		if (!run.no_wait && vm_wait_agent(&run.p, &run.c, run.timeout_s * 1000, &e) < 0)
+			die_err(&e);
 		printf("%s\n", run.c.name);
 		return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 	}
-	rc = in_guest(argv + optind, argc - optind);
+	rc = in_guest(argc > optind);
 	/* The VM lived for this command: stop it (orderly), or remove it. */
 	err_init(&e);
 	if ((lock = vm_lock(&run.s, run.c.name, &e)) < 0 ||

@@ -42,6 +42,8 @@
 #define LIMIT_MODULE_SIZE (64 << 20)	   /* one kernel module, decompressed */
 #define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
 #define LIMIT_LEASES (1024 * 1024)	   /* BANGER_HOME/net/leases: ~40 bytes a VM */
+#define LIMIT_STRLIST (16 * 1024)	   /* an image's Env, Entrypoint or Cmd; a VM's env */
+#define LIMIT_RUN_USER 256		   /* an image's User, -u */
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
 
 #endif

@@ -1,5 +1,6 @@
 /* vm.c — see vm.h. */
 #include "vm/vm.h"
+#include "agent/agent.h"
 #include "units.h"
 #include "err.h"
 #include "exitcode.h"
@@ -66,6 +67,20 @@ void vm_config_defaults(struct vm_config *c, const char *name)
 	c->prefix = 24;
 }
 
+/* What commands run with: "env", "workdir", "user". */
+static bool run_to_json(cJSON *o, const struct vm_config *c)
+{
+	cJSON *a = cJSON_AddArrayToObject(o, "env");
+
+	if (!a)
+		return false;
+	for (const char *p = strlist_next(&c->env, NULL); p; p = strlist_next(&c->env, p))
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(p)))
+			return false;
+	return cJSON_AddStringToObject(o, "workdir", c->workdir) &&
+	       cJSON_AddStringToObject(o, "user", c->user);
+}
+
 char *vm_config_to_json(const struct vm_config *c, struct err *e)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -88,7 +103,8 @@ char *vm_config_to_json(const struct vm_config *c, struct err *e)
 	    cJSON_AddNumberToObject(o, "vsock_cid", c->cid) &&
 	    cJSON_AddNumberToObject(o, "ssh_port", c->ssh_port) &&
 	    cJSON_AddStringToObject(o, "ssh_key", c->ssh_key) &&
-	    cJSON_AddNumberToObject(o, "created", (double)c->created))
+	    cJSON_AddNumberToObject(o, "created", (double)c->created) &&
+	    cJSON_AddStringToObject(o, "init", c->init) && run_to_json(o, c))
 		s = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -135,6 +151,25 @@ static int get_bool(const cJSON *o, const char *key, bool *out, struct err *e)
 	return 0;
 }
 
+static int get_env(const cJSON *o, struct strlist *l, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "env"), *it;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsArray(v))
+		return err_set(e, EXIT_VERIFY, "config.json: \"env\" must be a list of strings");
+	memset(l, 0, sizeof(*l));
+	cJSON_ArrayForEach(it, v)
+	{
+		if (!cJSON_IsString(it))
+			return err_set(e, EXIT_VERIFY, "config.json: \"env\" holds a non-string");
+		if (strlist_add(l, it->valuestring, "config.json: env", e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struct err *e)
 {
 	cJSON *o = cJSON_ParseWithLength(text, len);
@@ -157,6 +192,9 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 	    get_str(o, "tap", c->tap, sizeof(c->tap), e) < 0 ||
 	    get_str(o, "mac", c->mac, sizeof(c->mac), e) < 0 ||
 	    get_str(o, "ssh_key", c->ssh_key, sizeof(c->ssh_key), e) < 0 ||
+	    get_str(o, "init", c->init, sizeof(c->init), e) < 0 ||
+	    get_str(o, "workdir", c->workdir, sizeof(c->workdir), e) < 0 ||
+	    get_str(o, "user", c->user, sizeof(c->user), e) < 0 || get_env(o, &c->env, e) < 0 ||
 	    get_num(o, "cpus", 1, VM_MAX_CPUS, &cpus, e) < 0 ||
 	    get_num(o, "memory_mib", 16, VM_MAX_MEM_MIB, &mem, e) < 0 ||
 	    get_num(o, "disk_bytes", 0, 9.0e15, &disk, e) < 0 ||
@@ -411,12 +449,13 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 	if (c->ssh_key[0] && base64(c->ssh_key, key, sizeof(key)) < 0)
 		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
 	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
-	n = snprintf(out, size,
-		     "console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s",
-		     !strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
-		     qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
-		     c->name, key[0] ? " banger.ssh_key=" : "", key, extra && *extra ? " " : "",
-		     extra ? extra : "");
+	n = snprintf(
+		out, size,
+		"console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s%s%s",
+		!strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
+		qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
+		c->name, key[0] ? " banger.ssh_key=" : "", key, c->init[0] ? " banger.init=" : "",
+		c->init, extra && *extra ? " " : "", extra ? extra : "");
 	if (n < 0 || (size_t)n >= size || (size_t)n >= LIMIT_CMDLINE)
 		return err_set(e, EXIT_USAGE,
 			       "%s: kernel command line longer than %d bytes — shorten it", c->name,
@@ -917,20 +956,41 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		snprintf(dst, VM_NAME_MAX + 1, "%s", arg);
 		return 0;
 	}
-	if (!strcmp(opt, "cpus") || !strcmp(opt, "memory")) {
-		bool cpus = !strcmp(opt, "cpus");
-
+	if (!strcmp(opt, "cpus")) {
 		errno = 0;
 		v = strtol(arg, &end, 10);
-		if (*end || end == arg || errno || v < (cpus ? 1 : 16) ||
-		    v > (cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB))
-			return err_set(e, EXIT_USAGE, "--%s '%s': give a number from %d to %d", opt,
-				       arg, cpus ? 1 : 16, cpus ? VM_MAX_CPUS : VM_MAX_MEM_MIB);
-		if (cpus && v > 1 && v % 2)
+		if (*end || end == arg || errno || v < 1 || v > VM_MAX_CPUS)
+			return err_set(e, EXIT_USAGE, "--cpus '%s': give a number from 1 to %d",
+				       arg, VM_MAX_CPUS);
+		c->cpus = (int)v; /* what the VMM takes is checked by vm_config_finish */
+		return 0;
+	}
+	if (!strcmp(opt, "memory")) {
+		uint64_t bytes = 0;
+
+		/* A bare number is MiB (as before); with a suffix it is a size. */
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (!*end && end != arg && !errno)
+			bytes = v > 0 && v <= VM_MAX_MEM_MIB ? (uint64_t)v << 20 : 0;
+		else if (parse_size(arg, &bytes, e) < 0)
 			return err_set(e, EXIT_USAGE,
-				       "--cpus %ld: Firecracker takes 1 or an even number of vCPUs",
-				       v);
-		*(cpus ? &c->cpus : &c->mem_mib) = (int)v;
+				       "--memory '%s': give MiB or a size (512M, 2G)", arg);
+		if (bytes < (16ULL << 20) || bytes > ((uint64_t)VM_MAX_MEM_MIB << 20) ||
+		    bytes % (1ULL << 20))
+			return err_set(e, EXIT_USAGE,
+				       "--memory '%s': give whole MiB from 16M to %dG (512M, 2G)",
+				       arg, VM_MAX_MEM_MIB >> 10);
+		c->mem_mib = (int)(bytes >> 20);
+		return 0;
+	}
+	if (!strcmp(opt, "init")) {
+		if (strcmp(arg, "auto") && strcmp(arg, "systemd") && strcmp(arg, "minimal"))
+			return err_set(e, EXIT_USAGE,
+				       "--init '%s': use auto (the image as it is), systemd "
+				       "(installed if missing) or minimal",
+				       arg);
+		snprintf(c->init, sizeof(c->init), "%s", strcmp(arg, "auto") ? arg : "");
 		return 0;
 	}
 	if (!strcmp(opt, "disk-size"))
@@ -976,21 +1036,45 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 	return err_set(e, EXIT_USAGE, "unknown option --%s", opt);
 }
 
-void vm_config_finish(struct vm_config *c)
+int vm_config_finish(struct vm_config *c, char *fallback, size_t size, struct err *e)
 {
 	char reason[128];
+	const char *picked = vm_pick_vmm(reason, sizeof(reason));
+	bool vmm_given = c->vmm[0], net_given = c->net[0];
 
-	if (!c->vmm[0])
-		snprintf(c->vmm, sizeof(c->vmm), "%s", vm_pick_vmm(reason, sizeof(reason)));
+	if (fallback && size)
+		fallback[0] = '\0';
+	if (c->nat && net_given && strcmp(c->net, "tap"))
+		return err_set(e, EXIT_USAGE,
+			       "--nat and --net %s conflict: NAT is for --net tap (user networking "
+			       "has its own)",
+			       c->net);
+	if (c->jail && vmm_given && !strcmp(c->vmm, "qemu"))
+		return err_set(e, EXIT_USAGE,
+			       "--jail and --vmm qemu conflict: the jail is Firecracker's jailer");
+	if (vmm_given && !strcmp(c->vmm, "firecracker") && strcmp(picked, "firecracker"))
+		return err_set(e, EXIT_NOTFOUND, "--vmm firecracker: %s — or use --vmm qemu",
+			       reason);
+	if (!vmm_given) {
+		snprintf(c->vmm, sizeof(c->vmm), "%s", picked);
+		if (c->jail && strcmp(picked, "firecracker"))
+			return err_set(e, EXIT_NOTFOUND,
+				       "--jail needs Firecracker: %s — or drop --jail", reason);
+		if (fallback && size)
+			snprintf(fallback, size, "%s", reason);
+	}
+	if (!strcmp(c->vmm, "firecracker") && c->cpus > 1 && c->cpus % 2)
+		return err_set(e, EXIT_USAGE,
+			       "--cpus %d: Firecracker takes 1 or an even number of vCPUs (QEMU "
+			       "takes any)",
+			       c->cpus);
 	if (!c->net[0]) {
-		if (geteuid() == 0)
+		if (geteuid() == 0 || c->nat)
 			snprintf(c->net, sizeof(c->net), "tap");
 		else
 			snprintf(c->net, sizeof(c->net), "%s",
 				 !strcmp(c->vmm, "qemu") ? "user" : "none");
 	}
-	if (c->nat && !strcmp(c->net, "none"))
-		snprintf(c->net, sizeof(c->net), "tap");
 	if (!c->kernel[0])
 		snprintf(c->kernel, sizeof(c->kernel), "%s", VM_DEFAULT_KERNEL);
 	if (!c->image[0])
@@ -1006,6 +1090,7 @@ void vm_config_finish(struct vm_config *c)
 		}
 		snprintf(c->name, sizeof(c->name), "vm-%02x%02x%02x", r[0], r[1], r[2]);
 	}
+	return 0;
 }
 
 int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
@@ -1042,6 +1127,46 @@ int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *o
 	if ((size_t)snprintf(val, size, "%s", colon + 1) >= size)
 		return err_set(e, EXIT_USAGE, "%s: agent socket path too long", c->name);
 	return 0;
+}
+
+int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e)
+{
+	char addr[LIMIT_PATH + 16];
+	struct agent_spec spec;
+	struct agent a;
+	struct timespec t0, t;
+	int left = timeout_ms;
+
+	if (vm_agent_address(p, c, addr, sizeof(addr), e) < 0 ||
+	    agent_spec_parse(&spec, addr, e) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* In slices, so a VMM that died (a kernel panic, a bad disk) ends the
+	 * wait at once instead of after the whole timeout. */
+	while (left > 0) {
+		struct err slice;
+		int r;
+
+		err_init(&slice);
+		memset(&a, 0, sizeof(a));
+		a.fd = a.sigfd = a.tty_fd = -1; /* agent_close must not close stdin */
+		r = agent_wait_ready(&a, &spec, left < 2000 ? left : 2000, &slice);
+		agent_close(&a);
+		if (r == 0)
+			return 0;
+		if (vm_status_get(p, NULL) != VM_RUNNING)
+			return err_set(e, EXIT_GUEST,
+				       "VM '%s' stopped while booting — see 'banger vm logs %s'",
+				       c->name, c->name);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms -
+		       (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+	return err_set(e, EXIT_GUEST,
+		       "the guest agent of '%s' did not answer within %d s — see 'banger vm logs "
+		       "%s'",
+		       c->name, (timeout_ms + 999) / 1000, c->name);
 }
 
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s)

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "limits.h"
+#include "strlist.h"
 
 struct err;
 struct store;
@@ -60,6 +61,12 @@ struct vm_config {
 	int ssh_port;	    /* QEMU user networking: host port forwarded to the guest's 22 */
 	char ssh_key[1024]; /* authorized key line passed as banger.ssh_key, may be "" */
 	long long created;  /* Unix time */
+	char init[8];	    /* banger.init for the guest: "" (auto), "systemd", "minimal" */
+	/* What commands in the guest run with: the image's config, then vm
+	 * run's -e/--env-file/-w/-u. vm exec starts from these. */
+	struct strlist env;	   /* "K=V" */
+	char workdir[LIMIT_PATH];  /* "" the user's home */
+	char user[LIMIT_RUN_USER]; /* "" root */
 };
 
 struct vm_paths {
@@ -119,15 +126,21 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 		 size_t size, struct err *e);
 
 /* Applies one command-line option (long name without "--": name, image,
- * kernel, cpus, memory, disk-size, vmm, net, ssh-key, nat, jail) to c.
- * EXIT_USAGE with a message naming the option when arg is bad. */
+ * kernel, cpus, memory, disk-size, vmm, net, ssh-key, nat, jail, init) to
+ * c. Sizes take suffixes (--memory 1G; a bare number is MiB). EXIT_USAGE
+ * with a message naming the option when arg is bad. */
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e);
 
 /* Fills what the options left unset: vmm (vm_pick_vmm), net (tap as root,
  * else user for QEMU, none for Firecracker; --nat implies tap), kernel and
  * image (VM_DEFAULT_*), a random name "vm-XXXXXX". Start from a zeroed
- * config with vm_config_defaults(c, "") and clear vmm and net first. */
-void vm_config_finish(struct vm_config *c);
+ * config with vm_config_defaults(c, "") and clear vmm and net first.
+ * Options that contradict each other are EXIT_USAGE naming both (--nat
+ * with --net user|none, --jail with QEMU, an odd --cpus for Firecracker);
+ * an explicit --vmm firecracker where it cannot run is EXIT_NOTFOUND, not
+ * a quiet QEMU. *fallback (may be NULL) gets why Firecracker was not
+ * picked when QEMU was chosen for the caller ("" otherwise). */
+int vm_config_finish(struct vm_config *c, char *fallback, size_t size, struct err *e);
 
 /* Creates vms/NAME from c (name, image, kernel, vmm, cpus, memory, disk,
  * net, nat, jail, ssh_key set by the caller): checks the kernel and image
@@ -173,6 +186,12 @@ int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *
  * "--firecracker" into opt (16 bytes) and the socket path into val. */
 int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
 		    size_t size, struct err *e);
+
+/* Readiness: waits until the guest agent answers (READY), up to
+ * timeout_ms, in this process. EXIT_GUEST naming the VM and 'vm logs' when
+ * it does not, or when the VMM exits meanwhile (no point waiting on). */
+int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e);
 
 /* Asks the guest agent to power off, through this binary's agent applet
  * (`banger agent shutdown --unix|--firecracker SOCK --timeout S`); 0 once
