@@ -23,11 +23,15 @@ APPLET_OBJ := $(APPLET_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 ASAN_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
+FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
+FUZZ_BIN   := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz-%)
+REPLAY_BIN := $(FUZZ_NAMES:%=$(B)/replay/fuzz-%)
+FUZZ_HDR   := tests/fuzz/fuzz.h tests/fuzz/guard.h tests/fuzz/replay.c
 
 # `make V=1` shows the commands.
 Q := $(if $(V),,@)
 
-.PHONY: all deps test unit check-asan lint format size bench clean distclean
+.PHONY: all deps test unit check-asan fuzz fuzz-run lint format size bench clean distclean
 all: $(B)/banger
 
 $(DEPS)/.stamp: scripts/build-deps.sh
@@ -73,8 +77,18 @@ $(B)/unit/%: tests/unit/%.c tests/unit/harness.h $(B)/libbanger.a
 
 unit: $(UNIT_BIN)
 
-test: $(B)/banger $(UNIT_BIN)
-	tests/run.sh $(B) $(UNIT_BIN)
+# Each fuzz target also runs over its corpus (tests/fuzz/NAME/) without
+# libFuzzer, linked like a unit test: make test replays every seed and
+# finding kept there.
+$(B)/replay/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/libbanger.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(LDFLAGS) -DFUZZ_NAME='"$*"' \
+		-DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ tests/fuzz/replay.c $< \
+		$(B)/libbanger.a $(LIBS)
+
+test: $(B)/banger $(UNIT_BIN) $(REPLAY_BIN)
+	tests/run.sh $(B) $(UNIT_BIN) $(REPLAY_BIN)
 
 # The unit tests again, with the host compiler, ASan and UBSan, against
 # Debian's -dev builds of the same libraries (sanitizers need glibc).
@@ -97,10 +111,45 @@ $(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(B)/asan/libbanger.a
 	@$(if $(Q),echo "  ASAN    $@")
 	$(Q)$(ASAN_CC) -o $@ $< $(B)/asan/libbanger.a $(ASAN_LIBS)
 
-check-asan: $(ASAN_BIN)
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh --unit-only $(B) $(ASAN_BIN)
+$(B)/asan/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/asan/libbanger.a
+	@$(if $(Q),echo "  ASAN    $@")
+	$(Q)$(ASAN_CC) -DFUZZ_NAME='"$*"' -DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ \
+		tests/fuzz/replay.c $< $(B)/asan/libbanger.a $(ASAN_LIBS)
 
-FORMAT_SRC = $(wildcard lib/*.[ch] lib/*/*.[ch] applets/*.[ch] tests/unit/*.[ch] initramfs/*.[ch])
+check-asan: $(ASAN_BIN) $(FUZZ_NAMES:%=$(B)/asan/fuzz-%)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh --unit-only $(B) \
+		$(ASAN_BIN) $(FUZZ_NAMES:%=$(B)/asan/fuzz-%)
+
+# libFuzzer targets (clang; ASan and UBSan; the same lib/ sources against
+# Debian's -dev libraries, as check-asan): make fuzz builds
+# build/fuzz/fuzz-NAME, make fuzz-run SECONDS=N fuzzes each for N seconds
+# (findings in build/fuzz/crash/NAME/; add them to tests/fuzz/NAME/ once
+# fixed). See docs/fuzzing.md.
+FUZZ_CC  := clang -D_GNU_SOURCE -Ilib -Iapplets -idirafter /usr/include/bearssl -std=gnu11 -g -O1 \
+	-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN)
+FUZZ_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(EMBED_SRC:%.S=$(B)/fuzz/obj/%.o)
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(B)/fuzz/obj/%.o: %.S $(shell find config -type f)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -c $< -o $@
+$(B)/fuzz/libbanger.a: $(FUZZ_OBJ)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/fuzz/libbanger.a
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libbanger.a $(ASAN_LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+SECONDS ?= 60
+fuzz-run: $(FUZZ_BIN)
+	scripts/fuzz-run.sh $(B)/fuzz $(SECONDS) $(FUZZ_NAMES)
+
+FORMAT_SRC = $(wildcard lib/*.[ch] lib/*/*.[ch] applets/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] \
+	initramfs/*.[ch])
 SHELL_SRC  = $(wildcard scripts/*.sh tests/*.sh tests/*.test bench/*.sh) .ci/run
 lint:
 	@echo "  LINT    clang-format, cppcheck, shellcheck, banned functions"
@@ -120,8 +169,8 @@ bench: $(B)/banger
 	bench/run.sh $(B)/banger $(BENCH)
 
 clean:
-	rm -rf $(B)/obj $(B)/unit $(B)/asan $(B)/banger $(B)/banger.unstripped $(B)/banger.map $(B)/libbanger.a
+	rm -rf $(B)/obj $(B)/unit $(B)/asan $(B)/fuzz $(B)/replay $(B)/banger $(B)/banger.unstripped $(B)/banger.map $(B)/libbanger.a
 distclean:
 	rm -rf $(B)
 
--include $(shell find $(B)/obj $(B)/asan/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/asan/obj $(B)/fuzz/obj -name '*.d' 2>/dev/null)

@@ -8,7 +8,18 @@
 #include "applets.h"
 #undef APPLET
 
-/* Answer of an applet declared ahead of its implementation. */
-int applet_not_implemented(void);
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The table (applets.h) as data, for the dispatcher and completion. */
+struct applet {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *usage;
+	const char *summary;
+	bool guest; /* runs inside the VM: its stderr is the serial console */
+};
+extern const struct applet applet_table[];
+extern const size_t applet_count;
 
 #endif

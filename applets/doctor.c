@@ -11,6 +11,7 @@
 #include "vm/qemu.h"
 #include "store.h"
 #include "vm/vm.h"
+#include "proc.h"
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>
@@ -21,18 +22,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
 
 const char doctor_usage[] =
 	"usage: doctor [--json]\n"
 	"\n"
 	"One line a check: OK, WARN (works, but something is degraded) or FAIL\n"
-	"(something banger needs), the finding, and the fix. Checks /dev/kvm,\n"
-	"firecracker (>= 1.8) and jailer, QEMU, /dev/net/tun, bridge support,\n"
-	"nftables or iptables, IP forwarding, vhost-vsock, free space in\n"
-	"BANGER_HOME, and the default kernel and image. Exits 1 when a check\n"
-	"FAILs. --json prints an array of {check, status, detail, fix}.\n";
+	"(something banger needs), the finding, and the fix, judged for the user\n"
+	"running it: without /dev/kvm access VMs run under QEMU's emulator (a\n"
+	"WARN), without /dev/net/tun access with QEMU user networking. Checks\n"
+	"/dev/kvm, firecracker (>= 1.8) and jailer, QEMU, /dev/net/tun, bridge\n"
+	"support, nftables or iptables, IP forwarding, vhost-vsock, free and\n"
+	"writable space in the store, and the default kernel and image. Exits 1\n"
+	"when a check FAILs. --json prints an array of {check, status, detail, fix}.\n"
+	"\n"
+	"examples:\n"
+	"  banger doctor\n"
+	"  banger doctor --json | jq -r '.[] | select(.status != \"OK\") | .fix'\n";
+
+/* What TCG costs is said, not hidden: it works, but slowly. */
+#define DOCTOR_TCG_COST                                                                            \
+	"every guest instruction translated: boots take tens of seconds and work runs many times " \
+	"slower than with KVM"
 
 static struct {
 	cJSON *json; /* NULL: text output */
@@ -68,56 +81,70 @@ static void report(const char *status, const char *check, const char *fix, const
 /* First line of `exe ARG` into out; -1 when it cannot run or says nothing. */
 static int first_line(const char *exe, const char *arg, char *out, size_t size)
 {
-	int pfd[2], status;
-	ssize_t n, got = 0;
-	pid_t p;
+	const char *argv[] = { exe, arg, NULL };
+	struct proc_io io = { .out = out, .out_size = size, .timeout_ms = 10000 };
+	struct err e;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	err_init(&e);
+	out[0] = '\0';
+	if (proc_run(argv, &io, &e) != 0 || !io.out_len)
 		return -1;
-	if ((p = fork()) < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (p == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(null, 2) < 0)
-			_exit(127);
-		execl(exe, exe, arg, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while ((size_t)got < size - 1 && (n = read(pfd[0], out + got, size - 1 - (size_t)got)) > 0)
-		got += n;
-	close(pfd[0]);
-	waitpid(p, &status, 0);
-	out[got] = '\0';
 	out[strcspn(out, "\n")] = '\0';
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && got ? 0 : -1;
+	return 0;
+}
+
+/* Who may open a root-owned device: its group, or "root" when only root. */
+static const char *dev_group(const char *dev, char *out, size_t size)
+{
+	struct stat st;
+	struct group *g;
+
+	if (stat(dev, &st) < 0 || !(st.st_mode & 060) || !(g = getgrgid(st.st_gid)) ||
+	    !strcmp(g->gr_name, "root"))
+		return NULL;
+	snprintf(out, size, "%s", g->gr_name);
+	return out;
 }
 
 static void check_kvm(void)
 {
-	char qemu[LIMIT_PATH];
+	char qemu[LIMIT_PATH], group[64], fix[256];
+	const struct passwd *pw = getpwuid(getuid());
+	const char *user = pw ? pw->pw_name : "USER";
 
 	if (vm_kvm_usable() &&
 	    vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", qemu, sizeof(qemu)) == 0 &&
 	    !qemu_kvm_works(qemu))
 		report("WARN", "kvm",
-		       "check nested virtualization on the host (QEMU then runs under TCG; "
-		       "BANGER_ACCEL=tcg skips the attempt)",
-		       "/dev/kvm opens but QEMU fails on it");
+		       "check nested virtualization on the host (BANGER_ACCEL=tcg skips the "
+		       "attempt)",
+		       "/dev/kvm opens but QEMU fails on it: VMs run under QEMU's emulator (TCG), "
+		       "%s",
+		       DOCTOR_TCG_COST);
 	else if (vm_kvm_usable())
 		report("OK", "kvm", NULL, "/dev/kvm is usable");
-	else if (access("/dev/kvm", F_OK) == 0)
-		report("FAIL", "kvm", "add yourself to the kvm group (usermod -aG kvm USER)",
-		       "/dev/kvm exists but cannot be opened read-write: %s", strerror(errno));
-	else
+	else if (access("/dev/kvm", F_OK) == 0) {
+		int why = errno;
+
+		/* A permission question, not a broken host: TCG still runs VMs. */
+		if (dev_group("/dev/kvm", group, sizeof(group)))
+			snprintf(fix, sizeof(fix),
+				 "as root: usermod -aG %s %s, then log in again (Firecracker "
+				 "needs it too)",
+				 group, user);
+		else
+			snprintf(fix, sizeof(fix),
+				 "as root: groupadd -f kvm && chgrp kvm /dev/kvm && chmod 660 "
+				 "/dev/kvm && usermod -aG kvm %s (a udev rule keeps it)",
+				 user);
+		report("WARN", "kvm", fix,
+		       "/dev/kvm: %s for %s: VMs run under QEMU's emulator (TCG), %s",
+		       strerror(why), user, DOCTOR_TCG_COST);
+	} else
 		report("WARN", "kvm",
 		       "enable virtualization (modprobe kvm_intel or kvm_amd; nested virt in a "
 		       "cloud VM)",
-		       "no /dev/kvm: VMs run under QEMU's emulator (TCG), much slower");
+		       "no /dev/kvm: VMs run under QEMU's emulator (TCG), %s", DOCTOR_TCG_COST);
 }
 
 static bool check_firecracker(void)
@@ -191,6 +218,29 @@ static void check_dev(const char *check, const char *dev, const char *status, co
 	report(status, check, fix, "%s: %s (%s)", dev, strerror(errno), what);
 }
 
+/* Missing is a module question; refused is a permission question, and only
+ * tap networking (root's default) needs the device at all. */
+static void check_tun(void)
+{
+	if (access("/dev/net/tun", R_OK | W_OK) == 0) {
+		report("OK", "tun", NULL, "/dev/net/tun is usable");
+	} else if (errno == ENOENT) {
+		report(geteuid() == 0 ? "FAIL" : "WARN", "tun", "as root: modprobe tun",
+		       "/dev/net/tun: missing (tap networking needs it%s)",
+		       geteuid() == 0 ? ", and it is root's default" : "");
+	} else if (geteuid() != 0) {
+		report("WARN", "tun",
+		       "nothing for --net user; for --net tap run as root (creating a tap and "
+		       "joining the bridge needs CAP_NET_ADMIN, not only the device)",
+		       "/dev/net/tun: %s: no tap networking for this user; "
+		       "VMs use QEMU user networking (the default for non-root, needs no tun)",
+		       strerror(errno));
+	} else {
+		report("FAIL", "tun", "check the device node: ls -l /dev/net/tun (crw-rw-rw-)",
+		       "/dev/net/tun: %s (tap networking needs it)", strerror(errno));
+	}
+}
+
 static void check_bridge(void)
 {
 	if (access("/sys/module/bridge", F_OK) == 0 || access("/sys/class/net/banger0", F_OK) == 0)
@@ -255,6 +305,15 @@ static void check_space(const struct store *s)
 		}
 		*slash = '\0';
 	}
+	/* Another user's store (BANGER_HOME shared from root) cannot even be locked. */
+	if (access(dir, W_OK) < 0) {
+		report("FAIL", "disk",
+		       geteuid() ? "unset BANGER_HOME: each user has a store of their own "
+				   "($XDG_DATA_HOME/banger, else ~/.local/share/banger)"
+				 : "check the filesystem is mounted read-write",
+		       "%s: %s for this user (the store is %s)", dir, strerror(errno), s->home);
+		return;
+	}
 	gib = (unsigned long long)sv.f_bavail * sv.f_frsize >> 30;
 	if (gib >= 5)
 		report("OK", "disk", NULL, "%llu GiB free for %s", gib, s->home);
@@ -285,9 +344,11 @@ static void check_object(const struct store *s, const char *kind, enum catalog_t
 	/* Not local but pullable is fine: vm run pulls it on first use. */
 	catalog_init(&cat);
 	if (catalog_load(&cat, type, NULL, &e) == 0 && catalog_find(&cat, name, &e)) {
-		report("OK", kind, NULL,
-		       "default %s '%s' is not installed; %s has it (vm run pulls it)", kind, name,
-		       cat.source);
+		snprintf(fix, sizeof(fix), "'banger %s %s' now, or let vm run do it", pull, name);
+		report("WARN", kind, fix,
+		       "default %s '%s' is not installed; %s has it (the first vm run downloads "
+		       "it)",
+		       kind, name, cat.source);
 	} else if (type == CATALOG_IMAGES) {
 		snprintf(fix, sizeof(fix), "'banger %s --name %s %s' (vm run does it)", pull, name,
 			 VM_DEFAULT_IMAGE_REF);
@@ -324,7 +385,7 @@ int doctor_main(int argc, char **argv)
 	fc_ok = check_firecracker();
 	check_jailer();
 	check_qemu(fc_ok);
-	check_dev("tun", "/dev/net/tun", "FAIL", "modprobe tun", "tap networking needs it");
+	check_tun();
 	check_bridge();
 	check_nat();
 	check_dev("vhost-vsock", "/dev/vhost-vsock", "WARN",

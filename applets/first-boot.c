@@ -5,6 +5,7 @@
  */
 #include "applet.h"
 #include "guest/cmdline.h"
+#include "clock.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -25,7 +26,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 const char first_boot_usage[] =
@@ -48,7 +48,11 @@ const char first_boot_usage[] =
 	"installed otherwise.\n"
 	"\n"
 	"Environment: BANGER_AGENT=PATH runs PATH as the agent, BANGER_SYSTEMD=PATH\n"
-	"is the systemd to hand over to. See docs/first-boot.md.\n";
+	"is the systemd to hand over to. See docs/first-boot.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger first-boot --root /mnt --cmdline /tmp/cmdline   (settings into a mounted image)\n"
+	"  init=/usr/local/libexec/banger-first-boot   (on a guest kernel command line)\n";
 
 #define AGENT_PATH "/usr/local/libexec/banger-vsock-agent"
 #define STATE_REL "run/banger/first-boot.state"
@@ -89,14 +93,6 @@ static struct {
 	struct service svc[NSVC];
 } fb;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Logs a failed step and goes on: PID 1 has no right to die. */
 static void failed(const struct err *e, const char *step)
 {
@@ -125,7 +121,8 @@ static void write_state(const char *phase)
 		     "\nresized=%" PRIu64 " %" PRIu64 "\nerrors=%d\nlast_error=%s\n",
 		     phase, strcmp(phase, "failed") ? "" : " ",
 		     strcmp(phase, "failed") ? "" : fb.last_error, fb.pid1 ? "pid1" : "oneshot",
-		     fb.hostname, now_ms(), fb.grown_from, fb.grown_to, fb.errors, fb.last_error);
+		     fb.hostname, (uint64_t)boot_ms(), fb.grown_from, fb.grown_to, fb.errors,
+		     fb.last_error);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
 	if (root_path(path, sizeof(path), "run/banger", &e) < 0 ||
@@ -246,7 +243,7 @@ static void reap(pid_t *watch, int *watch_status)
 			s->pid = 0;
 			if (!s->enabled)
 				continue;
-			up = now_ms() - s->started_ms;
+			up = boot_ms() - s->started_ms;
 			if (up >= STABLE_MS)
 				s->backoff_ms = BACKOFF_MIN_MS;
 			if (WIFSIGNALED(st))
@@ -255,7 +252,7 @@ static void reap(pid_t *watch, int *watch_status)
 			else
 				log_warn("%s exited with %d; restarting in %u ms", s->name,
 					 WEXITSTATUS(st), s->backoff_ms);
-			s->restart_at_ms = now_ms() + s->backoff_ms;
+			s->restart_at_ms = boot_ms() + s->backoff_ms;
 			s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 									   : s->backoff_ms * 2;
 		}
@@ -280,7 +277,7 @@ static pid_t spawn(const char *path, const char *const *argv)
 static void service_start(struct service *s)
 {
 	s->restart_at_ms = 0;
-	s->started_ms = now_ms();
+	s->started_ms = boot_ms();
 	s->pid = spawn(s->path, s->argv);
 	if (s->pid < 0) {
 		struct err e = { 0 };
@@ -289,7 +286,7 @@ static void service_start(struct service *s)
 		err_errno(&e, 0, "%s: fork", s->name);
 		failed(&e, s->name);
 		s->pid = 0;
-		s->restart_at_ms = now_ms() + s->backoff_ms;
+		s->restart_at_ms = boot_ms() + s->backoff_ms;
 	}
 }
 
@@ -340,7 +337,7 @@ static int run_bounded(const char *const *argv, uint64_t until_ms)
 		return -1;
 	watch = pid;
 	while (watch) {
-		uint64_t now = now_ms();
+		uint64_t now = boot_ms();
 
 		if (now >= until_ms || fb.shutdown_sig) {
 			log_warn("%s: %s, stopped", argv[0],
@@ -480,7 +477,7 @@ static void try_install(void)
 		return;
 	}
 	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
-	until = now_ms() + (uint64_t)fb.cfg.install_timeout_s * 1000;
+	until = boot_ms() + (uint64_t)fb.cfg.install_timeout_s * 1000;
 	write_state("installing");
 	log_info("no systemd: installing it with %s (at most %d s)", f->install[0],
 		 fb.cfg.install_timeout_s);
@@ -537,7 +534,7 @@ static void setup_services(void)
 	    access("/etc/ssh/ssh_host_rsa_key", F_OK)) {
 		static const char *const keygen[] = { "/usr/bin/ssh-keygen", "-A", NULL };
 
-		if (run_bounded(keygen, now_ms() + 60000) != 0)
+		if (run_bounded(keygen, boot_ms() + 60000) != 0)
 			log_warn("ssh-keygen -A failed: sshd may refuse to start");
 	}
 	mkdir("/run/sshd", 0755);
@@ -563,8 +560,8 @@ static void shutdown_now(void)
 		fb.svc[i].enabled = false;
 	kill(-1, SIGTERM);
 	kill(-1, SIGCONT);
-	until = now_ms() + (uint64_t)fb.cfg.shutdown_timeout_s * 1000;
-	while (now_ms() < until) {
+	until = boot_ms() + (uint64_t)fb.cfg.shutdown_timeout_s * 1000;
+	while ((uint64_t)boot_ms() < until) {
 		errno = 0;
 		if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
 			break;
@@ -604,9 +601,9 @@ static void minimal_init(void)
 			service_start(&fb.svc[i]);
 	write_state("init");
 	log_info("ready (minimal init, agent pid %d, %" PRIu64 " ms since boot)",
-		 (int)fb.svc[SVC_AGENT].pid, now_ms());
+		 (int)fb.svc[SVC_AGENT].pid, (uint64_t)boot_ms());
 	for (;;) {
-		uint64_t now = now_ms(), next = 0;
+		uint64_t now = boot_ms(), next = 0;
 
 		if (fb.shutdown_sig)
 			shutdown_now();
@@ -709,7 +706,7 @@ int first_boot_main(int argc, char **argv)
 	if (fb.pid1) {
 		/* The mounts come first: /proc/cmdline needs /proc. */
 		pid1_setup();
-		log_info("starting (banger PID 1, %" PRIu64 " ms since boot)", now_ms());
+		log_info("starting (banger PID 1, %" PRIu64 " ms since boot)", (uint64_t)boot_ms());
 	}
 	read_cmdline(cmdline_file);
 	if (fb.pid1 && fb.live)

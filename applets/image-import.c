@@ -28,7 +28,11 @@ const char image_import_usage[] =
 	"\n"
 	"Copies PATH.ext4 to BANGER_HOME/images/NAME/rootfs.ext4 with a manifest\n"
 	"(source \"import:PATH\", its sha256). The file is used as it is: banger's\n"
-	"agent is not added (pull an OCI image for that). -f replaces NAME.\n";
+	"agent is not added (pull an OCI image for that). -f replaces NAME.\n"
+	"\n"
+	"examples:\n"
+	"  banger image import mydisk ./rootfs.ext4\n"
+	"  banger image import -f mydisk ./rootfs.ext4\n";
 
 static int copy_file(const char *src, const char *dst, struct err *e)
 {

@@ -22,7 +22,11 @@ const char image_list_usage[] =
 	"usage: image-list [--json]\n"
 	"\n"
 	"One line an image: NAME, SIZE, PLATFORM, DIGEST (short), SOURCE. With\n"
-	"--json, an array of the images' manifest.json documents.\n";
+	"--json, an array of the images' manifest.json documents.\n"
+	"\n"
+	"examples:\n"
+	"  banger image list\n"
+	"  banger image list --json | jq -r '.[].digest'\n";
 
 static int by_name(const struct dirent **a, const struct dirent **b)
 {

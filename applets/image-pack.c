@@ -27,7 +27,12 @@ const char image_pack_usage[] =
 	"  --catalog FILE   add or replace NAME in this catalog file (created if\n"
 	"                   missing; entries sorted by name)\n"
 	"  --url URL        the entry's url (default: the bundle's file name,\n"
-	"                   relative to the catalog: keep them side by side)\n";
+	"                   relative to the catalog: keep them side by side)\n"
+	"\n"
+	"examples:\n"
+	"  banger image pack -o dist debian-bookworm\n"
+	"  banger image pack --catalog dist/images.json --url https://example.org/b "
+	"debian-bookworm\n";
 
 /* "x86_64" for linux/amd64, "aarch64" for linux/arm64. */
 static const char *arch_of(const char *platform)

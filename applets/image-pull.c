@@ -13,6 +13,7 @@
 #include "ext4/ext4.h"
 #include "file.h"
 #include "oci/image.h"
+#include "oci/image_debian.h"
 #include "oci/layer.h"
 #include "lock.h"
 #include "log.h"
@@ -31,11 +32,13 @@
 
 const char image_pull_usage[] =
 	"usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]\n"
-	"                  [--insecure] [--size SIZE] [--catalog URL|PATH] REF\n"
+	"                  [--insecure] [--size SIZE] [--catalog URL|PATH]\n"
+	"                  [--mirror URL] [--keyring FILE] [--refresh] REF\n"
 	"\n"
 	"REF is first looked up in the image catalog (built in, $BANGER_IMAGE_CATALOG\n"
 	"or --catalog; see docs/image-catalog.md): a bundle entry is downloaded and\n"
-	"verified as it is, an OCI entry names the reference to pull. Otherwise REF\n"
+	"verified as it is, a debian entry is built from the Debian archive (as root;\n"
+	"docs/debian-images.md), an OCI entry names the reference to pull. Otherwise REF\n"
 	"is an OCI reference, normalised as Docker does (debian:bookworm is\n"
 	"docker.io/library/debian:bookworm; host:port/repo@sha256:... pins a digest).\n"
 	"Layers are verified against their digests, cached in BANGER_HOME/oci/blobs\n"
@@ -49,15 +52,27 @@ const char image_pull_usage[] =
 	"  --insecure          allow plain HTTP to a registry that is not on loopback\n"
 	"  --size SIZE         ext4 size (512M, 4G; default: the content plus headroom)\n"
 	"  -f, --force         rebuild even when NAME is up to date, or holds another REF\n"
+	"  --mirror URL        debian entries: take every suite from this mirror\n"
+	"  --keyring FILE      debian entries: trust this archive keyring (else\n"
+	"                      $BANGER_DEB_KEYRING, else Debian's, built in)\n"
+	"  --refresh           debian entries: re-read the archive, rebuild if it moved\n"
 	"\n"
 	"Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.\n"
-	"See docs/oci-import.md.\n";
+	"See docs/oci-import.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger image pull debian:bookworm\n"
+	"  banger image pull --name web localhost:5000/library/nginx:1\n"
+	"  banger image pull --platform linux/arm64 alpine:3\n";
 
 static struct {
 	const char *name;
 	const char *platform;
 	const char *creds;
 	const char *catalog;
+	const char *mirror;
+	const char *keyring;
+	bool refresh;
 	bool insecure;
 	bool force;
 	uint64_t size;
@@ -111,15 +126,17 @@ static ssize_t read_layer(void *ud, const void **out)
 
 /* Downloads the layers and replays them as they arrive into tree, adds the
  * agent, builds dir/rootfs.ext4 — committed by the caller only if every
- * layer then proved to match its digest. */
-static void build(struct registry *r, const struct oci_image *img, const char *blobs,
-		  const char *tmp, const char *dir, struct image_meta *m)
+ * layer then proved to match its digest. Returns 1 when a cached layer had
+ * rotted (it is evicted and the tree removed): build again, to fetch it. */
+static int build(struct registry *r, const struct oci_image *img, const char *blobs,
+		 const char *tmp, const char *dir, struct image_meta *m)
 {
 	char tree[LIMIT_PATH], ext4[LIMIT_PATH], what[700];
 	static struct layer_reader rd;
 	struct blob_fetch *fetch;
 	struct layer_root lr;
 	struct layer_usage u;
+	struct ext4_usage eu;
 	struct ext4_plan plan;
 	uint64_t fetched = 0;
 	struct err e;
@@ -146,18 +163,28 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 		rd.i = i;
 		err_init(&rd.err);
 		rd.fd = registry_layer_open(fetch, i, &e);
-		if (rd.fd < 0 || layer_apply_stream(&lr, read_layer, &rd, what, &e) < 0) {
+		if (rd.fd < 0 || layer_apply_stream(&lr, read_layer, &rd, what, &e) < 0 ||
+		    registry_layer_check(fetch, i, rd.fd, &e) < 0) {
 			struct err ignore;
+			bool evicted;
 
 			if (rd.failed)
 				e = rd.err; /* the download's own error says more */
-			else if (rd.fd >= 0)
+			else if (rd.fd >= 0 && registry_layer_check(fetch, i, rd.fd, &e) == 0)
 				registry_layer_wait(fetch, i, &e); /* corrupt, not malformed? */
+			evicted = registry_layer_evicted(fetch, i);
 			if (rd.fd >= 0)
 				close(rd.fd);
 			err_init(&ignore);
 			registry_fetch_finish(fetch, true, NULL, &ignore);
-			fail(&e);
+			if (!evicted)
+				fail(&e);
+			/* The rotted bytes went into the tree: none of it stays. */
+			log_info("%s", e.msg);
+			layer_root_close(&lr);
+			if (path_remove_tree(tree, &e) < 0)
+				fail(&e);
+			return 1;
 		}
 		close(rd.fd);
 	}
@@ -166,15 +193,20 @@ static void build(struct registry *r, const struct oci_image *img, const char *b
 		fail(&e);
 	log_debug("downloaded %llu bytes", (unsigned long long)fetched);
 	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, &e) < 0 ||
-	    layer_usage(&lr, &u, &e) < 0 || ext4_plan(&u, opt.size, &plan, &e) < 0)
+	    layer_usage(&lr, &u, &e) < 0)
+		fail(&e);
+	eu.blocks = u.blocks;
+	eu.inodes = u.inodes;
+	if (ext4_plan(&eu, opt.size, &plan, &e) < 0)
 		fail(&e);
 	layer_root_close(&lr);
 	log_debug("ext4: %llu MiB, %llu inodes for %llu in use",
 		  (unsigned long long)(plan.bytes >> 20), (unsigned long long)plan.inodes,
 		  (unsigned long long)u.inodes);
-	if (ext4_build(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
+	if (ext4_build_mke2fs(tree, ext4, &plan, m->name, &e) < 0 || path_remove_tree(tree, &e) < 0)
 		fail(&e);
 	m->size = plan.bytes;
+	return 0;
 }
 
 /* A catalog bundle: downloaded, verified and installed as it is. */
@@ -196,6 +228,29 @@ static int pull_bundle(const struct catalog_entry *ent, const char *name)
 	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 }
 
+/* A catalog debian entry: built from the archive (lib/oci/image_debian.h). */
+static int pull_debian(const struct catalog_entry *ent, const char *name)
+{
+	struct image_debian_opts o = { .mirror = opt.mirror,
+				       .keyring = opt.keyring,
+				       .size = opt.size,
+				       .refresh = opt.refresh,
+				       .force = opt.force };
+	enum image_debian_outcome out;
+	struct err e;
+
+	err_init(&e);
+	if (!path_is_simple_name(name))
+		die_usage("--name '%s': use letters, digits, '.', '_' and '-'", name);
+	if (store_init(&opt.store, &e) < 0 ||
+	    image_pull_debian(&opt.store, ent, name, &o, &out, &e) < 0)
+		fail(&e);
+	log_info("%s: %s", name,
+		 out == IMAGE_DEBIAN_BUILT ? "built from the Debian archive" : "up to date");
+	puts(name);
+	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
+}
+
 int image_pull_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -206,6 +261,9 @@ int image_pull_main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "catalog", required_argument, NULL, 'C' },
+		{ "mirror", required_argument, NULL, 'M' },
+		{ "keyring", required_argument, NULL, 'K' },
+		{ "refresh", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char refstr[600], dir[LIMIT_PATH], kind[LIMIT_PATH], blobs[LIMIT_PATH], tmp[LIMIT_PATH];
@@ -224,7 +282,7 @@ int image_pull_main(int argc, char **argv)
 
 	err_init(&e);
 	catalog_init(&cat);
-	while ((c = getopt_long(argc, argv, "fqv", longopts, NULL)) != -1) {
+	while ((c = xgetopt_long(argc, argv, "fqv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			opt.name = optarg;
@@ -248,6 +306,15 @@ int image_pull_main(int argc, char **argv)
 		case 'C':
 			opt.catalog = optarg;
 			break;
+		case 'M':
+			opt.mirror = optarg;
+			break;
+		case 'K':
+			opt.keyring = optarg;
+			break;
+		case 'R':
+			opt.refresh = true;
+			break;
 		case 'q':
 			log_less();
 			break;
@@ -269,6 +336,8 @@ int image_pull_main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s", opt.name ? opt.name : ent->name);
 		if (ent->kind == CATALOG_BUNDLE)
 			return pull_bundle(ent, name);
+		if (ent->kind == CATALOG_DEBIAN)
+			return pull_debian(ent, name);
 		arg = ent->ref; /* an OCI entry: pull what it names */
 	}
 	err_init(&e);
@@ -339,7 +408,13 @@ int image_pull_main(int argc, char **argv)
 	snprintf(m.platform, sizeof(m.platform), "%s", img.platform);
 	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
 	image_now(m.created);
-	build(&r, &img, blobs, tmp, opt.staging, &m);
+	/* Each round evicts a rotted cached layer, which the next downloads. */
+	for (size_t round = 0; build(&r, &img, blobs, tmp, opt.staging, &m); round++)
+		if (round == img.nlayers) {
+			err_set(&e, EXIT_VERIFY, "%s: cached layers keep failing their digests",
+				name);
+			fail(&e);
+		}
 	if (chmod(opt.staging, 0755) < 0)
 		err_errno(&e, 0, "%s: chmod", opt.staging);
 	if (e.code || image_meta_write(opt.staging, &m, &e) < 0 ||

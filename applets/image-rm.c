@@ -20,7 +20,11 @@ const char image_rm_usage[] =
 	"usage: image-rm NAME...\n"
 	"\n"
 	"Waits for a pull of the same image to finish. Cached layers stay in\n"
-	"BANGER_HOME/oci/blobs (other images may share them).\n";
+	"BANGER_HOME/oci/blobs (other images may share them).\n"
+	"\n"
+	"examples:\n"
+	"  banger image rm web\n"
+	"  banger image rm web debian-bookworm\n";
 
 int image_rm_main(int argc, char **argv)
 {

@@ -51,7 +51,11 @@ const char initramfs_usage[] =
 	"                  CONFIG_RD_ZSTD=y, else gzip)\n"
 	"  --init FILE     the program to install as /init (default: this banger)\n"
 	"\n"
-	"See docs/initramfs.md.\n";
+	"See docs/initramfs.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger initramfs -o /tmp/initrd.img\n"
+	"  banger initramfs debian-cloud -o /tmp/initrd.img\n";
 
 /* In the archive: the modules, flat, and the order to load them in. */
 #define MOD_DIR "lib/modules"

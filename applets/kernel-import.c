@@ -31,7 +31,11 @@ const char kernel_import_usage[] =
 	"  --initrd PATH     an initramfs to keep beside it (initrd.img)\n"
 	"  -f, --force       replace an installed kernel of that name\n"
 	"\n"
-	"Exit: 0 imported, 5 not a usable kernel, 7 a file is missing, 8 NAME exists.\n";
+	"Exit: 0 imported, 5 not a usable kernel, 7 a file is missing, 8 NAME exists.\n"
+	"\n"
+	"examples:\n"
+	"  banger kernel import mine --vmlinux ./vmlinux\n"
+	"  banger kernel import mine --vmlinuz /boot/vmlinuz-$(uname -r)\n";
 
 static struct {
 	const char *name;

@@ -8,6 +8,7 @@
 #include "err.h"
 #include "exitcode.h"
 #include "kernel/kernel.h"
+#include "log.h"
 #include "path.h"
 #include "progress.h"
 #include "store.h"
@@ -21,13 +22,20 @@
 #include <sys/stat.h>
 
 const char kernel_list_usage[] =
-	"usage: kernel-list [--catalog [URL|PATH]]\n"
+	"usage: kernel-list [--json] [--catalog [URL|PATH]]\n"
 	"\n"
 	"Without options: one line per installed kernel (NAME VERSION DISTRO ARCH\n"
 	"KIND). With --catalog: one line per catalog entry (NAME KIND VERSION\n"
 	"DISTRO ARCH SIZE), marked '*' when installed; the catalog is the one\n"
 	"given, else $BANGER_KERNEL_CATALOG, else the built-in one. A deb entry's\n"
-	"version is known only once pulled (\"-\").\n";
+	"version is known only once pulled (\"-\"). --json prints an array instead:\n"
+	"the installed kernels' manifest.json documents, or the catalog's entries\n"
+	"({name, kind, kernel_version, distro, arch, size, installed}).\n"
+	"\n"
+	"examples:\n"
+	"  banger kernel list\n"
+	"  banger kernel list --catalog\n"
+	"  banger kernel list --json | jq -r '.[].name'\n";
 
 static const char *str(const cJSON *m, const char *k)
 {
@@ -51,6 +59,16 @@ static bool installed(const struct store *s, const char *name)
 	return store_object_dir(s, KERNEL_KIND, name, dir, sizeof(dir), &e) == 0 &&
 	       snprintf(path, sizeof(path), "%s/manifest.json", dir) < (int)sizeof(path) &&
 	       stat(path, &st) == 0;
+}
+
+static struct {
+	cJSON *json; /* NULL: the table */
+} out;
+
+static void add_json(cJSON *o)
+{
+	if (!o || !cJSON_AddItemToArray(out.json, o))
+		die(EXIT_SYSTEM, "out of memory");
 }
 
 static int list_local(const struct store *s)
@@ -84,7 +102,12 @@ static int list_local(const struct store *s)
 
 		if (store_object_dir(s, KERNEL_KIND, names[i], obj, sizeof(obj), &e) < 0 ||
 		    !(m = bundle_read_manifest(obj, &e))) {
-			printf("%-24s (unreadable manifest: %s)\n", names[i], e.msg);
+			if (out.json)
+				log_warn("%s: unreadable manifest: %s", names[i], e.msg);
+			else
+				printf("%-24s (unreadable manifest: %s)\n", names[i], e.msg);
+		} else if (out.json) {
+			add_json(m);
 		} else {
 			printf("%-24s %-28s %-12s %-8s %s\n", names[i], str(m, "kernel_version"),
 			       str(m, "distro"), str(m, "arch"), str(m, "kind"));
@@ -108,6 +131,20 @@ static int list_catalog(const struct store *s, const char *src)
 		const struct catalog_entry *k = &c.entries[i];
 		char size[32] = "-";
 
+		if (out.json) {
+			cJSON *o = cJSON_CreateObject();
+
+			if (!o || !cJSON_AddStringToObject(o, "name", k->name) ||
+			    !cJSON_AddStringToObject(o, "kind", catalog_kind_name(k->kind)) ||
+			    !cJSON_AddStringToObject(o, "kernel_version", k->kernel_version) ||
+			    !cJSON_AddStringToObject(o, "distro", k->distro) ||
+			    !cJSON_AddStringToObject(o, "arch", k->arch) ||
+			    !cJSON_AddNumberToObject(o, "size", (double)k->size) ||
+			    !cJSON_AddBoolToObject(o, "installed", installed(s, k->name)))
+				die(EXIT_SYSTEM, "out of memory");
+			add_json(o);
+			continue;
+		}
 		if (k->kind == CATALOG_BUNDLE)
 			format_size(k->size, size, sizeof(size));
 		printf("%s %-22s %-6s %-28s %-12s %-8s %s\n", installed(s, k->name) ? "*" : " ",
@@ -125,10 +162,14 @@ int kernel_list_main(int argc, char **argv)
 	struct err e;
 	bool cat = false;
 	const char *src = NULL;
+	int rc;
 
 	err_init(&e);
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--catalog")) {
+		if (!strcmp(argv[i], "--json")) {
+			if (!out.json && !(out.json = cJSON_CreateArray()))
+				die(EXIT_SYSTEM, "out of memory");
+		} else if (!strcmp(argv[i], "--catalog")) {
 			cat = true;
 			if (i + 1 < argc && argv[i + 1][0] != '-')
 				src = argv[++i];
@@ -138,5 +179,17 @@ int kernel_list_main(int argc, char **argv)
 	}
 	if (store_init(&s, &e) < 0)
 		die_err(&e);
-	return cat ? list_catalog(&s, src) : list_local(&s);
+	rc = cat ? list_catalog(&s, src) : list_local(&s);
+	if (out.json) {
+		char *text = cJSON_Print(out.json);
+
+		if (!text)
+			die(EXIT_SYSTEM, "out of memory");
+		printf("%s\n", text);
+		free(text);
+		cJSON_Delete(out.json);
+		if (fflush(stdout))
+			rc = EXIT_SYSTEM;
+	}
+	return rc;
 }

@@ -35,7 +35,11 @@ const char kernel_pack_usage[] =
 	"  --kernel-version V   default: from the manifest, else the one\n"
 	"                       modules/lib/modules/VERSION\n"
 	"  --url URL            the entry's url (default: the bundle's file name,\n"
-	"                       relative to the catalog: keep them side by side)\n";
+	"                       relative to the catalog: keep them side by side)\n"
+	"\n"
+	"examples:\n"
+	"  banger kernel pack -o dist debian-cloud\n"
+	"  banger kernel pack --catalog dist/kernels.json debian-cloud\n";
 
 static struct {
 	const char *dir, *name, *outdir, *catalog, *arch, *distro, *kver, *url;

@@ -35,7 +35,11 @@ const char kernel_pull_usage[] =
 	"\n"
 	"Certificates: $SSL_CERT_FILE, else the system bundle.\n"
 	"Exit: 0 installed (or already), 4 network, 5 verification failed,\n"
-	"6 system, 7 no such entry, 8 busy. See docs/kernel-catalog.md.\n";
+	"6 system, 7 no such entry, 8 busy. See docs/kernel-catalog.md.\n"
+	"\n"
+	"examples:\n"
+	"  banger kernel pull debian-cloud\n"
+	"  banger kernel pull --catalog ./kernels.json mykernel\n";
 
 static struct {
 	const char *name;

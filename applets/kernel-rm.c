@@ -23,7 +23,11 @@ const char kernel_rm_usage[] =
 	"Removes BANGER_HOME/kernels/NAME, waiting for a pull of the same kernel\n"
 	"to finish first. The directory is renamed away in one step and then\n"
 	"deleted, so a kernel is never seen half-removed.\n"
-	"Exit: 0 removed, 7 no such kernel.\n";
+	"Exit: 0 removed, 7 no such kernel.\n"
+	"\n"
+	"examples:\n"
+	"  banger kernel rm mine\n"
+	"  banger kernel rm mine other\n";
 
 static int rm_one(const struct store *s, const char *name, struct err *e)
 {

@@ -2,7 +2,7 @@
  *
  * usage: banger [-qv] APPLET [ARGS...]
  *        banger [-qv] NOUN VERB [ARGS...]    (banger vm run → vm-run)
- *        banger --list | --install DIR | --version | --help
+ *        banger --list | --install [--all] DIR | --version | --help
  *        APPLET [ARGS...]                    (through a symlink named APPLET
  *                                             or banger-APPLET)
  *
@@ -16,6 +16,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "path.h"
+#include "usage.h"
 
 #include <archive.h>
 #include <bearssl.h>
@@ -33,41 +34,85 @@
 #define HOST false
 #define GUEST true
 
-struct applet {
-	const char *name;
-	int (*main)(int argc, char **argv);
-	const char *usage;
-	const char *summary;
-	bool guest; /* runs inside the VM: its stderr is the serial console */
-};
-
-static const struct applet applets[] = {
+const struct applet applet_table[] = {
 #define APPLET(name, ident, where, summary) { name, ident##_main, ident##_usage, summary, where },
 #include "applets.h"
 #undef APPLET
 };
-#define NAPPLETS (sizeof(applets) / sizeof(applets[0]))
+const size_t applet_count = sizeof(applet_table) / sizeof(applet_table[0]);
 
 static const char banger_usage[] =
 	"usage: banger [-qv] APPLET [ARGS...]\n"
 	"       banger [-qv] NOUN VERB [ARGS...]    (banger vm run = vm-run)\n"
-	"       banger --list | --install DIR | --version | --help\n"
+	"       banger --list | --install [--all] DIR | --version | --help\n"
 	"\n"
 	"One binary: the host CLI, the guest init and the guest agent.\n"
-	"'banger APPLET --help' describes an applet.\n";
+	"Nouns: vm, image, kernel ('banger NOUN --help' lists the verbs); other\n"
+	"applets: agent, completion, doctor, initramfs ('banger --list': all).\n"
+	"'banger APPLET --help' describes an applet; -q and -v also work after\n"
+	"the applet's name. --install DIR links the host applets into DIR as\n"
+	"banger-APPLET (banger-vm-run, …), --all the guest ones too.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm run -- cat /etc/os-release\n"
+	"  banger doctor\n"
+	"  banger --install ~/.local/bin\n";
 
-int applet_not_implemented(void)
-{
-	log_error("not implemented yet");
-	return EXIT_NOTIMPL;
-}
+/* Examples for each noun's page ('banger vm --help'). */
+static const struct {
+	const char *noun, *examples;
+} noun_examples[] = {
+	{ "image", "  banger image pull debian:bookworm\n"
+		   "  banger image list --json\n"
+		   "  banger image prune\n" },
+	{ "kernel", "  banger kernel pull debian-cloud\n"
+		    "  banger kernel list --catalog\n"
+		    "  banger kernel prune\n" },
+	{ "vm", "  banger vm run -d --name web\n"
+		"  banger vm exec -it web -- bash\n"
+		"  banger vm rm -f web\n" },
+};
 
 static const struct applet *find(const char *name)
 {
-	for (size_t i = 0; i < NAPPLETS; i++)
-		if (!strcmp(applets[i].name, name))
-			return &applets[i];
+	for (size_t i = 0; i < applet_count; i++)
+		if (!strcmp(applet_table[i].name, name))
+			return &applet_table[i];
 	return NULL;
+}
+
+/* Takes the dispatcher's -q/-v (and --quiet/--verbose) out of the applet's
+ * own leading options, where docker habit puts them ('vm run -q …'), unless
+ * the applet's usage declares them itself. Stops where the applet's getopt
+ * would: at "--" or the first word that is not an option or its value. */
+static int take_loudness(const struct applet *a, int *argc, char **argv)
+{
+	struct usage_opt opts[USAGE_MAX_OPTS];
+	size_t n = usage_options(a->usage, opts, USAGE_MAX_OPTS);
+	int loud = 0, out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *w = argv[i];
+		const struct usage_opt *o = usage_find(opts, n, w);
+		bool q = !strcmp(w, "-q") || !strcmp(w, "--quiet");
+		bool v = !strcmp(w, "-v") || !strcmp(w, "--verbose");
+
+		if ((q || v) && !usage_find(opts, n, q ? "-q" : "-v")) {
+			loud += q ? -1 : 1;
+			continue;
+		}
+		argv[out++] = argv[i];
+		if (w[0] != '-' || !strcmp(w, "--")) {
+			while (++i < *argc)
+				argv[out++] = argv[i];
+			break;
+		}
+		if (o && o->arg == USAGE_VALUE && i + 1 < *argc)
+			argv[out++] = argv[++i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return loud;
 }
 
 /* Runs applet a with argv[0] set to its name; loud > 0 is -v, < 0 is -q. */
@@ -77,6 +122,8 @@ static int run(const struct applet *a, int argc, char **argv, int loud)
 	/* A serial console is a TTY, but its log is read as text (vm logs). */
 	if (a->guest)
 		log_set_color(false);
+	else
+		loud += take_loudness(a, &argc, argv);
 	for (; loud > 0; loud--)
 		log_more();
 	for (; loud < 0; loud++)
@@ -91,8 +138,8 @@ static int run(const struct applet *a, int argc, char **argv, int loud)
 
 static void list(void)
 {
-	for (size_t i = 0; i < NAPPLETS; i++)
-		printf("%-14s %s\n", applets[i].name, applets[i].summary);
+	for (size_t i = 0; i < applet_count; i++)
+		printf("%-14s %s\n", applet_table[i].name, applet_table[i].summary);
 }
 
 static void version(void)
@@ -111,9 +158,11 @@ static void version(void)
 	(void)br_sha256_init;
 }
 
-/* Links every applet into dir, pointing at this binary; an existing link is
- * replaced atomically (symlink beside it, then rename). */
-static int install(const char *dir)
+/* Links the host applets (all with --all) into dir as banger-NAME,
+ * pointing at this binary: "doctor" or "agent" alone would clash with other
+ * programs, and the guest's names (first-boot, vsock-agent) are for images.
+ * An existing link is replaced atomically (symlink beside it, then rename). */
+static int install(const char *dir, bool all)
 {
 	char self[LIMIT_PATH], link[LIMIT_PATH], tmp[LIMIT_PATH];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -125,9 +174,12 @@ static int install(const char *dir)
 		return EXIT_SYSTEM;
 	}
 	self[n] = '\0';
-	for (size_t i = 0; i < NAPPLETS; i++) {
-		if (path_join(link, sizeof(link), dir, applets[i].name, &e) < 0 ||
-		    path_joinf(tmp, sizeof(tmp), &e, dir, ".%s.%d", applets[i].name,
+	for (size_t i = 0; i < applet_count; i++) {
+		if (applet_table[i].guest && !all)
+			continue;
+		if (path_joinf(link, sizeof(link), &e, dir, "banger-%s", applet_table[i].name) <
+			    0 ||
+		    path_joinf(tmp, sizeof(tmp), &e, dir, ".banger-%s.%d", applet_table[i].name,
 			       (int)getpid()) < 0) {
 			log_error("%s", e.msg);
 			return e.code;
@@ -143,23 +195,34 @@ static int install(const char *dir)
 	return EXIT_OK;
 }
 
-/* "vm" names a noun when some applet is "vm-…"; then list its verbs. */
-static bool noun_help(const char *noun)
+/* "vm" names a noun when some applet is "vm-…". Its page lists the verbs
+ * with their summaries, then examples; false when it is no noun. */
+static bool noun_page(const char *noun, FILE *out)
 {
 	size_t len = strlen(noun);
 	bool any = false;
 
-	for (size_t i = 0; i < NAPPLETS; i++) {
-		if (strncmp(applets[i].name, noun, len) || applets[i].name[len] != '-')
+	for (size_t i = 0; i < applet_count; i++) {
+		if (strncmp(applet_table[i].name, noun, len) || applet_table[i].name[len] != '-')
 			continue;
 		if (!any)
-			fprintf(stderr, "verbs of '%s':", noun);
-		fprintf(stderr, " %s", applets[i].name + len + 1);
+			fprintf(out, "usage: banger %s VERB [ARGS...]\n\nverbs:\n", noun);
+		fprintf(out, "  %-9s %s\n", applet_table[i].name + len + 1,
+			applet_table[i].summary);
 		any = true;
 	}
-	if (any)
-		fputc('\n', stderr);
-	return any;
+	if (!any)
+		return false;
+	fprintf(out, "\n'banger %s VERB --help' describes a verb.\n", noun);
+	for (size_t i = 0; i < sizeof(noun_examples) / sizeof(noun_examples[0]); i++)
+		if (!strcmp(noun_examples[i].noun, noun))
+			fprintf(out, "\nexamples:\n%s", noun_examples[i].examples);
+	return true;
+}
+
+static bool is_help(const char *w)
+{
+	return !strcmp(w, "--help") || !strcmp(w, "-h") || !strcmp(w, "help");
 }
 
 static int multiplexer(int argc, char **argv)
@@ -185,11 +248,13 @@ static int multiplexer(int argc, char **argv)
 			version();
 			return EXIT_OK;
 		} else if (!strcmp(o, "--install")) {
-			if (i + 1 >= argc) {
+			bool all = i + 1 < argc && !strcmp(argv[i + 1], "--all");
+
+			if (i + 1 + all >= argc) {
 				log_error("--install needs a directory (see 'banger --help')");
 				return EXIT_USAGE;
 			}
-			return install(argv[i + 1]);
+			return install(argv[i + 1 + all], all);
 		} else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
 			fputs(banger_usage, stdout);
 			return EXIT_OK;
@@ -202,10 +267,27 @@ static int multiplexer(int argc, char **argv)
 		fputs(banger_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[i], "help") && i + 1 < argc && (a = find(argv[i + 1]))) {
-		fputs(a->usage, stdout);
-		return EXIT_OK;
+	/* help APPLET, help NOUN [VERB], NOUN help [VERB], NOUN --help */
+	if (!strcmp(argv[i], "help") && i + 1 < argc) {
+		i++;
+		if (i + 1 < argc &&
+		    snprintf(joined, sizeof(joined), "%s-%s", argv[i], argv[i + 1]) <
+			    (int)sizeof(joined) &&
+		    (a = find(joined)))
+			return fputs(a->usage, stdout) < 0 ? EXIT_SYSTEM : EXIT_OK;
+		if ((a = find(argv[i])))
+			return fputs(a->usage, stdout) < 0 ? EXIT_SYSTEM : EXIT_OK;
+		if (noun_page(argv[i], stdout))
+			return EXIT_OK;
+		log_error("no applet or noun '%s' (see 'banger --list')", argv[i]);
+		return EXIT_USAGE;
 	}
+	if (!find(argv[i]) && i + 1 < argc && !strcmp(argv[i + 1], "help") && i + 2 < argc &&
+	    snprintf(joined, sizeof(joined), "%s-%s", argv[i], argv[i + 2]) < (int)sizeof(joined) &&
+	    (a = find(joined)))
+		return fputs(a->usage, stdout) < 0 ? EXIT_SYSTEM : EXIT_OK;
+	if (!find(argv[i]) && i + 1 < argc && is_help(argv[i + 1]) && noun_page(argv[i], stdout))
+		return EXIT_OK;
 
 	int shift = 0;
 	if ((a = find(argv[i]))) {
@@ -218,11 +300,15 @@ static int multiplexer(int argc, char **argv)
 	}
 	if (a)
 		return run(a, argc - shift, argv + shift, loud);
-	if (noun_help(argv[i]))
-		log_error("%s: unknown verb '%s' (see 'banger --list')", argv[i],
-			  i + 1 < argc ? argv[i + 1] : "");
-	else
+	if (noun_page(argv[i], stderr)) {
+		if (i + 1 < argc)
+			log_error("%s: unknown verb '%s' (see 'banger %s --help')", argv[i],
+				  argv[i + 1], argv[i]);
+		else
+			log_error("%s: give a verb (see 'banger %s --help')", argv[i], argv[i]);
+	} else {
 		log_error("unknown applet '%s' (see 'banger --list')", argv[i]);
+	}
 	return EXIT_USAGE;
 }
 

@@ -3,14 +3,16 @@
  * Its usage, the text --help prints, is vm_cp_usage[] below.
  */
 #include "applet.h"
+#include "agent/agent.h"
 #include "err.h"
 #include "exitcode.h"
 #include "path.h"
 #include "store.h"
+#include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
-#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,7 +23,11 @@ const char vm_cp_usage[] =
 	"One of SRC and DST is NAME:PATH, a path in VM NAME; the other a local\n"
 	"path, or '-' for stdin/stdout. Into the guest the file is installed\n"
 	"atomically with the local file's mode (or -m MODE, octal); out of it the\n"
-	"local file appears whole or not at all. Through 'banger agent put/get'.\n";
+	"local file appears whole or not at all.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm cp ./app.conf web:/etc/app.conf\n"
+	"  banger vm cp web:/var/log/syslog .\n";
 
 /* "NAME:PATH" with a valid VM name and an absolute PATH: splits it. A local
  * path like ./a:b or /x:y is not one. */
@@ -42,27 +48,25 @@ static bool guest_path(char *arg, char **path)
 
 int vm_cp_main(int argc, char **argv)
 {
-	char exe[LIMIT_PATH], opt[16], sock[LIMIT_PATH];
-	const char *mode = NULL;
 	char *src, *dst, *remote, *name;
+	struct agent_addr addr;
+	long mode = -1;
 	bool put;
 	struct vm_config c;
 	struct vm_paths p;
 	struct store s;
 	struct err e;
-	const char *av[12];
-	int o, n = 0;
-	ssize_t len;
+	int o, rc;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+m:")) != -1) {
-		char *end;
+	while ((o = xgetopt(argc, argv, "+m:")) != -1) {
+		uint64_t v;
 
 		if (o != 'm')
 			die_usage("unknown option");
-		if (strtol(optarg, &end, 8) < 0 || *end || !*optarg)
+		if (parse_u64(optarg, 8, 07777, &v) < 0)
 			die_usage("-m wants an octal mode, not '%s'", optarg);
-		mode = optarg;
+		mode = (long)v;
 	}
 	if (argc - optind != 2)
 		die_usage("give SRC and DST, one of them NAME:PATH");
@@ -87,24 +91,16 @@ int vm_cp_main(int argc, char **argv)
 		die_err(&e);
 	if (vm_status_get(&p, NULL) != VM_RUNNING)
 		die(EXIT_NO, "VM '%s' is not running — 'banger vm start %s'", c.name, c.name);
-	if (vm_agent_option(&p, &c, opt, sock, sizeof(sock), &e) < 0)
+	if (vm_agent_address(&p, &c, &addr, &e) < 0)
 		die_err(&e);
-	av[n++] = "banger";
-	av[n++] = "agent";
-	av[n++] = put ? "put" : "get";
-	av[n++] = opt;
-	av[n++] = sock;
-	if (put && mode) {
-		av[n++] = "-m";
-		av[n++] = mode;
-	}
-	av[n++] = put ? src : remote;
-	av[n++] = put ? remote : dst;
-	av[n] = NULL;
-	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len < 0)
-		die(EXIT_SYSTEM, "/proc/self/exe: %s", strerror(errno));
-	exe[len] = '\0';
-	execv(exe, (char *const *)av);
-	die(EXIT_SYSTEM, "%s: cannot run: %s", exe, strerror(errno));
+	if (put)
+		rc = agent_put(&addr, VM_AGENT_TIMEOUT_MS,
+			       strcmp(src, "-") ? xopen(src, O_RDONLY | O_CLOEXEC, 0) : 0, remote,
+			       mode, -1, -1, &e);
+	else
+		rc = agent_get(&addr, VM_AGENT_TIMEOUT_MS, remote, strcmp(dst, "-") ? dst : NULL, 1,
+			       &e);
+	if (rc < 0)
+		die_err(&e);
+	return EXIT_OK;
 }

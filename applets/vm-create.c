@@ -37,7 +37,11 @@ const char vm_create_usage[] =
 	"  --jail           run Firecracker under its jailer\n"
 	"  --init MODE      auto (the image's systemd, else banger's minimal init),\n"
 	"                   systemd (installed with the package manager if missing),\n"
-	"                   minimal; the guest's banger.init (docs/first-boot.md)\n";
+	"                   minimal; the guest's banger.init (docs/first-boot.md)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm create --name web\n"
+	"  banger vm create --name big --cpus 4 --memory 4G --disk-size 10G\n";
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, 0 },
@@ -66,7 +70,7 @@ int vm_create_main(int argc, char **argv)
 	err_init(&e);
 	vm_config_defaults(&c, "");
 	c.vmm[0] = c.net[0] = '\0';
-	while ((o = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+", opts, &idx)) != -1) {
 		if (o != 0)
 			die_usage("unknown option");
 		if (vm_config_option(&c, opts[idx].name, optarg, &e) < 0)

@@ -3,6 +3,7 @@
  * Its usage, the text --help prints, is vm_exec_usage[] below.
  */
 #include "applet.h"
+#include "agent/agent.h"
 #include "err.h"
 #include "exitcode.h"
 #include "store.h"
@@ -10,75 +11,86 @@
 #include "vm/vm.h"
 #include "xfuncs.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 const char vm_exec_usage[] =
-	"usage: vm-exec [-t] [-e NAME=VALUE]... [-w DIR] [-u USER] [--timeout SECS] NAME [--]\n"
+	"usage: vm-exec [-it] [-e NAME=VALUE]... [-w DIR] [-u USER] [--timeout SECS] NAME [--]\n"
 	"               CMD [ARGS...]\n"
 	"\n"
 	"Stdin, stdout, stderr and the exit code pass through (128+N when the\n"
 	"command was killed by signal N, 127 when it was not found); Ctrl-C and\n"
 	"other signals are forwarded. Talks to the agent over the VM's\n"
-	"virtio-serial socket (QEMU) or hybrid vsock socket (Firecracker), through\n"
-	"'banger agent exec'. The environment, directory and user are the VM's\n"
-	"(its image's config and vm run's -e/-w/-u), then these options.\n"
+	"virtio-serial socket (QEMU) or hybrid vsock socket (Firecracker). The\n"
+	"environment, directory and user are the VM's (its image's config and\n"
+	"vm run's -e/-w/-u), then these options.\n"
 	"\n"
-	"  -t              run on a pseudo-terminal (interactive programs)\n"
+	"  -i              keep stdin attached (it always is: accepted for docker's -i)\n"
+	"  -t              run on a pseudo-terminal (interactive programs; -it as in\n"
+	"                  docker)\n"
 	"  -e NAME=VALUE   add to (or override in) the command's environment\n"
 	"  -w DIR          working directory in the guest\n"
 	"  -u USER         run as USER (default: the VM's, else root)\n"
-	"  --timeout SECS  how long to wait for the agent to answer (default 10)\n";
+	"  --timeout SECS  how long to wait for the agent to answer (default 10)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm exec web -- cat /etc/hostname\n"
+	"  banger vm exec -it web -- bash\n"
+	"  echo hi | banger vm exec -i web -- tr a-z A-Z\n";
 
 static const struct option opts[] = {
-	{ "tty", no_argument, NULL, 't' },	     { "env", required_argument, NULL, 'e' },
-	{ "workdir", required_argument, NULL, 'w' }, { "user", required_argument, NULL, 'u' },
-	{ "timeout", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "workdir", required_argument, NULL, 'w' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ NULL, 0, NULL, 0 },
 };
 
 int vm_exec_main(int argc, char **argv)
 {
-	char exe[LIMIT_PATH], opt[16], sock[LIMIT_PATH];
+	struct agent_exec_opts x = { .in_fd = 0, .out_fd = 1, .err_fd = 2 };
 	static struct vm_config c;
+	static struct strlist given; /* -e, laid over the VM's environment */
+	const char **env;
+	struct agent_addr addr;
 	struct vm_paths p;
 	struct store s;
 	struct err e;
-	const char **env = xcalloc((size_t)argc + 1, sizeof(*env));
-	const char *workdir = NULL, *user = NULL, *timeout = NULL;
-	const char **av;
-	bool tty = false;
-	int o, n = 0, nenv = 0;
-	ssize_t len;
+	int o, status, timeout_ms = VM_AGENT_TIMEOUT_MS;
+	char *end;
+	long v;
 
 	err_init(&e);
-	while ((o = getopt_long(argc, argv, "+te:w:u:", opts, NULL)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+ite:w:u:", opts, NULL)) != -1) {
 		switch (o) {
+		case 'i':
+			break;
 		case 't':
-			tty = true;
+			x.tty = true;
 			break;
 		case 'e':
+			/* Over the VM's environment: the last setting of a name wins. */
 			if (!strchr(optarg, '='))
 				die_usage("-e wants NAME=VALUE, not '%s'", optarg);
-			env[nenv++] = optarg;
+			if (strlist_setenv(&given, optarg, "-e", &e) < 0)
+				die_usage("%s", e.msg);
 			break;
 		case 'w':
-			workdir = optarg;
+			x.cwd = optarg;
 			break;
 		case 'u':
-			user = optarg;
+			x.user = optarg;
 			break;
-		case 'T': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
+		case 'T':
+			v = strtol(optarg, &end, 10);
 			if (*end || end == optarg || v < 1 || v > 3600)
 				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
-			timeout = optarg;
+			timeout_ms = (int)v * 1000;
 			break;
-		}
 		default:
 			die_usage("unknown option");
 		}
@@ -88,6 +100,9 @@ int vm_exec_main(int argc, char **argv)
 	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[optind], &p, &e) < 0 ||
 	    vm_config_load(&p, &c, &e) < 0)
 		die_err(&e);
+	for (const char *kv = strlist_next(&given, NULL); kv; kv = strlist_next(&given, kv))
+		if (strlist_setenv(&c.env, kv, "-e", &e) < 0)
+			die_usage("%s", e.msg);
 	optind++;
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
@@ -95,50 +110,18 @@ int vm_exec_main(int argc, char **argv)
 		die_usage("no command to run");
 	if (vm_status_get(&p, NULL) != VM_RUNNING)
 		die(EXIT_NO, "VM '%s' is not running — 'banger vm start %s'", c.name, c.name);
-	if (vm_agent_option(&p, &c, opt, sock, sizeof(sock), &e) < 0)
+	if (vm_agent_address(&p, &c, &addr, &e) < 0)
 		die_err(&e);
-	/* The VM's settings first, the command line's after: the agent applies
-	 * the environment in order, so -e overrides. */
-	if (!workdir && c.workdir[0])
-		workdir = c.workdir;
-	if (!user && c.user[0])
-		user = c.user;
-	av = xcalloc((size_t)argc + (size_t)c.env.n * 2 + (size_t)nenv * 2 + 16, sizeof(*av));
-	av[n++] = "banger";
-	av[n++] = "agent";
-	av[n++] = "exec";
-	av[n++] = opt;
-	av[n++] = sock;
-	if (timeout) {
-		av[n++] = "--timeout";
-		av[n++] = timeout;
-	}
-	if (tty)
-		av[n++] = "-t";
-	for (const char *v = strlist_next(&c.env, NULL); v; v = strlist_next(&c.env, v)) {
-		av[n++] = "-e";
-		av[n++] = v;
-	}
-	for (int i = 0; i < nenv; i++) {
-		av[n++] = "-e";
-		av[n++] = env[i];
-	}
-	if (workdir) {
-		av[n++] = "-w";
-		av[n++] = workdir;
-	}
-	if (user) {
-		av[n++] = "-u";
-		av[n++] = user;
-	}
-	av[n++] = "--";
-	while (optind < argc)
-		av[n++] = argv[optind++];
-	av[n] = NULL;
-	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len < 0)
-		die(EXIT_SYSTEM, "/proc/self/exe: %s", strerror(errno));
-	exe[len] = '\0';
-	execv(exe, (char *const *)av);
-	die(EXIT_SYSTEM, "%s: cannot run: %s", exe, strerror(errno));
+	env = xcalloc((size_t)c.env.n + 1, sizeof(*env));
+	strlist_ptrs(&c.env, env);
+	x.argv = (const char *const *)argv + optind;
+	x.env = c.env.n ? env : NULL;
+	if (!x.cwd && c.workdir[0])
+		x.cwd = c.workdir;
+	if (!x.user && c.user[0])
+		x.user = c.user;
+	x.term = getenv("TERM");
+	if (agent_exec(&addr, timeout_ms, &x, &status, &e) < 0)
+		die_err(&e);
+	return status;
 }

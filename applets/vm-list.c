@@ -19,12 +19,18 @@
 #include <string.h>
 
 const char vm_list_usage[] =
-	"usage: vm-list [--json]\n"
+	"usage: vm-list [-q] [--json]\n"
 	"\n"
 	"One line a VM: NAME STATE VMM ADDRESS CPUS MEMORY IMAGE KERNEL. STATE is\n"
 	"created, running, stopped, or dead: recorded as running but its VMM\n"
-	"process is gone (a note on stderr says so and how to look). --json prints\n"
-	"an array of objects (config.json's fields plus \"state\" and \"pid\").\n";
+	"process is gone (a note on stderr says so and how to look). -q prints\n"
+	"only the names, one a line. --json prints an array of objects\n"
+	"(config.json's fields plus \"state\" and \"pid\"). vm-ps is the same.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm list\n"
+	"  banger vm list --json | jq -r '.[] | select(.state == \"running\") | .name'\n"
+	"  banger vm list -q\n";
 
 static int cmp(const void *a, const void *b)
 {
@@ -35,7 +41,7 @@ int vm_list_main(int argc, char **argv)
 {
 	char dir[LIMIT_PATH], **names = NULL;
 	size_t n = 0;
-	bool json = false;
+	bool json = false, names_only = false;
 	cJSON *arr = NULL;
 	struct dirent *de;
 	struct store s;
@@ -46,6 +52,8 @@ int vm_list_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
+		else if (!strcmp(argv[i], "-q"))
+			names_only = true;
 		else
 			die_usage("unknown argument '%s'", argv[i]);
 	}
@@ -65,7 +73,7 @@ int vm_list_main(int argc, char **argv)
 		qsort(names, n, sizeof(*names), cmp);
 	if (json)
 		arr = cJSON_CreateArray();
-	else
+	else if (!names_only)
 		printf("%-20s %-8s %-12s %-15s %4s %7s %-16s %s\n", "NAME", "STATE", "VMM",
 		       "ADDRESS", "CPUS", "MEMORY", "IMAGE", "KERNEL");
 	for (size_t i = 0; i < n; i++) {
@@ -94,6 +102,8 @@ int vm_list_main(int argc, char **argv)
 			    !cJSON_AddNumberToObject(o, "pid", st == VM_RUNNING ? pid : 0))
 				die(EXIT_SYSTEM, "out of memory");
 			cJSON_AddItemToArray(arr, o);
+		} else if (names_only) {
+			printf("%s\n", c.name);
 		} else {
 			char mem[16];
 

@@ -18,7 +18,11 @@
 
 const char vm_logs_usage[] = "usage: vm-logs [-f] NAME\n"
 			     "\n"
-			     "-f follows the log as it grows until the VM stops (or Ctrl-C).\n";
+			     "-f follows the log as it grows until the VM stops (or Ctrl-C).\n"
+			     "\n"
+			     "examples:\n"
+			     "  banger vm logs web\n"
+			     "  banger vm logs -f web\n";
 
 /* Copies what is left of fd to stdout; 0 at end of file. */
 static int drain(int fd, const char *what)
@@ -45,7 +49,7 @@ int vm_logs_main(int argc, char **argv)
 	int o, fd;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+f")) != -1) {
+	while ((o = xgetopt(argc, argv, "+f")) != -1) {
 		if (o != 'f')
 			die_usage("unknown option");
 		follow = true;

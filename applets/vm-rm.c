@@ -18,10 +18,17 @@
 const char vm_rm_usage[] =
 	"usage: vm-rm [-f] NAME...\n"
 	"\n"
-	"A running VM is stopped first (orderly, then forced). Its tap device, NAT\n"
-	"rules and address lease go, and the bridge too once no VM holds a lease.\n"
-	"-f: a VM that does not exist is not an error, and one whose config.json\n"
-	"is damaged is removed anyway.\n";
+	"A running VM is stopped first (orderly, then forced after 15 seconds).\n"
+	"Its tap device, NAT rules and address lease go, and the bridge too once\n"
+	"no VM of any store holds a lease on it. -f, as in docker rm -f: a running\n"
+	"VM is killed instead (SIGTERM to its VMM, SIGKILL after 2 seconds), a VM\n"
+	"that does not exist is not an error, and one whose config.json is\n"
+	"damaged is removed anyway.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm rm web\n"
+	"  banger vm rm -f web db\n"
+	"  banger vm ps -q | xargs banger vm rm -f\n";
 
 int vm_rm_main(int argc, char **argv)
 {
@@ -31,7 +38,7 @@ int vm_rm_main(int argc, char **argv)
 	struct err e;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+f")) != -1) {
+	while ((o = xgetopt(argc, argv, "+f")) != -1) {
 		if (o != 'f')
 			die_usage("unknown option");
 		force = true;
@@ -62,7 +69,10 @@ int vm_rm_main(int argc, char **argv)
 				log_error("%s", e.msg);
 				rc = e.code;
 			}
-		} else if (e.code || vm_remove(&s, &p, &c, &e) < 0) {
+		} else if (e.code ||
+			   (force && vm_status_get(&p, NULL) == VM_RUNNING &&
+			    vm_stop(&p, &c, 0, true, &e) < 0) ||
+			   vm_remove(&s, &p, &c, &e) < 0) {
 			if (!(force && e.code == EXIT_NOTFOUND)) {
 				log_error("%s", e.msg);
 				rc = e.code;

@@ -3,6 +3,7 @@
  * Its usage, the text --help prints, is vm_run_usage[] below.
  */
 #include "applet.h"
+#include "agent/agent.h"
 #include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
@@ -13,6 +14,7 @@
 #include "path.h"
 #include "store.h"
 #include "strlist.h"
+#include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -58,7 +60,12 @@ const char vm_run_usage[] =
 	"  -u, --user USER   run as USER (NAME, UID or UID:GID)\n"
 	"  --entrypoint CMD  replaces the image's Entrypoint (and drops its Cmd)\n"
 	"  --timeout SECS    how long to wait for the guest agent (default 120)\n"
-	"  --no-wait         with -d: return once the VMM started, without waiting\n";
+	"  --no-wait         with -d: return once the VMM started, without waiting\n"
+	"\n"
+	"examples:\n"
+	"  banger vm run -- cat /etc/os-release\n"
+	"  banger vm run -d --name web --nat\n"
+	"  banger vm run --rm --image alpine:3 -- sh -c \"uname -a\"\n";
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, 0 },
@@ -313,56 +320,43 @@ static void apply_image_config(char **cmd, int ncmd)
 	}
 }
 
-/* The guest side, through the agent applet: wait until the agent answers,
- * then run the command, or a login shell (bash if the guest has it) on a
- * terminal when we have one. */
+/* The guest side, in this process: wait until the agent answers, then run
+ * the command (run.argv, with the VM's env, workdir and user), or a login
+ * shell (bash if the guest has it) on a terminal when we have one. Signals
+ * go to the guest meanwhile (lib/agent blocks them), so we live on to stop
+ * or remove the VM. */
 static int in_guest(bool cli_cmd)
 {
-	static const char shell[] = "command -v bash >/dev/null && exec bash -l; exec sh -l";
-	char opt[16], sock[LIMIT_PATH];
-	const char **av = xcalloc((size_t)run.argv.n + (size_t)run.c.env.n * 2 + 20, sizeof(*av));
+	static const char *const shell[] = {
+		"/bin/sh", "-c", "command -v bash >/dev/null && exec bash -l; exec sh -l", NULL
+	};
+	struct agent_exec_opts x = { .in_fd = 0, .out_fd = 1, .err_fd = 2 };
+	const char **argv = xcalloc((size_t)run.argv.n + 1, sizeof(*argv));
+	const char **env = xcalloc((size_t)run.c.env.n + 1, sizeof(*env));
+	struct agent_addr addr;
 	struct err e;
-	int n = 0, rc;
+	int status;
 
 	err_init(&e);
-	if (vm_agent_option(&run.p, &run.c, opt, sock, sizeof(sock), &e) < 0)
+	if (vm_agent_address(&run.p, &run.c, &addr, &e) < 0)
 		die_err(&e);
 	if (vm_wait_agent(&run.p, &run.c, run.timeout_s * 1000, &e) < 0) {
 		log_error("%s", e.msg);
-		free(av);
 		return e.code;
 	}
-	av[n++] = "banger";
-	av[n++] = "agent";
-	av[n++] = "exec";
-	av[n++] = opt;
-	av[n++] = sock;
-	if (isatty(0) && (!cli_cmd || isatty(1)))
-		av[n++] = "-t";
-	for (const char *p = strlist_next(&run.c.env, NULL); p; p = strlist_next(&run.c.env, p)) {
-		av[n++] = "-e";
-		av[n++] = p;
+	strlist_ptrs(&run.argv, argv);
+	strlist_ptrs(&run.c.env, env);
+	x.tty = isatty(0) && (!cli_cmd || isatty(1));
+	x.term = getenv("TERM");
+	x.argv = run.argv.n ? argv : shell;
+	x.env = run.c.env.n ? env : NULL;
+	x.cwd = run.c.workdir[0] ? run.c.workdir : NULL;
+	x.user = run.c.user[0] ? run.c.user : NULL;
+	if (agent_exec(&addr, VM_AGENT_TIMEOUT_MS, &x, &status, &e) < 0) {
+		log_error("%s", e.msg);
+		return e.code;
 	}
-	if (run.c.workdir[0]) {
-		av[n++] = "-w";
-		av[n++] = run.c.workdir;
-	}
-	if (run.c.user[0]) {
-		av[n++] = "-u";
-		av[n++] = run.c.user;
-	}
-	av[n++] = "--";
-	if (run.argv.n) {
-		n += strlist_ptrs(&run.argv, av + n);
-	} else {
-		av[n++] = "/bin/sh";
-		av[n++] = "-c";
-		av[n++] = shell;
-	}
-	av[n] = NULL;
-	rc = self(av, false);
-	free(av);
-	return rc;
+	return status;
 }
 
 int vm_run_main(int argc, char **argv)
@@ -372,13 +366,12 @@ int vm_run_main(int argc, char **argv)
 	enum vm_copy_how how;
 	int o, idx, rc, lock;
 	bool default_image;
-	char *end;
 
 	err_init(&e);
 	vm_config_defaults(&run.c, "");
 	run.c.vmm[0] = run.c.net[0] = '\0';
 	run.timeout_s = 120;
-	while ((o = getopt_long(argc, argv, "+de:w:u:", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+de:w:u:", opts, &idx)) != -1) {
 		if (o == 'd') {
 			run.detach = true;
 		} else if (o == 'r') {
@@ -397,9 +390,9 @@ int vm_run_main(int argc, char **argv)
 		} else if (o == 'P') {
 			run.entrypoint = optarg;
 		} else if (o == 't') {
-			long v = strtol(optarg, &end, 10);
+			uint64_t v;
 
-			if (*end || end == optarg || v < 1 || v > 3600)
+			if (parse_u64(optarg, 10, 3600, &v) < 0 || !v)
 				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
 			run.timeout_s = (int)v;
 		} else if (o == 0 && !strcmp(opts[idx].name, "image") &&

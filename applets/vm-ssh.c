@@ -8,9 +8,9 @@
 #include "path.h"
 #include "store.h"
 #include "vm/vm.h"
+#include "proc.h"
 #include "xfuncs.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,11 @@ const char vm_ssh_usage[] =
 	"the ssh program. For commands without SSH, see vm-exec.\n"
 	"\n"
 	"  -i KEY   identity file (private key)\n"
-	"  -l USER  user in the guest (default root)\n";
+	"  -l USER  user in the guest (default root)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm ssh web\n"
+	"  banger vm ssh -l admin web -- uptime\n";
 
 int vm_ssh_main(int argc, char **argv)
 {
@@ -41,7 +45,7 @@ int vm_ssh_main(int argc, char **argv)
 	int o, n = 0;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+i:l:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+i:l:")) != -1) {
 		if (o == 'i')
 			key = optarg;
 		else if (o == 'l')
@@ -88,7 +92,6 @@ int vm_ssh_main(int argc, char **argv)
 		if (i > optind + 1 || strcmp(argv[i], "--"))
 			av[n++] = argv[i];
 	av[n] = NULL;
-	execvp(av[0], av);
-	die(errno == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM, "%s: cannot run: %s%s", av[0],
-	    strerror(errno), errno == ENOENT ? " — install openssh-client" : "");
+	proc_exec((const char *const *)av, &e);
+	die(e.code, "%s%s", e.msg, e.code == EXIT_NOTFOUND ? " — install openssh-client" : "");
 }

@@ -24,7 +24,11 @@ const char vm_start_usage[] =
 	"for Firecracker starts with QEMU, saying so, when /dev/kvm is not usable.\n"
 	"\n"
 	"  --no-wait       return once the VMM has accepted the configuration\n"
-	"  --timeout SECS  how long to wait for the agent (default 120)\n";
+	"  --timeout SECS  how long to wait for the agent (default 120)\n"
+	"\n"
+	"examples:\n"
+	"  banger vm start web\n"
+	"  banger vm start web && banger vm exec web -- uptime\n";
 
 static const struct option opts[] = {
 	{ "no-wait", no_argument, NULL, 'W' },
@@ -44,7 +48,7 @@ int vm_start_main(int argc, char **argv)
 	int lock, o;
 
 	err_init(&e);
-	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		if (o == 'W') {
 			wait = false;
 		} else if (o == 't') {

@@ -7,6 +7,7 @@
 #include "exitcode.h"
 #include "lock.h"
 #include "store.h"
+#include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -19,7 +20,11 @@ const char vm_stop_usage[] =
 	"Asks the guest to power off (Ctrl-Alt-Del through Firecracker, the ACPI\n"
 	"power button through QEMU) and waits; after SECONDS (default 15) the VMM\n"
 	"gets SIGTERM, then SIGKILL. -f skips the orderly part. Stopping a VM that\n"
-	"is not running answers 1.\n";
+	"is not running answers 1.\n"
+	"\n"
+	"examples:\n"
+	"  banger vm stop web\n"
+	"  banger vm stop -t 0 web\n";
 
 int vm_stop_main(int argc, char **argv)
 {
@@ -29,16 +34,14 @@ int vm_stop_main(int argc, char **argv)
 	struct vm_paths p;
 	struct store s;
 	struct err e;
-	char *end;
-	long v;
+	uint64_t v;
 
 	err_init(&e);
-	while ((o = getopt(argc, argv, "+ft:")) != -1) {
+	while ((o = xgetopt(argc, argv, "+ft:")) != -1) {
 		if (o == 'f') {
 			force = true;
 		} else if (o == 't') {
-			v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 0 || v > 3600)
+			if (parse_u64(optarg, 10, 3600, &v) < 0)
 				die_usage("-t '%s': give seconds from 0 to 3600", optarg);
 			timeout_ms = (int)v * 1000;
 		} else {

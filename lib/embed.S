@@ -16,5 +16,6 @@ EMBED unit_first_boot, "config/systemd/banger-first-boot.service"
 EMBED unit_vsock_agent, "config/systemd/banger-vsock-agent.service"
 EMBED kernels_catalog, "config/kernels.json"
 EMBED images_catalog, "config/images.json"
+EMBED debian_keyring, "config/debian-archive-keyring.gpg"
 
 	.section .note.GNU-stack,"",@progbits

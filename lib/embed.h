@@ -27,5 +27,6 @@ EMBED_DECLARE(unit_first_boot)
 EMBED_DECLARE(unit_vsock_agent)
 EMBED_DECLARE(kernels_catalog)
 EMBED_DECLARE(images_catalog)
+EMBED_DECLARE(debian_keyring)
 
 #endif

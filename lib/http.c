@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -72,10 +74,24 @@ static void sleep_ms(unsigned ms)
 	}
 }
 
-static bool is_loopback(const char *host)
+bool http_host_is_loopback(const char *host, size_t len)
 {
-	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]") ||
-	       !strcmp(host, "::1");
+	char h[INET6_ADDRSTRLEN + 2];
+	unsigned char a[16];
+
+	if (len >= sizeof(h))
+		return false;
+	memcpy(h, host, len);
+	h[len] = '\0';
+	if (!strcmp(h, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, h, a) == 1)
+		return a[0] == 127;
+	if (len > 2 && h[0] == '[' && h[len - 1] == ']') {
+		h[len - 1] = '\0';
+		return inet_pton(AF_INET6, h + 1, a) == 1 && !memcmp(a, &in6addr_loopback, 16);
+	}
+	return inet_pton(AF_INET6, h, a) == 1 && !memcmp(a, &in6addr_loopback, 16);
 }
 
 /* Refuses URLs that would weaken trust; sets *https. */
@@ -98,7 +114,8 @@ static int check_url(const struct http_req *req, bool *https, struct err *e)
 	} else if (!strcmp(scheme, "http")) {
 		if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 			host = NULL;
-		if (!req->allow_http && !req->unix_socket && !(host && is_loopback(host)))
+		if (!req->allow_http && !req->unix_socket &&
+		    !(host && http_host_is_loopback(host, strlen(host))))
 			rc = err_set(e, EXIT_USAGE,
 				     "%s: plain HTTP refused — use https:// (or --insecure if you "
 				     "trust the network)",
@@ -128,30 +145,62 @@ static bool take_header(char *dst, size_t size, const char *v, size_t len)
 	return true;
 }
 
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+/* strcspn for bytes that are not NUL-terminated. */
+static size_t strcspn_n(const char *p, size_t n, const char *reject)
 {
-	struct http_stream *s = ud;
-	struct http_resp *r = s->resp;
-	size_t n = size * nmemb, name_len;
+	size_t i = 0;
+
+	while (i < n && p[i] && !memchr(reject, p[i], strlen(reject)))
+		i++;
+	return i;
+}
+
+/* The value of Content-Length: decimal digits only, then blanks up to the
+ * line's end (v is not NUL-terminated, so strtoull cannot be used); no sign,
+ * not empty, no overflow. */
+static bool content_length(const char *v, size_t len, uint64_t *out)
+{
+	uint64_t x = 0;
+	size_t i = 0;
+
+	for (; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
+		unsigned d = (unsigned)(v[i] - '0');
+
+		if (x > (UINT64_MAX - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	if (!i)
+		return false;
+	for (; i < len; i++)
+		if (v[i] != ' ' && v[i] != '\t' && v[i] != '\r' && v[i] != '\n')
+			return false;
+	*out = x;
+	return true;
+}
+
+bool http_header_take(struct http_resp *r, const char *p, size_t n, char *fail, size_t fsize)
+{
+	size_t name_len;
 	const char *colon, *v;
 
 	if (n > LIMIT_HTTP_HEADER) {
-		snprintf(s->hdr_fail, sizeof(s->hdr_fail),
-			 "a response header is longer than %d bytes", LIMIT_HTTP_HEADER);
-		return 0;
+		snprintf(fail, fsize, "a response header is longer than %d bytes",
+			 LIMIT_HTTP_HEADER);
+		return false;
 	}
 	if (n > 5 && !strncmp(p, "HTTP/", 5)) {
 		/* A new response (after a redirect or 100): forget the last one. */
 		memset(r, 0, sizeof(*r));
 		r->content_length = UINT64_MAX;
-		return n;
+		return true;
 	}
 	colon = memchr(p, ':', n);
 	if (!colon)
-		return n;
+		return true;
 	name_len = (size_t)(colon - p);
 	v = colon + 1;
-	while (v < p + n && *v == ' ')
+	while (v < p + n && (*v == ' ' || *v == '\t'))
 		v++;
 #define IS(h) (name_len == sizeof(h) - 1 && !strncasecmp(p, h, name_len))
 #define TAKE(field) take_header(r->field, sizeof(r->field), v, (size_t)(p + n - v))
@@ -159,15 +208,27 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	    (IS("www-authenticate") && !TAKE(www_authenticate)) ||
 	    (IS("docker-content-digest") && !TAKE(digest)) ||
 	    (IS("retry-after") && !TAKE(retry_after))) {
-		snprintf(s->hdr_fail, sizeof(s->hdr_fail), "response header '%.*s' is too long",
-			 (int)name_len, p);
-		return 0;
+		snprintf(fail, fsize, "response header '%.*s' is too long", (int)name_len, p);
+		return false;
 	}
-	if (IS("content-length"))
-		r->content_length = strtoull(v, NULL, 10);
+	if (IS("content-length") && !content_length(v, (size_t)(p + n - v), &r->content_length)) {
+		size_t vl = strcspn_n(v, (size_t)(p + n - v), "\r\n");
+
+		snprintf(fail, fsize, "response header 'Content-Length: %.*s' is not a length",
+			 (int)(vl < 40 ? vl : 40), v);
+		return false;
+	}
 #undef TAKE
 #undef IS
-	return n;
+	return true;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct http_stream *s = ud;
+	size_t n = size * nmemb;
+
+	return http_header_take(s->resp, p, n, s->hdr_fail, sizeof(s->hdr_fail)) ? n : 0;
 }
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
@@ -543,11 +604,6 @@ ssize_t http_stream_read(struct http_stream *s, void *buf, size_t n, struct err 
 	s->pend_off += k;
 	s->offset += k;
 	return (ssize_t)k;
-}
-
-uint64_t http_stream_offset(const struct http_stream *s)
-{
-	return s->offset;
 }
 
 void http_stream_free(struct http_stream *s)

@@ -69,8 +69,6 @@ struct http_stream *http_stream_open(const struct http_req *req, struct http_res
 /* Reads up to n bytes; returns the count, 0 at the end of the body, -1 on
  * error. Blocks until data arrives. */
 ssize_t http_stream_read(struct http_stream *s, void *buf, size_t n, struct err *e);
-/* Bytes delivered so far. */
-uint64_t http_stream_offset(const struct http_stream *s);
 void http_stream_free(struct http_stream *s);
 
 /* "URL: 404 Not Found" plus the server's own message when the body carries
@@ -78,8 +76,23 @@ void http_stream_free(struct http_stream *s);
 int http_status_error(struct err *e, const char *url, long status, const char *body,
 		      const char *hint);
 
+/* True when host (len bytes, no port) is a loopback address: an IPv4
+ * literal in 127.0.0.0/8, ::1 (bare or in brackets), or "localhost", which
+ * curl resolves to loopback itself, never through DNS (RFC 6761). A name
+ * that merely starts with "127." is not: it may resolve anywhere. Never
+ * blocks. */
+bool http_host_is_loopback(const char *host, size_t len);
+
 /* Milliseconds to wait before retry n (1-based): 250 ms doubling, capped at
  * 8 s, with jitter. Exposed for tests. */
 unsigned http_backoff_ms(int attempt);
+
+/* One response header line as curl hands it (n bytes, not NUL-terminated,
+ * CRLF included) into r: Content-Type, WWW-Authenticate,
+ * Docker-Content-Digest, Retry-After, Content-Length; a status line starts
+ * r afresh. false, with the reason in fail, for a header refused (longer
+ * than its field or LIMIT_HTTP_HEADER, a Content-Length that is not a
+ * number). Exposed for tests. */
+bool http_header_take(struct http_resp *r, const char *p, size_t n, char *fail, size_t fsize);
 
 #endif

@@ -24,14 +24,17 @@
 #define LIMIT_REF_TAG 128		   /* image tag, as Docker */
 #define LIMIT_VMLINUZ (256 * 1024 * 1024)  /* a compressed kernel image, read whole */
 #define LIMIT_VMLINUX (1ULL << 30)	   /* the ELF cut out of it */
-#define LIMIT_DEB_LINE (64 * 1024)	   /* one line of a Debian Packages index */
+#define LIMIT_DEB_LINE (256 * 1024)	   /* one kept line of a Packages index */
 #define LIMIT_DEB_INDEX (1ULL << 30)	   /* a Packages index, uncompressed (streamed) */
 #define LIMIT_AGENT_CONTROL (256 * 1024)   /* one JSON control frame (exec argv+env…) */
 #define LIMIT_AGENT_ARGS 4096		   /* argv or env entries of one exec */
 #define LIMIT_AGENT_WINDOW (256 * 1024)	   /* unacknowledged STDIN/DATA bytes per channel */
 #define LIMIT_AGENT_OUTQ (4 * 1024 * 1024) /* frames queued for a peer that is not reading */
 #define LIMIT_AGENT_CHANNELS 64		   /* open execs/puts/gets in one session */
-#define LIMIT_AGENT_CONNS 16		   /* sessions the agent serves at once */
+#define LIMIT_AGENT_CONNS 32		   /* sessions the agent serves at once */
+#define LIMIT_AGENT_PEER_CONNS 16	   /* ... from one peer (a process; a vsock CID) */
+#define LIMIT_AGENT_HELLO_MS 3000	   /* from connect to HELLO */
+#define LIMIT_AGENT_IDLE_MS 60000	   /* a session with no channel open */
 #define LIMIT_AGENT_LINE 256		   /* Firecracker's "OK PORT" line, first-boot.state */
 #define LIMIT_CMDLINE_WORDS 256		   /* words on the kernel command line */
 #define LIMIT_SSH_KEYS 2048		   /* banger.ssh_key, decoded */
@@ -41,9 +44,20 @@
 #define LIMIT_MODULES 512		   /* modules in one initramfs */
 #define LIMIT_MODULE_SIZE (64 << 20)	   /* one kernel module, decompressed */
 #define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
-#define LIMIT_LEASES (1024 * 1024)	   /* BANGER_HOME/net/leases: ~40 bytes a VM */
+#define LIMIT_LEASES (1024 * 1024)	   /* a lease file (store or host): ~80 bytes a VM */
 #define LIMIT_STRLIST (16 * 1024)	   /* an image's Env, Entrypoint or Cmd; a VM's env */
 #define LIMIT_RUN_USER 256		   /* an image's User, -u */
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
+#define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
+
+/* The Debian archive (lib/deb/) */
+#define LIMIT_INRELEASE (16 << 20)  /* a signed InRelease, read whole */
+#define LIMIT_PGP_KEYRING (1 << 20) /* a keyring file (Debian's: 56 KiB) */
+#define LIMIT_PGP_KEYS 64	    /* RSA keys and subkeys in one keyring */
+#define LIMIT_PGP_SIGS 16	    /* signatures on one InRelease (Debian: 3) */
+#define LIMIT_PGP_RSA_BITS 4096	    /* BearSSL's largest RSA modulus */
+#define LIMIT_PGP_ARMOR (64 * 1024) /* the armored signature block */
+#define LIMIT_DEB_PACKAGES 400000   /* paragraphs kept from all indexes of a build */
+#define LIMIT_DEB_SELECTED 4096	    /* packages in one image */
 
 #endif

@@ -1,20 +1,12 @@
 /* progress.c — see progress.h. */
 #include "progress.h"
+#include "clock.h"
 #include "log.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void progress_init(struct progress *p, const char *label, uint64_t total)
 {

@@ -2,10 +2,13 @@
 #include "units.h"
 #include "err.h"
 #include "exitcode.h"
+#include "limits.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void format_size(uint64_t bytes, char *buf, int size)
 {
@@ -23,47 +26,98 @@ void format_size(uint64_t bytes, char *buf, int size)
 		snprintf(buf, (size_t)size, "%.1f %s", v, unit[u]);
 }
 
-int parse_size(const char *s, uint64_t *out, struct err *e)
+int parse_u64(const char *s, int base, uint64_t max, uint64_t *out)
 {
-	unsigned long long v;
-	int shift = 0;
-	char *end;
+	uint64_t v = 0;
+	const char *p = s;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno || *s == '-' || *s == '+')
+	if (!*p) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; *p; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			d = 99;
+		if (d >= (unsigned)base) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (v > max / (uint64_t)base || d > max - v * (uint64_t)base) {
+			errno = ERANGE;
+			return -1;
+		}
+		v = v * (uint64_t)base + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int parse_size_in(const char *s, uint64_t unit, uint64_t max, uint64_t *out, struct err *e)
+{
+	char digits[24], most[32];
+	size_t n = 0;
+	uint64_t v, mult;
+	const char *end;
+	bool suffix = true;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (!n || n >= sizeof(digits))
 		goto bad;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	end = s + n;
 	switch (*end) {
 	case 'k':
 	case 'K':
-		shift = 10;
+		mult = 1ULL << 10;
 		break;
 	case 'm':
 	case 'M':
-		shift = 20;
+		mult = 1ULL << 20;
 		break;
 	case 'g':
 	case 'G':
-		shift = 30;
+		mult = 1ULL << 30;
 		break;
 	case 't':
 	case 'T':
-		shift = 40;
+		mult = 1ULL << 40;
 		break;
 	default:
+		suffix = false;
+		mult = unit;
 		break;
 	}
-	if (shift) {
+	if (suffix) {
 		end++;
 		if (*end == 'i')
 			end++;
 	}
-	if (*end == 'B' || *end == 'b')
+	if (*end == 'B' || *end == 'b') {
+		if (!suffix)
+			mult = 1; /* "100B" is bytes even where a bare number is MiB */
 		end++;
-	if (*end || !v || v > (UINT64_MAX >> shift))
+	}
+	if (*end || parse_u64(digits, 10, max / mult, &v) < 0 || !v || (v * mult) % unit)
 		goto bad;
-	*out = (uint64_t)v << shift;
+	*out = v * mult;
 	return 0;
 bad:
-	return err_set(e, EXIT_USAGE, "'%s': not a size — write it like 2G, 512M or 1073741824", s);
+	format_size(max, most, sizeof(most));
+	return err_set(e, EXIT_USAGE, "'%s': not a size — write it like %s (at most %s)", s,
+		       unit > 1 ? "2G or 512 (MiB)" : "2G, 512M or 1073741824", most);
+}
+
+int parse_size(const char *s, uint64_t *out, struct err *e)
+{
+	return parse_size_in(s, 1, LIMIT_SIZE, out, e);
 }

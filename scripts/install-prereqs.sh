@@ -37,6 +37,8 @@ fi
 
 # Build: musl toolchain, deps' build needs. Lint: clang-format cppcheck shellcheck.
 # check-asan: Debian's -dev builds of the same libraries (sanitizers need glibc).
+# make fuzz: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev),
+# llvm for llvm-symbolizer (readable stacks in findings).
 # Tests: real registry, image tools, ext4 tools, QEMU, busybox, HTTPS via openssl.
 # lz4: Debian's cloud kernel is lz4-compressed and libarchive here has no built-in
 # lz4, so kernel-import and deb kernel pulls run the lz4 program.
@@ -45,7 +47,7 @@ fi
 apt-get install -y -qq --no-install-recommends \
 	musl-tools musl-dev linux-libc-dev gcc make dpkg-dev patch xz-utils bzip2 \
 	pkg-config file binutils ca-certificates \
-	clang-format cppcheck shellcheck \
+	clang-format cppcheck shellcheck clang libclang-rt-14-dev llvm \
 	libbearssl-dev libcjson-dev libarchive-dev libcurl4-openssl-dev libzstd-dev \
 	liblzma-dev zlib1g-dev \
 	e2fsprogs zstd lz4 openssl python3 cpio curl \

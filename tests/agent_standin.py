@@ -22,6 +22,13 @@
   agent_standin.py hold SOCK SECONDS CHUNK...
       Like send, but then never reads: holds the connection SECONDS.
 
+  agent_standin.py flood SOCK PROCS CONNS SECONDS
+      A flood of idle and half-open connections: PROCS processes each keep
+      CONNS connections open for SECONDS — a third send nothing, a third
+      half a header, a third only HELLO — and open a new one (non-blocking,
+      every 10 ms) whenever the agent closes one. Prints, per process, how
+      many connections it opened.
+
   agent_standin.py resize SOCK
       A second, independent client written from docs/agent-protocol.md:
       HELLO, an EXEC on a 10x20 pty, RESIZE to 33x77, then "go\n" on stdin;
@@ -160,6 +167,47 @@ def send(path, chunks):
     print("open")
 
 
+def flood(path, procs, conns, seconds):
+    hello = frame(1, 1, b'{"version":1}')
+    kinds = [b"", hello[:7], hello]  # nothing, half a header, only HELLO
+    pids = []
+    for _ in range(procs):
+        pid = os.fork()
+        if pid:
+            pids.append(pid)
+            continue
+        socks, opened = [None] * conns, 0
+        end = time.time() + seconds
+        while time.time() < end:
+            for i in range(conns):
+                s = socks[i]
+                if s is not None and select.select([s], [], [], 0)[0]:
+                    try:
+                        gone = not s.recv(65536)  # READY keeps it; EOF ends it
+                    except OSError:
+                        gone = True
+                    if gone:
+                        s.close()
+                        socks[i] = None
+                if socks[i] is None:
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.setblocking(False)
+                    try:
+                        s.connect(path)
+                        if kinds[i % 3]:
+                            s.send(kinds[i % 3])
+                    except OSError:
+                        s.close()  # the queue is full: again on the next round
+                        continue
+                    opened += 1
+                    socks[i] = s
+            time.sleep(0.01)
+        print(opened, flush=True)
+        os._exit(0)
+    for pid in pids:
+        os.waitpid(pid, 0)
+
+
 def frame(t, ch, payload=b""):
     return struct.pack(">BBBBII", 0xBA, 0x9E, 1, t, ch, len(payload)) + payload
 
@@ -211,6 +259,8 @@ if __name__ == "__main__":
         hold(sys.argv[2], float(sys.argv[3]), sys.argv[4:])
     elif mode == "resize":
         resize(sys.argv[2])
+    elif mode == "flood":
+        flood(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "send":
         send(sys.argv[2], sys.argv[3:])
     else:

@@ -62,3 +62,24 @@ need() {
 }
 
 done_testing() { exit "$_failed"; }
+
+# need_user: true when a non-root user (TEST_USER, default tester) can run
+# tests, with a home of its own at $UHOME (inside $TMP); else a skip line.
+# as_user CMD...: runs CMD as that user, in that home, with no BANGER_HOME.
+need_user() {
+	TEST_USER=${TEST_USER:-tester}
+	if [ "$(id -u)" != 0 ] || ! id -u "$TEST_USER" >/dev/null 2>&1; then
+		skip "$SUITE" "needs root and a user '$TEST_USER' (useradd -m $TEST_USER)"
+		return 1
+	fi
+	UHOME=$TMP/user
+	mkdir -p "$UHOME"
+	chmod 711 "$TMP"
+	chown "$TEST_USER:" "$UHOME"
+	export TEST_USER UHOME
+	export -f as_user
+}
+# shellcheck disable=SC2317 # called from testing's bash -c too
+as_user() {
+	runuser -u "$TEST_USER" -- env -u BANGER_HOME -u XDG_DATA_HOME HOME="$UHOME" "$@"
+}

@@ -1,6 +1,8 @@
 /* agent.c — see agent.h. */
 #include "agent/agent.h"
+#include "clock.h"
 #include "err.h"
+#include "file.h"
 #include "exitcode.h"
 #include "limits.h"
 
@@ -17,6 +19,7 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -38,14 +41,6 @@ struct agent_chan {
 	struct err err;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- connecting --------------------------------------------------------- */
 
 static int parse_uint(const char *s, unsigned long max, unsigned *out)
@@ -63,54 +58,44 @@ static int parse_uint(const char *s, unsigned long max, unsigned *out)
 	return 0;
 }
 
-int agent_spec_parse(struct agent_spec *s, const char *text, struct err *e)
+int agent_addr_set(struct agent_addr *a, enum agent_via via, const char *value, struct err *e)
 {
-	const char *rest, *colon;
+	static const char *const opt[] = { "--unix", "--firecracker", "--vsock" };
+	const char *colon = via == AGENT_UNIX ? NULL : strrchr(value, ':');
+	size_t n = strlen(value);
 
-	memset(s, 0, sizeof(*s));
-	s->port = AP_PORT;
-	if (!strncmp(text, "unix:", 5)) {
-		s->via = AGENT_UNIX;
-		rest = text + 5;
-	} else if (!strncmp(text, "firecracker:", 12)) {
-		s->via = AGENT_FIRECRACKER;
-		rest = text + 12;
-	} else if (!strncmp(text, "vsock:", 6)) {
-		s->via = AGENT_VSOCK;
-		rest = text + 6;
-		colon = strchr(rest, ':');
+	memset(a, 0, sizeof(*a));
+	a->via = via;
+	a->port = AP_PORT;
+	if (via == AGENT_VSOCK) {
 		char cid[16];
-		size_t n = colon ? (size_t)(colon - rest) : strlen(rest);
 
+		n = colon ? (size_t)(colon - value) : n;
 		if (n >= sizeof(cid))
 			goto bad;
-		memcpy(cid, rest, n);
+		memcpy(cid, value, n);
 		cid[n] = '\0';
-		if (parse_uint(cid, 0xffffffffUL, &s->cid) < 0 ||
-		    (colon && parse_uint(colon + 1, 0xffffffffUL, &s->port) < 0))
+		if (parse_uint(cid, 0xffffffffUL, &a->cid) < 0 ||
+		    (colon && parse_uint(colon + 1, 0xffffffffUL, &a->port) < 0))
 			goto bad;
 		return 0;
-	} else {
-		goto bad;
 	}
-	/* unix:PATH, firecracker:UDS[:PORT] — a trailing :DIGITS is the port. */
-	colon = s->via == AGENT_FIRECRACKER ? strrchr(rest, ':') : NULL;
-	size_t n = strlen(rest);
-	if (colon && parse_uint(colon + 1, 0xffffffffUL, &s->port) == 0)
-		n = (size_t)(colon - rest);
+	/* UDS[:PORT] — a trailing :DIGITS is the port (a path may hold colons). */
+	if (colon && parse_uint(colon + 1, 0xffffffffUL, &a->port) == 0)
+		n = (size_t)(colon - value);
 	if (!n)
 		goto bad;
-	if (n >= sizeof(s->path))
-		return err_set(e, EXIT_USAGE, "%s: socket path too long (max %zu bytes)", text,
-			       sizeof(s->path) - 1);
-	memcpy(s->path, rest, n);
-	s->path[n] = '\0';
+	if (n >= sizeof(a->path))
+		return err_set(e, EXIT_USAGE, "%s %s: socket path too long (max %zu bytes)",
+			       opt[via], value, sizeof(a->path) - 1);
+	memcpy(a->path, value, n);
+	a->path[n] = '\0';
 	return 0;
 bad:
-	return err_set(e, EXIT_USAGE,
-		       "%s: not a connection spec — use unix:PATH, firecracker:UDS[:PORT] or "
-		       "vsock:CID[:PORT]",
-		       text);
+	return err_set(e, EXIT_USAGE, "%s '%s': not %s", opt[via], value,
+		       via == AGENT_UNIX    ? "a socket path"
+		       : via == AGENT_VSOCK ? "CID[:PORT]"
+					    : "UDS[:PORT]");
 }
 
 /* Waits for fd to be readable/writable; EXIT_GUEST on timeout. */
@@ -170,7 +155,23 @@ int agent_fc_handshake(int fd, unsigned port, int timeout_ms, struct err *e)
 	return 0;
 }
 
-int agent_connect(const struct agent_spec *s, int timeout_ms, struct err *e)
+/* Our fds never take over a closed stdio fd: the caller's fd 0 would then
+ * be the agent (or a signalfd), read as the command's input. */
+static int above_stdio(int fd)
+{
+	int up;
+
+	if (fd < 0 || fd > 2)
+		return fd;
+	up = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return up;
+}
+
+/* Connects once (no retry) and returns a blocking, CLOEXEC fd above stdio.
+ * FIRECRACKER includes the CONNECT/OK handshake (timeout_ms bounds it).
+ * EXIT_NETWORK when nothing listens or the handshake is refused. */
+static int agent_connect(const struct agent_addr *s, int timeout_ms, struct err *e)
 {
 	int fd;
 
@@ -179,7 +180,7 @@ int agent_connect(const struct agent_spec *s, int timeout_ms, struct err *e)
 					  .svm_cid = s->cid,
 					  .svm_port = s->port };
 
-		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = above_stdio(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
 		if (fd < 0)
 			return err_errno(e, EXIT_NETWORK,
 					 "vsock: socket (is vsock available here?)");
@@ -193,7 +194,7 @@ int agent_connect(const struct agent_spec *s, int timeout_ms, struct err *e)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = above_stdio(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	if (fd < 0)
 		return err_errno(e, EXIT_SYSTEM, "socket");
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -634,14 +635,29 @@ static bool stream_unread(int fd)
 	return ioctl(fd, TIOCOUTQ, &n) == 0 && n > 0;
 }
 
-int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e)
+/* A signal read from sigfd (SIGWINCH aside) ends a wait: -1 with e set. */
+static int wait_interrupted(int sigfd, struct err *e)
+{
+	struct signalfd_siginfo si;
+
+	while (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo != SIGWINCH)
+			return err_set(e, EXIT_SIGNAL + (int)si.ssi_signo,
+				       "agent: waiting interrupted (%s)",
+				       strsignal((int)si.ssi_signo));
+	return 0;
+}
+
+static int open_session(struct agent *a, int fd, unsigned flags, int timeout_ms, int sigfd,
+			struct err *e)
 {
 	long long deadline = now_ms() + timeout_ms, retry = now_ms() + 1000;
 	uint32_t n = nonce();
 
 	memset(a, 0, sizeof(*a));
 	a->fd = fd;
-	a->sigfd = a->tty_fd = -1;
+	a->sigfd = sigfd;
+	a->tty_fd = -1;
 	a->next_channel = 1;
 	ap_decoder_init(&a->dec);
 	buf_init(&a->out, LIMIT_AGENT_OUTQ, "agent request queue");
@@ -684,14 +700,17 @@ int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct e
 				return -1;
 			retry = now_ms() + 1000;
 		}
-		struct pollfd pf = { .fd = fd, .events = POLLIN | (a->out.len ? POLLOUT : 0) };
+		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN | (a->out.len ? POLLOUT : 0) },
+					{ .fd = sigfd, .events = POLLIN } };
 		long long left = deadline - now_ms();
 
-		if (poll(&pf, 1, left > 100 ? 100 : (int)(left > 0 ? left : 0)) <= 0)
+		if (poll(pf, 2, left > 100 ? 100 : (int)(left > 0 ? left : 0)) <= 0)
 			continue;
-		if (pf.revents & POLLOUT && flush_out(a, e) < 0)
+		if (pf[1].revents && wait_interrupted(sigfd, e) < 0)
+			return fail(a, e);
+		if (pf[0].revents & POLLOUT && flush_out(a, e) < 0)
 			return -1;
-		if (!(pf.revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		r = read(fd, b, sizeof(b));
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -724,12 +743,24 @@ int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct e
 	}
 }
 
-int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms, struct err *e)
+int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e)
+{
+	return open_session(a, fd, flags, timeout_ms, -1, e);
+}
+
+/* Connects and opens with backoff until READY or timeout_ms has passed; a
+ * unix address is a shared stream (QEMU's chardev). A signal on sigfd
+ * (-1: none watched) ends the wait. */
+static int wait_ready(struct agent *a, const struct agent_addr *s, int timeout_ms, int sigfd,
+		      struct err *e)
 {
 	long long deadline = now_ms() + timeout_ms;
 	int delay = 50;
 
 	err_init(e);
+	memset(a, 0, sizeof(*a));
+	a->fd = a->sigfd = a->tty_fd = -1;
+	a->dead = true;
 	for (;;) {
 		long long left = deadline - now_ms();
 		int fd;
@@ -743,8 +774,8 @@ int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms
 		}
 		fd = agent_connect(s, (int)left, e);
 		if (fd >= 0) {
-			if (agent_open(a, fd, s->via == AGENT_UNIX ? AGENT_SHARED_STREAM : 0,
-				       (int)(deadline - now_ms()), e) == 0)
+			if (open_session(a, fd, s->via == AGENT_UNIX ? AGENT_SHARED_STREAM : 0,
+					 (int)(deadline - now_ms()), sigfd, e) == 0)
 				return 0;
 			agent_close(a);
 			if (e->code != EXIT_GUEST && e->code != EXIT_NETWORK)
@@ -753,9 +784,11 @@ int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms
 		left = deadline - now_ms();
 		if (left <= 0)
 			continue;
-		struct timespec ts = { .tv_nsec = (long)(delay < left ? delay : left) * 1000000L };
+		struct pollfd pf = { .fd = sigfd, .events = POLLIN };
 
-		nanosleep(&ts, NULL);
+		if (poll(&pf, 1, delay < left ? delay : (int)left) > 0 &&
+		    wait_interrupted(sigfd, e) < 0)
+			return -1;
 		/* Reconnecting is cheap; noticing a ready guest late is not. */
 		delay = delay * 2 > 250 ? 250 : delay * 2;
 	}
@@ -816,46 +849,46 @@ static cJSON *strv_json(const char *const *v)
 	return arr;
 }
 
-uint32_t agent_exec_start(struct agent *a, const struct agent_exec_opts *o, struct err *e)
+/* Starts one exec of argv with o's settings and the given stdin; returns
+ * its channel id, or 0 with e set. */
+static uint32_t exec_start(struct agent *a, const char *const *argv,
+			   const struct agent_exec_opts *o, int in_fd, unsigned short rows,
+			   unsigned short cols, struct err *e)
 {
 	struct agent_chan *ch;
 	cJSON *j;
 
-	if (!o->argv || !o->argv[0]) {
-		err_set(e, EXIT_USAGE, "exec: no command");
-		return 0;
-	}
 	if (!(ch = chan_new(a, AC_EXEC, e)))
 		return 0;
 	j = cJSON_CreateObject();
-	cJSON_AddItemToObject(j, "argv", strv_json(o->argv));
+	cJSON_AddItemToObject(j, "argv", strv_json(argv));
 	if (o->env)
 		cJSON_AddItemToObject(j, "env", strv_json(o->env));
 	if (o->cwd)
 		cJSON_AddStringToObject(j, "cwd", o->cwd);
 	if (o->user)
 		cJSON_AddStringToObject(j, "user", o->user);
-	if (o->pty) {
+	if (o->tty) {
 		cJSON *p = cJSON_AddObjectToObject(j, "pty");
 
-		cJSON_AddNumberToObject(p, "rows", o->rows ? o->rows : 24);
-		cJSON_AddNumberToObject(p, "cols", o->cols ? o->cols : 80);
+		cJSON_AddNumberToObject(p, "rows", rows ? rows : 24);
+		cJSON_AddNumberToObject(p, "cols", cols ? cols : 80);
 		cJSON_AddStringToObject(j, "term", o->term ? o->term : "xterm-256color");
 	}
-	ch->pty = o->pty;
-	ch->in_fd = o->in_fd;
+	ch->pty = o->tty;
+	ch->in_fd = in_fd;
 	ch->out_fd = o->out_fd;
 	ch->err_fd = o->err_fd;
 	if (send_json(a, AP_EXEC, ch->id, j, e) < 0 ||
-	    (o->in_fd < 0 && send_frame(a, AP_STDIN, ch->id, NULL, 0, e) < 0)) {
+	    (in_fd < 0 && send_frame(a, AP_STDIN, ch->id, NULL, 0, e) < 0)) {
 		chan_free(a, ch);
 		return 0;
 	}
 	return ch->id;
 }
 
-uint32_t agent_put_start(struct agent *a, int local_fd, const char *remote, unsigned mode, long uid,
-			 long gid, long long size, struct err *e)
+static uint32_t put_start(struct agent *a, int local_fd, const char *remote, unsigned mode,
+			  long uid, long gid, long long size, struct err *e)
 {
 	struct agent_chan *ch = chan_new(a, AC_PUT, e);
 	cJSON *j;
@@ -879,7 +912,7 @@ uint32_t agent_put_start(struct agent *a, int local_fd, const char *remote, unsi
 	return ch->id;
 }
 
-uint32_t agent_get_start(struct agent *a, const char *remote, int local_fd, struct err *e)
+static uint32_t get_start(struct agent *a, const char *remote, int local_fd, struct err *e)
 {
 	struct agent_chan *ch = chan_new(a, AC_GET, e);
 	cJSON *j;
@@ -896,7 +929,11 @@ uint32_t agent_get_start(struct agent *a, const char *remote, int local_fd, stru
 	return ch->id;
 }
 
-int agent_wait(struct agent *a, uint32_t id, int timeout_ms, int *status, struct err *e)
+/* Pumps the session (every open channel makes progress) until channel id
+ * ends or timeout_ms (-1: forever) passes. *status is the channel's result
+ * (exit code, 128+N, 0 for a put/get); -1 with e set when the agent
+ * reported an error for it or the session failed. */
+static int chan_wait(struct agent *a, uint32_t id, int timeout_ms, int *status, struct err *e)
 {
 	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	struct agent_chan *ch = chan_find(a, id);
@@ -926,73 +963,227 @@ int agent_wait(struct agent *a, uint32_t id, int timeout_ms, int *status, struct
 	return 0;
 }
 
-int agent_signal(struct agent *a, uint32_t id, int sig, struct err *e)
+/* --- transactions --------------------------------------------------------- */
+
+/* The signals a waiting or running client turns into frames or errors,
+ * read from a signalfd; the old mask comes back at the end. */
+struct sigwatch {
+	int fd;
+	sigset_t old;
+};
+
+static int sigwatch_start(struct sigwatch *w, bool winch, struct err *e)
 {
-	cJSON *o = cJSON_CreateObject();
+	sigset_t set;
 
-	cJSON_AddNumberToObject(o, "signal", sig);
-	if (send_json(a, AP_SIGNAL, id, o, e) < 0)
-		return -1;
-	return flush_out(a, e);
-}
-
-int agent_resize(struct agent *a, uint32_t id, unsigned short rows, unsigned short cols,
-		 struct err *e)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddNumberToObject(o, "rows", rows);
-	cJSON_AddNumberToObject(o, "cols", cols);
-	if (send_json(a, AP_RESIZE, id, o, e) < 0)
-		return -1;
-	return flush_out(a, e);
-}
-
-void agent_forward_signals(struct agent *a, int sigfd, int tty_fd)
-{
-	a->sigfd = sigfd;
-	a->tty_fd = tty_fd;
-}
-
-int agent_exec(struct agent *a, const struct agent_exec_opts *o, int *status, struct err *e)
-{
-	uint32_t id = agent_exec_start(a, o, e);
-
-	return id ? agent_wait(a, id, -1, status, e) : -1;
-}
-
-int agent_put(struct agent *a, int local_fd, const char *remote, unsigned mode, long uid, long gid,
-	      long long size, struct err *e)
-{
-	uint32_t id = agent_put_start(a, local_fd, remote, mode, uid, gid, size, e);
-	int status;
-
-	return id ? agent_wait(a, id, -1, &status, e) : -1;
-}
-
-int agent_get(struct agent *a, const char *remote, int local_fd, struct err *e)
-{
-	uint32_t id = agent_get_start(a, remote, local_fd, e);
-	int status;
-
-	return id ? agent_wait(a, id, -1, &status, e) : -1;
-}
-
-int agent_shutdown(struct agent *a, bool reboot, struct err *e)
-{
-	struct agent_chan *ch;
-	cJSON *o;
-	int status;
-
-	if (chan_find(a, 0))
-		return err_set(e, EXIT_BUSY, "agent: a shutdown is already pending");
-	if (!(ch = chan_new(a, AC_CTRL, e)))
-		return -1;
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "action", reboot ? "reboot" : "poweroff");
-	if (send_json(a, AP_SHUTDOWN, 0, o, e) < 0) {
-		chan_free(a, ch);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	if (winch)
+		sigaddset(&set, SIGWINCH);
+	if (sigprocmask(SIG_BLOCK, &set, &w->old) < 0)
+		return err_errno(e, EXIT_SYSTEM, "agent: sigprocmask");
+	w->fd = above_stdio(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+	if (w->fd < 0) {
+		err_errno(e, EXIT_SYSTEM, "agent: signalfd");
+		sigprocmask(SIG_SETMASK, &w->old, NULL);
 		return -1;
 	}
-	return agent_wait(a, 0, 30000, &status, e);
+	return 0;
+}
+
+static void sigwatch_stop(struct sigwatch *w)
+{
+	struct signalfd_siginfo si;
+
+	/* What was meant for the guest is not delivered to us afterwards. */
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si))
+		;
+	close(w->fd);
+	sigprocmask(SIG_SETMASK, &w->old, NULL);
+}
+
+int agent_ping(const struct agent_addr *addr, int timeout_ms, struct agent_info *info,
+	       struct err *e)
+{
+	struct sigwatch w;
+	struct agent a;
+	int rc;
+
+	if (sigwatch_start(&w, false, e) < 0)
+		return -1;
+	rc = wait_ready(&a, addr, timeout_ms, w.fd, e);
+	if (rc == 0 && info)
+		*info = a.info;
+	agent_close(&a);
+	sigwatch_stop(&w);
+	return rc;
+}
+
+/* The local terminal for a pty exec: its size, and raw mode on in_fd. */
+struct local_tty {
+	unsigned short rows, cols;
+	int fd; /* in raw mode, restored at the end; -1: none */
+	struct termios saved;
+};
+
+static void tty_start(struct local_tty *t, const struct agent_exec_opts *o)
+{
+	struct winsize ws;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	if (!o->tty)
+		return;
+	if ((o->out_fd >= 0 && ioctl(o->out_fd, TIOCGWINSZ, &ws) == 0) ||
+	    (o->in_fd >= 0 && ioctl(o->in_fd, TIOCGWINSZ, &ws) == 0)) {
+		t->rows = ws.ws_row;
+		t->cols = ws.ws_col;
+	}
+	if (o->in_fd >= 0 && isatty(o->in_fd) && tcgetattr(o->in_fd, &t->saved) == 0) {
+		struct termios raw = t->saved;
+
+		/* The remote terminal does the line editing and the echo. */
+		cfmakeraw(&raw);
+		if (tcsetattr(o->in_fd, TCSADRAIN, &raw) == 0)
+			t->fd = o->in_fd;
+	}
+}
+
+static void tty_stop(struct local_tty *t)
+{
+	if (t->fd >= 0)
+		tcsetattr(t->fd, TCSADRAIN, &t->saved);
+	t->fd = -1;
+}
+
+int agent_exec(const struct agent_addr *addr, int timeout_ms, const struct agent_exec_opts *o,
+	       int *status, struct err *e)
+{
+	uint32_t ids[LIMIT_AGENT_CHANNELS];
+	size_t want = o->cmds ? o->ncmds : 1, n = 0;
+	struct local_tty t;
+	struct sigwatch w;
+	struct agent a;
+	struct err first;
+	bool failed = false;
+
+	*status = 0;
+	if (o->cmds ? !o->ncmds : !o->argv || !o->argv[0])
+		return err_set(e, EXIT_USAGE, "exec: no command");
+	if (want > LIMIT_AGENT_CHANNELS)
+		return err_set(e, EXIT_USAGE, "exec: at most %d commands at once",
+			       LIMIT_AGENT_CHANNELS);
+	if (sigwatch_start(&w, o->tty, e) < 0)
+		return -1;
+	if (wait_ready(&a, addr, timeout_ms, w.fd, e) < 0) {
+		agent_close(&a);
+		sigwatch_stop(&w);
+		return -1;
+	}
+	tty_start(&t, o);
+	a.tty_fd = o->out_fd >= 0 && isatty(o->out_fd) ? o->out_fd : o->in_fd;
+	for (; n < want; n++) {
+		const char *sh[] = { "/bin/sh", "-c", o->cmds ? o->cmds[n] : NULL, NULL };
+
+		/* Concurrent commands share the output; none reads the input. */
+		ids[n] = exec_start(&a, o->cmds ? sh : o->argv, o, o->cmds ? -1 : o->in_fd, t.rows,
+				    t.cols, e);
+		if (!ids[n])
+			break;
+	}
+	if (n < want) {
+		first = *e;
+		failed = true;
+	}
+	for (size_t k = 0; k < n; k++) {
+		int st = 0;
+
+		err_init(e);
+		if (chan_wait(&a, ids[k], -1, &st, e) < 0) {
+			if (!failed)
+				first = *e;
+			failed = true;
+			continue;
+		}
+		if (st && !*status)
+			*status = st;
+	}
+	tty_stop(&t);
+	agent_close(&a);
+	sigwatch_stop(&w);
+	if (failed) {
+		*e = first;
+		return -1;
+	}
+	return 0;
+}
+
+int agent_put(const struct agent_addr *addr, int timeout_ms, int local_fd, const char *remote,
+	      long mode, long uid, long gid, struct err *e)
+{
+	long long size = -1;
+	struct agent a;
+	struct stat st;
+	uint32_t id;
+	int status, rc = -1;
+
+	if (fstat(local_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		size = st.st_size;
+		if (mode < 0)
+			mode = st.st_mode & 07777;
+	}
+	if (mode < 0)
+		mode = 0644;
+	if (wait_ready(&a, addr, timeout_ms, -1, e) == 0 &&
+	    (id = put_start(&a, local_fd, remote, (unsigned)mode, uid, gid, size, e)))
+		rc = chan_wait(&a, id, -1, &status, e);
+	agent_close(&a);
+	return rc;
+}
+
+int agent_get(const struct agent_addr *addr, int timeout_ms, const char *remote, const char *local,
+	      int local_fd, struct err *e)
+{
+	struct atomic_file af = { .fd = -1 };
+	struct agent a;
+	uint32_t id;
+	int status, rc = -1;
+
+	if (local) {
+		if (atomic_open(&af, local, 0644, e) < 0)
+			return -1;
+		local_fd = af.fd;
+	}
+	if (wait_ready(&a, addr, timeout_ms, -1, e) == 0 &&
+	    (id = get_start(&a, remote, local_fd, e)))
+		rc = chan_wait(&a, id, -1, &status, e);
+	agent_close(&a);
+	if (rc < 0)
+		atomic_abort(&af);
+	else if (local)
+		rc = atomic_commit(&af, e);
+	return rc;
+}
+
+int agent_shutdown(const struct agent_addr *addr, int timeout_ms, bool reboot, struct err *e)
+{
+	struct agent_chan *ch;
+	struct agent a;
+	cJSON *o;
+	int status, rc = -1;
+
+	if (wait_ready(&a, addr, timeout_ms, -1, e) < 0)
+		goto out;
+	if (!(ch = chan_new(&a, AC_CTRL, e)))
+		goto out;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "action", reboot ? "reboot" : "poweroff");
+	if (send_json(&a, AP_SHUTDOWN, 0, o, e) == 0)
+		rc = chan_wait(&a, 0, 30000, &status, e);
+out:
+	agent_close(&a);
+	return rc;
 }

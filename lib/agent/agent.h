@@ -3,13 +3,18 @@
  * Speaks to a guest's vsock-agent over any connected byte stream:
  * Firecracker's hybrid vsock Unix socket (after the CONNECT handshake), a
  * QEMU virtio-serial chardev Unix socket, AF_VSOCK (inside a guest only), or
- * a pipe/socketpair in tests. One struct agent is one session on one stream;
- * several execs/puts/gets run at once on it as channels.
+ * a socketpair in tests.
  *
- * Caller-owned struct (agent_open … agent_close). Not thread-safe. All calls
- * block (with the stated timeouts); errors fill struct err with EXIT_GUEST
- * for a dead or silent agent, EXIT_VERIFY for a protocol violation,
- * EXIT_NETWORK for a failed connect, or the code the agent reported.
+ * Callers use the transactions — agent_ping, agent_exec, agent_put,
+ * agent_get, agent_shutdown — each one whole connection (connect, wait for
+ * READY, the work, close), in this process. Below them one struct agent is
+ * one session on one stream, several execs/puts/gets running at once on it
+ * as channels; that level is exported for unit tests.
+ *
+ * Not thread-safe. All calls block (with the stated timeouts); errors fill
+ * struct err with EXIT_GUEST for a dead or silent agent, EXIT_VERIFY for a
+ * protocol violation, EXIT_NETWORK for a failed connect, EXIT_USAGE for a
+ * bad address, or the code the agent reported.
  */
 #ifndef BANGER_AGENT_H
 #define BANGER_AGENT_H
@@ -23,33 +28,32 @@
 
 struct err;
 
-/* --- connecting --------------------------------------------------------- */
+/* --- addresses ---------------------------------------------------------- */
 
-/* A connection spec, as the `agent` applet takes it:
- *   unix:PATH              QEMU virtio-serial chardev socket (or a test socket)
- *   firecracker:UDS[:PORT] Firecracker hybrid vsock: connect UDS, CONNECT PORT
- *   vsock:CID[:PORT]       AF_VSOCK — only ever inside a guest, never on a host
- * PORT defaults to AP_PORT. */
+/* Where the agent is:
+ *   AGENT_UNIX         QEMU virtio-serial chardev socket (or a test socket)
+ *   AGENT_FIRECRACKER  Firecracker hybrid vsock: connect path, CONNECT port
+ *   AGENT_VSOCK        AF_VSOCK cid:port — only ever inside a guest */
 enum agent_via { AGENT_UNIX, AGENT_FIRECRACKER, AGENT_VSOCK };
-struct agent_spec {
+struct agent_addr {
 	enum agent_via via;
 	char path[108]; /* sun_path for UNIX and FIRECRACKER */
 	unsigned cid, port;
 };
 
-/* Parses "unix:PATH" etc. into s; EXIT_USAGE on a malformed spec. */
-int agent_spec_parse(struct agent_spec *s, const char *text, struct err *e);
-
-/* Connects once (no retry) and returns a blocking, CLOEXEC fd (caller
- * closes). FIRECRACKER includes the CONNECT/OK handshake (timeout_ms bounds
- * it). EXIT_NETWORK when nothing listens or the handshake is refused. */
-int agent_connect(const struct agent_spec *s, int timeout_ms, struct err *e);
+/* Fills a from the value of one connection option: PATH (unix),
+ * UDS[:PORT] (firecracker), CID[:PORT] (vsock); PORT defaults to AP_PORT.
+ * EXIT_USAGE naming the value on a malformed one. Never blocks. */
+int agent_addr_set(struct agent_addr *a, enum agent_via via, const char *value, struct err *e);
 
 /* Firecracker's handshake on an already connected fd: writes "CONNECT PORT\n",
- * reads one line (≤ LIMIT_AGENT_LINE), expects "OK …". Blocks ≤ timeout_ms. */
+ * reads one line (<= LIMIT_AGENT_LINE), expects "OK ...". Blocks <= timeout_ms. */
 int agent_fc_handshake(int fd, unsigned port, int timeout_ms, struct err *e);
 
-/* --- the session -------------------------------------------------------- */
+/* --- transactions --------------------------------------------------------
+ * Each connects (retrying with backoff, 50 ms doubling to 250 ms, until the
+ * agent answers or timeout_ms has passed: EXIT_GUEST naming the last
+ * reason), does one thing, and closes. They block. */
 
 /* What READY told us (strings NUL-terminated, truncated never: the agent's
  * values longer than these are a protocol error). */
@@ -64,6 +68,61 @@ struct agent_info {
 	uint32_t window;      /* per-channel STDIN/DATA credit the agent grants */
 };
 
+/* Waits until the agent answers; its facts into info (may be NULL).
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT end the wait (128+N, "interrupted")
+ * instead of the process: they are blocked during the call. */
+int agent_ping(const struct agent_addr *a, int timeout_ms, struct agent_info *info, struct err *e);
+
+struct agent_exec_opts {
+	const char *const *argv; /* argv[0] is looked up in the guest's PATH */
+	/* Or several commands at once, each run as `/bin/sh -c CMD`, sharing the
+	 * output fds; none reads input. At most LIMIT_AGENT_CHANNELS. */
+	const char *const *cmds;
+	size_t ncmds;
+	const char *const *env; /* "K=V" entries added to the guest's default env; NULL ok */
+	const char *cwd;	/* NULL: the user's home, else / */
+	const char *user;	/* NULL: the agent's user (root) */
+	/* On a pseudo-terminal (stdout and stderr merged). Its size comes from
+	 * out_fd (else in_fd) when that is a terminal, else 24x80; in_fd, when
+	 * a terminal, is in raw mode for the call (restored on every return)
+	 * and SIGWINCH resizes the remote one. */
+	bool tty;
+	const char *term; /* TERM for the pty; NULL: "xterm-256color" */
+	/* Local fds: in_fd is read until EOF (-1, or unreadable: no input);
+	 * output is written with blocking writes (-1: discarded). */
+	int in_fd, out_fd, err_fd;
+};
+
+/* Runs a command in the guest, streaming stdio, until it ends. SIGINT,
+ * SIGTERM, SIGHUP and SIGQUIT are blocked during the call and read from a
+ * signalfd in the one poll loop: before the agent answers they end the wait
+ * (128+N); after, they go to the remote process group. On success *status
+ * is the exit code, 128+N for signal N (with cmds: the first non-zero one,
+ * in order). -1 with e set when a command could not run (e->code 127 not
+ * found, 126 not executable, EXIT_NOTFOUND a user or cwd...; with cmds,
+ * after all of them ended) or the session failed (EXIT_GUEST). */
+int agent_exec(const struct agent_addr *a, int timeout_ms, const struct agent_exec_opts *o,
+	       int *status, struct err *e);
+
+/* Streams local_fd (until EOF) to the guest's absolute path remote,
+ * installed atomically (temp + fsync + rename) with mode (-1: local_fd's
+ * when it is a regular file, else 0644) and owner (-1: the agent's). The
+ * size of a regular local_fd is checked by the agent. */
+int agent_put(const struct agent_addr *a, int timeout_ms, int local_fd, const char *remote,
+	      long mode, long uid, long gid, struct err *e);
+
+/* Copies the guest's regular file remote to local (installed atomically,
+ * mode 0644: whole or not at all), or with local NULL writes it to
+ * local_fd. */
+int agent_get(const struct agent_addr *a, int timeout_ms, const char *remote, const char *local,
+	      int local_fd, struct err *e);
+
+/* Asks the guest's init to power off (or reboot); returns once the agent
+ * accepted (answers within 30 s once connected). */
+int agent_shutdown(const struct agent_addr *a, int timeout_ms, bool reboot, struct err *e);
+
+/* --- the session, under the transactions (and unit tests) ----------------- */
+
 struct agent_chan; /* one exec/put/get in flight (internal) */
 
 struct agent {
@@ -73,7 +132,8 @@ struct agent {
 	struct agent_info info;
 	uint32_t next_channel;
 	struct agent_chan *chans; /* list of open channels */
-	int sigfd, tty_fd;	  /* see agent_forward_signals; -1 when unused */
+	int sigfd, tty_fd;	  /* signals to forward / end a wait; -1 when unused */
+	int signo;		  /* a signal that ended a wait (0: none) */
 	bool dead;		  /* the stream failed; only agent_close is useful */
 };
 
@@ -83,79 +143,16 @@ struct agent {
  * earlier session). With AGENT_SHARED_STREAM (a virtio-serial stream that
  * outlives sessions), when no READY comes within a second of the agent
  * having read the HELLO (all written, none left unread in a Unix socket:
- * QEMU reads only while the guest has the port open), it flushes the stream (AP_HDR + LIMIT_FRAME zero bytes,
- * enough to complete a frame an earlier host left half-sent) and says HELLO
- * again. Without it a silent agent just times out (EXIT_GUEST). */
+ * QEMU reads only while the guest has the port open), it flushes the stream
+ * (AP_HDR + LIMIT_FRAME zero bytes, enough to complete a frame an earlier
+ * host left half-sent) and says HELLO again. Without it a silent agent just
+ * times out (EXIT_GUEST). */
 #define AGENT_SHARED_STREAM 1u
 int agent_open(struct agent *a, int fd, unsigned flags, int timeout_ms, struct err *e);
-
-/* Connects and opens with backoff (50 ms doubling to 250 ms) until READY or
- * timeout_ms has passed — use this instead of polling SSH after a boot.
- * A unix: spec is treated as a shared stream (AGENT_SHARED_STREAM). */
-int agent_wait_ready(struct agent *a, const struct agent_spec *s, int timeout_ms, struct err *e);
 
 /* Closes the fd and frees everything; open channels are abandoned (the agent
  * kills their processes when the session ends). Safe after a failed
  * agent_open, and twice. */
 void agent_close(struct agent *a);
-
-/* --- operations --------------------------------------------------------- */
-
-struct agent_exec_opts {
-	const char *const *argv; /* required, argv[0] is looked up in the guest's PATH */
-	const char *const *env;	 /* "K=V" entries added to the guest's default env; NULL ok */
-	const char *cwd;	 /* NULL: the user's home, else / */
-	const char *user;	 /* NULL: the agent's user (root) */
-	bool pty;		 /* run on a pseudo-terminal (stdout and stderr merged) */
-	const char *term;	 /* TERM for a pty; NULL: "xterm-256color" */
-	unsigned short rows, cols;
-	/* Local fds: stdin is read until EOF (-1: no input, EOF at once);
-	 * output is written with blocking writes (-1: discarded). */
-	int in_fd, out_fd, err_fd;
-};
-
-/* Starts an exec; returns its channel id (> 0) or 0 with e set. Does not
- * wait: run agent_wait() to pump all channels until this one ends. */
-uint32_t agent_exec_start(struct agent *a, const struct agent_exec_opts *o, struct err *e);
-
-/* Starts a put: streams local_fd (until EOF) to remote path, installed
- * atomically (temp + fsync + rename) with mode and owner (uid/gid -1:
- * the agent's). size is checked by the agent (-1: unknown). */
-uint32_t agent_put_start(struct agent *a, int local_fd, const char *remote, unsigned mode, long uid,
-			 long gid, long long size, struct err *e);
-
-/* Starts a get: the remote file's bytes are written to local_fd. */
-uint32_t agent_get_start(struct agent *a, const char *remote, int local_fd, struct err *e);
-
-/* Pumps the session (every open channel makes progress) until channel ch
- * ends or timeout_ms (-1: forever) passes. On success *status is the
- * channel's result in banger exit-code terms: an exec's exit code, 128+N for
- * signal N, 0 for a finished put/get. -1 with e set when the agent reported
- * an error for ch (e->code is the agent's code: 127 command not found, 126
- * not executable, EXIT_NOTFOUND, EXIT_SYSTEM…) or the session failed. */
-int agent_wait(struct agent *a, uint32_t ch, int timeout_ms, int *status, struct err *e);
-
-/* Sends signal sig (Linux numbering) to exec ch's process group. Like
- * agent_resize it does not block: what the socket does not take at once is
- * sent by the next agent_wait. */
-int agent_signal(struct agent *a, uint32_t ch, int sig, struct err *e);
-
-/* New window size for a pty exec. */
-int agent_resize(struct agent *a, uint32_t ch, unsigned short rows, unsigned short cols,
-		 struct err *e);
-
-/* Forward signals: while agent_wait pumps, signals read from sigfd (a
- * signalfd the caller made and blocked) are sent to every open exec, and
- * SIGWINCH becomes a RESIZE of every pty exec from the size of tty_fd. */
-void agent_forward_signals(struct agent *a, int sigfd, int tty_fd);
-
-/* Blocking conveniences: start + wait. */
-int agent_exec(struct agent *a, const struct agent_exec_opts *o, int *status, struct err *e);
-int agent_put(struct agent *a, int local_fd, const char *remote, unsigned mode, long uid, long gid,
-	      long long size, struct err *e);
-int agent_get(struct agent *a, const char *remote, int local_fd, struct err *e);
-
-/* Asks the guest to power off (or reboot); returns once the agent accepted. */
-int agent_shutdown(struct agent *a, bool reboot, struct err *e);
 
 #endif

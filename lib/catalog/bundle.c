@@ -469,32 +469,6 @@ out:
 	return rc;
 }
 
-static int fill_download(const char *staging, void *ud, cJSON *m, struct err *e)
-{
-	const struct bundle_src *src = ud;
-
-	if (bundle_download(src, staging, e) < 0)
-		return -1;
-	cJSON_DeleteItemFromObjectCaseSensitive(m, "size");
-	cJSON_DeleteItemFromObjectCaseSensitive(m, "source");
-	if (!cJSON_AddNumberToObject(m, "size", (double)src->size) ||
-	    !cJSON_AddStringToObject(m, "source", src->url))
-		return err_set(e, EXIT_SYSTEM, "out of memory");
-	return 0;
-}
-
-int bundle_install(const struct store *s, const char *kind, const char *name,
-		   const struct bundle_src *src, const cJSON *manifest, bool force,
-		   enum bundle_outcome *out, struct err *e)
-{
-	char want[DIGEST_HEX_LEN + 1];
-
-	if (digest_parse(src->sha256, src->url, want, e) < 0)
-		return -1;
-	return bundle_install_custom(s, kind, name, want, force, fill_download, (void *)src,
-				     manifest, out, e);
-}
-
 /* ---- pack ---------------------------------------------------------------- */
 
 struct names {

@@ -18,7 +18,7 @@
  *
  * SHA-256 runs in a helper thread beside the reader: started by
  * bundle_stream_open, joined by bundle_stream_finish or _free (so
- * bundle_download and bundle_install return with none left). All calls
+ * bundle_download and bundle_install_custom return with none left). All calls
  * block (network and disk I/O); nothing is shared between calls.
  */
 #ifndef BANGER_BUNDLE_H
@@ -47,7 +47,7 @@ struct bundle_src {
 /* Downloads src and unpacks it into dir (an existing, empty directory).
  * Returns 0 only when the whole stream was read and its SHA-256 and size
  * match; then the tree in dir is complete. On failure dir may hold a
- * partial tree: the caller removes it (bundle_install does). Errors:
+ * partial tree: the caller removes it (bundle_install_custom does). Errors:
  * EXIT_NETWORK/EXIT_NOTFOUND from http, EXIT_VERIFY for a digest or size
  * mismatch, a malformed archive or an unsafe entry, EXIT_SYSTEM for disk. */
 int bundle_download(const struct bundle_src *src, const char *dir, struct err *e);
@@ -83,32 +83,26 @@ void bundle_stream_free(struct bundle_stream *s);
 int bundle_extract_fd(int fd, const char *dir, char sha256[DIGEST_HEX_LEN + 1], uint64_t *size,
 		      struct err *e);
 
-/* Outcome of bundle_install. */
+/* Outcome of bundle_install_custom. */
 enum bundle_outcome {
 	BUNDLE_INSTALLED,	/* downloaded, verified, installed */
 	BUNDLE_ALREADY,		/* an installed copy with this digest was there */
 	BUNDLE_INSTALLED_OTHER, /* we waited for another banger that installed it */
 };
 
-/* The whole pull of one store object KIND/NAME from src:
- *   lock KIND/.NAME.lock (waiting for another pull of the same object),
- *   sweep dead staging dirs, return BUNDLE_ALREADY when KIND/NAME/manifest.json
- *   records src->sha256 (unless force), else download into a staging dir,
- *   write manifest.json there (the caller's `manifest` object plus "name",
- *   "sha256", "size", "source" (the URL) and "installed" (UTC time)),
- *   and commit it into KIND/NAME (file_commit_dir: never half-installed).
- * manifest may be NULL; it is not consumed. */
-int bundle_install(const struct store *s, const char *kind, const char *name,
-		   const struct bundle_src *src, const struct cJSON *manifest, bool force,
-		   enum bundle_outcome *out, struct err *e);
-
 /* Fills a staging directory for bundle_install_custom; may add fields to
  * the manifest it is handed. Returns 0 or -1 with e set. */
 typedef int (*bundle_fill_fn)(const char *staging, void *ud, struct cJSON *manifest, struct err *e);
 
-/* bundle_install with the download replaced by fill (a .deb, an import):
- * the same lock, sweep, "already installed with sha256" check, staging,
- * manifest ("name", "sha256" added) and commit. */
+/* The whole install of one store object KIND/NAME, its content made by
+ * fill (a bundle download, a .deb, an import):
+ *   lock KIND/.NAME.lock (waiting for another install of the same object),
+ *   sweep dead staging dirs, return BUNDLE_ALREADY when KIND/NAME/manifest.json
+ *   records sha256 (unless force), else fill a staging dir, write
+ *   manifest.json there (the caller's `manifest` object plus "name",
+ *   "sha256" and "installed" (UTC time)), and commit it into KIND/NAME
+ *   (file_commit_dir: never half-installed). manifest may be NULL; it is
+ *   not consumed. */
 int bundle_install_custom(const struct store *s, const char *kind, const char *name,
 			  const char *sha256, bool force, bundle_fill_fn fill, void *ud,
 			  const struct cJSON *manifest, enum bundle_outcome *out, struct err *e);

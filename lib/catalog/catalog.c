@@ -39,6 +39,8 @@ const char *catalog_kind_name(enum catalog_kind k)
 		return "deb";
 	case CATALOG_OCI:
 		return "oci";
+	case CATALOG_DEBIAN:
+		return "debian";
 	}
 	return "?";
 }
@@ -121,6 +123,41 @@ static int field(const cJSON *o, const char *key, const char *def, size_t max, c
 	return 0;
 }
 
+/* An array of at most max simple names (package or component names). */
+static int name_list(const cJSON *o, const char *key, int max, const struct cJSON **out,
+		     const char *where, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key), *x;
+
+	*out = v;
+	if (!v)
+		return 0;
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > max)
+		return err_set(e, EXIT_VERIFY, "%s: \"%s\" must be an array of at most %d names",
+			       where, key, max);
+	cJSON_ArrayForEach(x, v)
+	{
+		if (!cJSON_IsString(x) || !path_is_simple_name(x->valuestring) ||
+		    strlen(x->valuestring) > LIMIT_NAME)
+			return err_set(e, EXIT_VERIFY, "%s: \"%s\" holds something not a name",
+				       where, key);
+	}
+	return 0;
+}
+
+/* The debian kind's own fields (debian.h). */
+static int parse_debian(struct catalog_entry *ent, const cJSON *o, const char *where, struct err *e)
+{
+	if (field(o, "variant", "minbase", LIMIT_NAME, &ent->variant, where, e) < 0 ||
+	    name_list(o, "components", CATALOG_DEB_ALSO_MAX, &ent->components, where, e) < 0 ||
+	    name_list(o, "packages", 256, &ent->packages, where, e) < 0)
+		return -1;
+	if (strcmp(ent->variant, "minbase") && strcmp(ent->variant, "essential"))
+		return err_set(e, EXIT_VERIFY, "%s: variant '%s' — want minbase or essential",
+			       where, ent->variant);
+	return 0;
+}
+
 static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *base, struct err *e)
 {
 	struct catalog_entry *ent = &c->entries[i];
@@ -168,8 +205,8 @@ static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *
 		if (catalog_resolve_url(base, url, c->urls[i], LIMIT_URL, e) < 0)
 			return err_prefix(e, "%s", where);
 		ent->url = c->urls[i];
-	} else if (!strcmp(kind, "deb")) {
-		ent->kind = CATALOG_DEB;
+	} else if (!strcmp(kind, "deb") || !strcmp(kind, "debian")) {
+		ent->kind = strcmp(kind, "deb") ? CATALOG_DEBIAN : CATALOG_DEB;
 		if (field(o, "mirror", "https://deb.debian.org/debian", LIMIT_URL, &ent->mirror,
 			  where, e) < 0 ||
 		    field(o, "suite", "bookworm", LIMIT_NAME, &ent->suite, where, e) < 0 ||
@@ -205,8 +242,10 @@ static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *
 				return err_set(e, EXIT_VERIFY, "%s: suite '%s' is not valid", where,
 					       su);
 		}
+		if (ent->kind == CATALOG_DEBIAN && parse_debian(ent, o, where, e) < 0)
+			return -1;
 		const char *star = strchr(ent->package, '*');
-		if (!star || strchr(star + 1, '*'))
+		if (ent->kind == CATALOG_DEB && (!star || strchr(star + 1, '*')))
 			return err_set(e, EXIT_VERIFY,
 				       "%s: \"package\" must hold exactly one '*' "
 				       "(e.g. linux-image-6.1.0-*-cloud-amd64)",
@@ -218,10 +257,11 @@ static int parse_entry(struct catalog *c, size_t i, const cJSON *o, const char *
 		if (!*ent->ref)
 			return err_set(e, EXIT_VERIFY, "%s: empty \"ref\"", where);
 	} else {
-		return err_set(e, EXIT_VERIFY,
-			       "%s: unknown kind '%s' — expected bundle, deb or oci (a newer "
-			       "banger may know it)",
-			       where, kind);
+		return err_set(
+			e, EXIT_VERIFY,
+			"%s: unknown kind '%s' — expected bundle, deb, debian or oci (a newer "
+			"banger may know it)",
+			where, kind);
 	}
 	if (!ent->url)
 		ent->url = "";

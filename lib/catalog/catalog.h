@@ -7,7 +7,8 @@
  *
  * Entry kinds: "bundle" (a NAME-ARCH….tar.zst at url, with sha256 and size),
  * "deb" (kernels: resolved from Debian Packages indexes at pull time; the
- * digest comes from the index) and "oci" (images: an OCI ref).
+ * digest comes from the index), "debian" (images built from a Debian
+ * archive: lib/deb/debian.h) and "oci" (images: an OCI ref).
  * Unknown fields are kept (entry->raw) and ignored; an unknown kind, a bad
  * digest, a duplicate name or anything over its ceiling is an error
  * (EXIT_VERIFY) naming the catalog and the entry.
@@ -39,7 +40,7 @@ enum catalog_type { CATALOG_KERNELS, CATALOG_IMAGES };
 
 #define CATALOG_DEB_ALSO_MAX 8 /* extra sources of one deb entry */
 
-enum catalog_kind { CATALOG_BUNDLE, CATALOG_DEB, CATALOG_OCI };
+enum catalog_kind { CATALOG_BUNDLE, CATALOG_DEB, CATALOG_OCI, CATALOG_DEBIAN };
 
 struct catalog_entry {
 	enum catalog_kind kind;
@@ -61,6 +62,11 @@ struct catalog_entry {
 	/* more {"mirror", "suite"} places to look (e.g. the security archive):
 	 * the newest match of all wins; a JSON array, NULL when absent */
 	const struct cJSON *also;
+	/* debian (images built from the archive, lib/deb/debian.h): mirror,
+	 * suite, deb_arch and also as for deb, and */
+	const char *variant;		/* [minbase] or essential */
+	const struct cJSON *components; /* names [["main"]]; NULL when absent */
+	const struct cJSON *packages;	/* extra packages; NULL when absent */
 	/* oci */
 	const char *ref;
 	/* the entry's JSON object as read (extra fields); owned by the catalog */
@@ -96,7 +102,7 @@ int catalog_load(struct catalog *c, enum catalog_type type, const char *override
  * see what the catalog holds). */
 const struct catalog_entry *catalog_find(const struct catalog *c, const char *name, struct err *e);
 
-/* "bundle", "deb", "oci". */
+/* "bundle", "deb", "oci", "debian". */
 const char *catalog_kind_name(enum catalog_kind k);
 
 /* Adds or replaces (by name) a bundle entry in the catalog file at path,

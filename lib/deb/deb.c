@@ -133,80 +133,46 @@ bool deb_glob_match(const char *pattern, const char *name)
 	       !strcmp(name + len - suf, star + 1);
 }
 
-/* ---- the Packages index ------------------------------------------------- */
+/* ---- Packages and Release paragraphs ------------------------------------ */
 
-enum { F_PACKAGE = 1, F_VERSION = 2, F_ARCH = 4, F_FILENAME = 8, F_SHA256 = 16, F_SIZE = 32 };
-#define F_ALL 63
-
-void deb_index_init(struct deb_index *x, const char *pattern, const char *arch)
+void deb_stanza_init(struct deb_stanza *s, const char *const *fields, size_t n, deb_stanza_fn fn,
+		     void *ud)
 {
-	memset(x, 0, sizeof(*x));
-	x->pattern = pattern;
-	x->arch = arch;
-	buf_init(&x->line, LIMIT_DEB_LINE, "Packages index line");
+	memset(s, 0, sizeof(*s));
+	s->fields = fields;
+	s->nfields = n < DEB_FIELDS_MAX ? n : DEB_FIELDS_MAX;
+	s->fn = fn;
+	s->ud = ud;
+	buf_init(&s->line, LIMIT_DEB_LINE, "Packages index line");
 }
 
-void deb_index_fini(struct deb_index *x)
+void deb_stanza_fini(struct deb_stanza *s)
 {
-	buf_fini(&x->line);
+	buf_fini(&s->line);
+	for (size_t i = 0; i < DEB_FIELDS_MAX; i++)
+		free(s->val[i]);
+	memset(s->val, 0, sizeof(s->val));
 }
 
-/* Copies a field value (bounded; longer is malformed). */
-static int take(char *dst, size_t size, const char *v, const char *what, struct deb_index *x,
-		struct err *e)
+/* A paragraph ended: hand its fields over, then forget them. */
+static int stanza_end(struct deb_stanza *s, struct err *e)
 {
-	size_t len = strlen(v);
+	bool any = false;
+	int rc = 0;
 
-	if (len >= size)
-		return err_set(e, EXIT_VERIFY, "Packages index line %lu: %s longer than %zu bytes",
-			       x->lines, what, size - 1);
-	memcpy(dst, v, len + 1);
-	return 0;
-}
-
-/* A stanza ended: keep it if it matches and is newer than the best. */
-static int stanza_end(struct deb_index *x, struct err *e)
-{
-	struct deb_pkg *c = &x->cur;
-	unsigned have = x->have;
-	char *end;
-
-	x->have = 0;
-	if (!(have & F_PACKAGE) || !deb_glob_match(x->pattern, c->package))
-		return 0;
-	if (!(have & F_ARCH) || strcmp(c->arch, x->arch))
-		return 0;
-	if ((have & F_ALL) != F_ALL)
-		return err_set(e, EXIT_VERIFY,
-			       "Packages index: %s lacks Version, Filename, SHA256 or Size — is "
-			       "the mirror complete?",
-			       c->package);
-	if (!digest_is_hex(x->sha_text))
-		return err_set(
-			e, EXIT_VERIFY,
-			"Packages index: %s: SHA256 is not 64 hex digits — refusing the index",
-			c->package);
-	errno = 0;
-	c->size = strtoull(x->size_text, &end, 10);
-	if (errno || end == x->size_text || *end || c->size == 0 || c->size > LIMIT_DOWNLOAD)
-		return err_set(e, EXIT_VERIFY, "Packages index: %s: Size '%s' is not a size",
-			       c->package, x->size_text);
-	memcpy(c->sha256, x->sha_text, sizeof(c->sha256));
-	if (!path_is_confined(c->filename) || strncmp(c->filename, "pool/", 5))
-		return err_set(
-			e, EXIT_VERIFY,
-			"Packages index: %s has an unsafe Filename '%s' — refusing the index",
-			c->package, c->filename);
-	if (!x->found || deb_version_cmp(c->version, x->best.version) > 0) {
-		x->best = *c;
-		x->found = true;
+	for (size_t i = 0; i < s->nfields; i++)
+		any = any || s->val[i];
+	if (any)
+		rc = s->fn(s->ud, (const char *const *)s->val, s->lines, e);
+	for (size_t i = 0; i < s->nfields; i++) {
+		free(s->val[i]);
+		s->val[i] = NULL;
 	}
-	return 0;
+	return rc;
 }
 
-static int field_line(struct deb_index *x, char *line, struct err *e)
+static int field_line(struct deb_stanza *s, char *line, struct err *e)
 {
-	struct deb_pkg *c = &x->cur;
 	char *colon = strchr(line, ':'), *v;
 
 	if (!colon)
@@ -217,59 +183,44 @@ static int field_line(struct deb_index *x, char *line, struct err *e)
 		v++;
 	for (char *end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\r');)
 		*--end = '\0';
-	if (!strcmp(line, "Package")) {
-		x->have |= F_PACKAGE;
-		return take(c->package, sizeof(c->package), v, "Package", x, e);
-	}
-	if (!strcmp(line, "Version")) {
-		x->have |= F_VERSION;
-		return take(c->version, sizeof(c->version), v, "Version", x, e);
-	}
-	if (!strcmp(line, "Architecture")) {
-		x->have |= F_ARCH;
-		return take(c->arch, sizeof(c->arch), v, "Architecture", x, e);
-	}
-	if (!strcmp(line, "Filename")) {
-		x->have |= F_FILENAME;
-		return take(c->filename, sizeof(c->filename), v, "Filename", x, e);
-	}
-	if (!strcmp(line, "SHA256")) {
-		x->have |= F_SHA256;
-		return take(x->sha_text, sizeof(x->sha_text), v, "SHA256", x, e);
-	}
-	if (!strcmp(line, "Size")) {
-		x->have |= F_SIZE;
-		return take(x->size_text, sizeof(x->size_text), v, "Size", x, e);
+	for (size_t i = 0; i < s->nfields; i++) {
+		if (strcmp(line, s->fields[i]))
+			continue;
+		if (s->val[i])
+			return err_set(e, EXIT_VERIFY, "Packages index line %lu: %s given twice",
+				       s->lines, line);
+		s->val[i] = strdup(v);
+		if (!s->val[i])
+			return err_set(e, EXIT_SYSTEM, "out of memory");
+		return 0;
 	}
 	return 0;
 }
 
 /* One complete line (without its newline). */
-static int line_done(struct deb_index *x, struct err *e)
+static int line_done(struct deb_stanza *s, struct err *e)
 {
-	char *line = x->line.data ? x->line.data : (char *)"";
+	char *line = s->line.data ? s->line.data : (char *)"";
 	int rc = 0;
 
-	x->lines++;
+	s->lines++;
 	if (!*line || !strcmp(line, "\r"))
-		rc = stanza_end(x, e);
+		rc = stanza_end(s, e);
 	else if (*line != ' ' && *line != '\t')
-		rc = field_line(x, line, e);
-	buf_reset(&x->line);
+		rc = field_line(s, line, e);
+	buf_reset(&s->line);
 	return rc;
 }
 
 /* Fields the parser keeps; every other line is skipped unread, whatever
- * its length (real indexes hold Provides/Built-Using lines of 100+ KiB). */
-static bool wanted_field(const char *line, size_t len)
+ * its length (real indexes hold Built-Using and Description lines of any
+ * length). */
+static bool wanted_field(const struct deb_stanza *s, const char *line, size_t len)
 {
-	static const char *const keep[] = { "Package:",	 "Version:", "Architecture:",
-					    "Filename:", "SHA256:",  "Size:" };
+	for (size_t i = 0; i < s->nfields; i++) {
+		size_t k = strlen(s->fields[i]);
 
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-		size_t k = strlen(keep[i]);
-
-		if (len >= k && !memcmp(line, keep[i], k))
+		if (len > k && !memcmp(line, s->fields[i], k) && line[k] == ':')
 			return true;
 	}
 	return false;
@@ -277,10 +228,10 @@ static bool wanted_field(const char *line, size_t len)
 
 #define FIELD_NAME_MAX 64 /* a field name longer than this is not one we keep */
 
-int deb_index_feed(struct deb_index *x, const char *p, size_t n, struct err *e)
+int deb_stanza_feed(struct deb_stanza *s, const char *p, size_t n, struct err *e)
 {
-	x->total += n;
-	if (x->total > LIMIT_DEB_INDEX)
+	s->total += n;
+	if (s->total > LIMIT_DEB_INDEX)
 		return err_set(e, EXIT_VERIFY, "Packages index larger than %llu bytes",
 			       (unsigned long long)LIMIT_DEB_INDEX);
 	while (n) {
@@ -288,152 +239,138 @@ int deb_index_feed(struct deb_index *x, const char *p, size_t n, struct err *e)
 		size_t k = nl ? (size_t)(nl - p) : n;
 
 		/* Continuation lines (descriptions) are skipped, whatever their length. */
-		if (!x->line.len && k && (*p == ' ' || *p == '\t'))
-			x->skip_line = true;
-		if (!x->skip_line && !x->field_known) {
+		if (!s->line.len && k && (*p == ' ' || *p == '\t'))
+			s->skip_line = true;
+		if (!s->skip_line && !s->field_known) {
 			/* Decide from the field name whether the line is worth keeping. */
-			size_t room = FIELD_NAME_MAX - x->line.len, take = k < room ? k : room;
+			size_t room = FIELD_NAME_MAX - s->line.len, take = k < room ? k : room;
 
-			if (buf_append(&x->line, p, take, e) < 0)
+			if (buf_append(&s->line, p, take, e) < 0)
 				return -1;
 			p += take;
 			n -= take;
 			k -= take;
-			if (memchr(x->line.data, ':', x->line.len) ||
-			    x->line.len >= FIELD_NAME_MAX) {
-				x->field_known = true;
-				if (!wanted_field(x->line.data, x->line.len)) {
-					x->skip_line = true;
-					buf_reset(&x->line);
+			if (memchr(s->line.data, ':', s->line.len) ||
+			    s->line.len >= FIELD_NAME_MAX) {
+				s->field_known = true;
+				if (!wanted_field(s, s->line.data, s->line.len)) {
+					s->skip_line = true;
+					buf_reset(&s->line);
 				}
 			}
 		}
-		if (!x->skip_line && k && buf_append(&x->line, p, k, e) < 0)
-			return err_prefix(e, "Packages index line %lu", x->lines + 1);
+		if (!s->skip_line && k && buf_append(&s->line, p, k, e) < 0)
+			return err_prefix(e, "Packages index line %lu", s->lines + 1);
 		if (!nl)
 			return 0;
-		if (x->skip_line) {
-			x->lines++;
-			buf_reset(&x->line);
-		} else if (line_done(x, e) < 0) {
+		if (s->skip_line) {
+			s->lines++;
+			buf_reset(&s->line);
+		} else if (line_done(s, e) < 0) {
 			return -1;
 		}
-		x->skip_line = x->field_known = false;
+		s->skip_line = s->field_known = false;
 		p += k + 1;
 		n -= k + 1;
 	}
 	return 0;
 }
 
-int deb_index_end(struct deb_index *x, struct err *e)
+int deb_stanza_end(struct deb_stanza *s, struct err *e)
 {
-	if (x->line.len && !x->skip_line && line_done(x, e) < 0)
+	if (s->line.len && !s->skip_line && line_done(s, e) < 0)
 		return -1;
-	return stanza_end(x, e);
+	return stanza_end(s, e);
 }
 
-/* An http stream as a libarchive read callback. */
-struct pull {
-	struct http_stream *hs;
-	struct err err;
-	bool failed;
-	char buf[64 * 1024];
+int deb_pkg_fill(struct deb_pkg *p, const char *const *v, struct err *e)
+{
+	const char *what = v[DEB_F_PACKAGE];
+	char *end;
+
+	memset(p, 0, sizeof(*p));
+	for (int i = 0; i <= DEB_F_SIZE; i++)
+		if (!v[i])
+			return err_set(e, EXIT_VERIFY,
+				       "Packages index: %s lacks Version, Architecture, Filename, "
+				       "SHA256 or Size — is the mirror complete?",
+				       what ? what : "a package");
+	if (strlen(what) > LIMIT_NAME || strlen(v[DEB_F_VERSION]) > LIMIT_NAME ||
+	    strlen(v[DEB_F_ARCH]) > LIMIT_NAME || strlen(v[DEB_F_FILENAME]) >= LIMIT_URL)
+		return err_set(e, EXIT_VERIFY, "Packages index: %.64s: a field is too long", what);
+	memcpy(p->package, what, strlen(what) + 1);
+	memcpy(p->version, v[DEB_F_VERSION], strlen(v[DEB_F_VERSION]) + 1);
+	memcpy(p->arch, v[DEB_F_ARCH], strlen(v[DEB_F_ARCH]) + 1);
+	memcpy(p->filename, v[DEB_F_FILENAME], strlen(v[DEB_F_FILENAME]) + 1);
+	if (!digest_is_hex(v[DEB_F_SHA256]))
+		return err_set(
+			e, EXIT_VERIFY,
+			"Packages index: %s: SHA256 is not 64 hex digits — refusing the index",
+			what);
+	memcpy(p->sha256, v[DEB_F_SHA256], DIGEST_HEX_LEN + 1);
+	errno = 0;
+	p->size = strtoull(v[DEB_F_SIZE], &end, 10);
+	if (errno || end == v[DEB_F_SIZE] || *end || p->size == 0 || p->size > LIMIT_DOWNLOAD ||
+	    *v[DEB_F_SIZE] == '-')
+		return err_set(e, EXIT_VERIFY, "Packages index: %s: Size '%s' is not a size", what,
+			       v[DEB_F_SIZE]);
+	if (!path_is_confined(p->filename) || strncmp(p->filename, "pool/", 5))
+		return err_set(
+			e, EXIT_VERIFY,
+			"Packages index: %s has an unsafe Filename '%s' — refusing the index", what,
+			p->filename);
+	return 0;
+}
+
+const char *const deb_fields[DEB_F_COUNT] = {
+	[DEB_F_PACKAGE] = "Package",   [DEB_F_VERSION] = "Version",
+	[DEB_F_ARCH] = "Architecture", [DEB_F_FILENAME] = "Filename",
+	[DEB_F_SHA256] = "SHA256",     [DEB_F_SIZE] = "Size",
+	[DEB_F_PRIORITY] = "Priority", [DEB_F_ESSENTIAL] = "Essential",
+	[DEB_F_DEPENDS] = "Depends",   [DEB_F_PRE_DEPENDS] = "Pre-Depends",
+	[DEB_F_PROVIDES] = "Provides",
 };
 
-static la_ssize_t pull_cb(struct archive *a, void *ud, const void **out)
+/* The kernel matcher: keeps the newest stanza matching pattern and arch. */
+static int kernel_stanza(void *ud, const char *const *v, unsigned long line, struct err *e)
 {
-	struct pull *pl = ud;
-	ssize_t n = http_stream_read(pl->hs, pl->buf, sizeof(pl->buf), &pl->err);
+	struct deb_index *x = ud;
+	struct deb_pkg c;
 
-	*out = pl->buf;
-	if (n < 0) {
-		pl->failed = true;
-		archive_set_error(a, EIO, "%s", pl->err.msg);
+	if (!v[DEB_F_PACKAGE] || !deb_glob_match(x->pattern, v[DEB_F_PACKAGE]))
+		return 0;
+	if (!v[DEB_F_ARCH] || strcmp(v[DEB_F_ARCH], x->arch))
+		return 0;
+	if (deb_pkg_fill(&c, v, e) < 0)
+		return -1;
+	if (!x->found || deb_version_cmp(c.version, x->best.version) > 0) {
+		x->best = c;
+		x->found = true;
 	}
-	return n;
+	return 0;
 }
 
-/* Streams one compressed index into x; -1 with e set (EXIT_NOTFOUND for a
- * missing file, so the caller can try the next compression). */
-static int fetch_index(const char *url, const char *ca_file, struct deb_index *x, struct err *e)
+void deb_index_init(struct deb_index *x, const char *pattern, const char *arch)
 {
-	struct http_req req = { .url = url, .ca_file = ca_file };
-	struct archive *a = NULL;
-	struct archive_entry *ae;
-	struct pull *pl = calloc(1, sizeof(*pl));
-	char *chunk = malloc(64 * 1024);
-	la_ssize_t n;
-	int rc = -1;
-
-	if (!pl || !chunk || !(a = archive_read_new())) {
-		err_set(e, EXIT_SYSTEM, "out of memory");
-		goto out;
-	}
-	err_init(&pl->err);
-	pl->hs = http_stream_open(&req, NULL, e);
-	if (!pl->hs)
-		goto out;
-	archive_read_support_filter_xz(a);
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_raw(a);
-	if (archive_read_open(a, pl, NULL, pull_cb, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &ae) != ARCHIVE_OK)
-		goto fail_archive;
-	while ((n = archive_read_data(a, chunk, 64 * 1024)) > 0)
-		if (deb_index_feed(x, chunk, (size_t)n, e) < 0)
-			goto out;
-	if (n < 0)
-		goto fail_archive;
-	rc = deb_index_end(x, e);
-	goto out;
-fail_archive:
-	if (pl->failed)
-		*e = pl->err;
-	else
-		err_set(e, EXIT_VERIFY, "%s: cannot decompress the index: %s", url,
-			archive_error_string(a) ? archive_error_string(a) : "unreadable");
-out:
-	if (a)
-		archive_read_free(a);
-	if (pl)
-		http_stream_free(pl->hs);
-	free(pl);
-	free(chunk);
-	return rc;
+	memset(x, 0, sizeof(*x));
+	x->pattern = pattern;
+	x->arch = arch;
+	deb_stanza_init(&x->p, deb_fields, DEB_F_SIZE + 1, kernel_stanza, x);
 }
 
-int deb_resolve(const char *mirror, const char *suite, const char *component, const char *arch,
-		const char *pattern, const char *ca_file, struct deb_pkg *out, struct err *e)
+void deb_index_fini(struct deb_index *x)
 {
-	static const char *const comp[] = { "xz", "gz" };
-	char url[LIMIT_URL];
-	size_t mlen = strlen(mirror);
-	struct deb_index x;
-	int rc = -1;
+	deb_stanza_fini(&x->p);
+}
 
-	while (mlen && mirror[mlen - 1] == '/')
-		mlen--;
-	for (size_t i = 0; i < 2; i++) {
-		int n = snprintf(url, sizeof(url), "%.*s/dists/%s/%s/binary-%s/Packages.%s",
-				 (int)mlen, mirror, suite, component, arch, comp[i]);
+int deb_index_feed(struct deb_index *x, const char *p, size_t n, struct err *e)
+{
+	return deb_stanza_feed(&x->p, p, n, e);
+}
 
-		if (n < 0 || (size_t)n >= sizeof(url))
-			return err_set(e, EXIT_USAGE, "%s: mirror URL too long", mirror);
-		deb_index_init(&x, pattern, arch);
-		rc = fetch_index(url, ca_file, &x, e);
-		if (rc == 0 && !x.found)
-			rc = err_set(e, EXIT_NOTFOUND,
-				     "%s: no package matching %s for %s — check the mirror, suite "
-				     "and package pattern",
-				     url, pattern, arch);
-		if (rc == 0)
-			*out = x.best;
-		deb_index_fini(&x);
-		/* Only a missing .xz makes the .gz worth a try. */
-		if (rc == 0 || e->code != EXIT_NOTFOUND || x.total)
-			break;
-	}
-	return rc;
+int deb_index_end(struct deb_index *x, struct err *e)
+{
+	return deb_stanza_end(&x->p, e);
 }
 
 /* ---- the kernel .deb ---------------------------------------------------- */

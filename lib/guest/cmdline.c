@@ -3,6 +3,7 @@
 #include "base64.h"
 #include "err.h"
 #include "exitcode.h"
+#include "units.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +49,10 @@ int cmdline_parse(struct cmdline *c, const char *text, size_t len, struct err *e
 			break;
 		c->word[c->nword++] = w;
 	}
-	c->buf[o] = '\0';
+	/* Every word is terminated already; a full line (o == len + 1 ==
+	 * sizeof(buf)) has no room for another NUL, and needs none. */
+	if (!o)
+		c->buf[0] = '\0';
 	return 0;
 }
 
@@ -162,12 +166,9 @@ static void problem(struct err *e, int *rc, const char *fmt, const char *a, cons
 
 static int parse_seconds(const char *v, int max, int *out)
 {
-	char *end;
-	long n;
+	uint64_t n;
 
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 0 || n > max)
+	if (parse_u64(v, 10, (uint64_t)max, &n) < 0)
 		return -1;
 	*out = (int)n;
 	return 0;
@@ -279,13 +280,11 @@ static void parse_mask(struct guest_config *g, const char *v, struct err *e, int
 static int mask_prefix(const char *m)
 {
 	struct in_addr a;
-	char *end;
-	long n;
+	uint64_t n;
 
 	if (!*m)
 		return 24;
-	n = strtol(m, &end, 10);
-	if (!*end && end != m && n >= 0 && n <= 32)
+	if (parse_u64(m, 10, 32, &n) == 0)
 		return (int)n;
 	if (inet_pton(AF_INET, m, &a) != 1)
 		return -1;

@@ -1,5 +1,6 @@
 /* kmod.c — see kmod.h. */
 #include "kernel/kmod.h"
+#include "decomp.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -8,15 +9,12 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <lzma.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
 void kmod_name(const char *path, char *out, size_t size)
 {
@@ -278,11 +276,14 @@ int kmod_closure(struct kmod_index *x, const char *const *want, int nwant, bool 
 	for (int i = 0; i < x->n; i++)
 		x->mods[i].mark = 0;
 	for (int i = 0; i < nwant; i++) {
-		struct kmod_mod *m = kmod_find(x, want[i]);
+		struct kmod_mod *m;
 
+		/* Built in wins even over a stray modules.dep line: loading the
+		 * file would only fail (EEXIST) or shadow the built-in driver. */
+		if (kmod_is_builtin(x, want[i]))
+			continue;
+		m = kmod_find(x, want[i]);
 		if (!m) {
-			if (kmod_is_builtin(x, want[i]))
-				continue;
 			if (!missing_ok)
 				return err_set(e, EXIT_NOTFOUND,
 					       "module %s: neither in %s nor built in — check the "
@@ -297,130 +298,6 @@ int kmod_closure(struct kmod_index *x, const char *const *want, int nwant, bool 
 	}
 	*n = w.n;
 	return 0;
-}
-
-static int inflate_xz(const unsigned char *in, size_t inlen, unsigned char **out, size_t *outlen,
-		      const char *what, struct err *e)
-{
-	lzma_stream s = LZMA_STREAM_INIT;
-	size_t cap = 0;
-	unsigned char *buf = NULL;
-	lzma_ret r = LZMA_OK;
-
-	if (lzma_stream_decoder(&s, UINT64_MAX, 0) != LZMA_OK)
-		return err_set(e, EXIT_SYSTEM, "%s: xz decoder init failed", what);
-	s.next_in = in;
-	s.avail_in = inlen;
-	while (r == LZMA_OK) {
-		if (s.total_out == cap) {
-			if (cap >= LIMIT_MODULE_SIZE)
-				break;
-			cap = cap ? cap * 2 : inlen * 4 + 4096;
-			if (cap > LIMIT_MODULE_SIZE)
-				cap = LIMIT_MODULE_SIZE;
-			unsigned char *p = realloc(buf, cap);
-			if (!p)
-				break;
-			buf = p;
-		}
-		s.next_out = buf + s.total_out;
-		s.avail_out = cap - s.total_out;
-		r = lzma_code(&s, LZMA_FINISH);
-	}
-	lzma_end(&s);
-	if (r != LZMA_STREAM_END) {
-		free(buf);
-		return err_set(e, EXIT_VERIFY, "%s: corrupt, truncated or too large xz module",
-			       what);
-	}
-	*outlen = s.total_out;
-	*out = buf;
-	return 0;
-}
-
-static int inflate_zstd(const unsigned char *in, size_t inlen, unsigned char **out, size_t *outlen,
-			const char *what, struct err *e)
-{
-	ZSTD_DStream *z = ZSTD_createDStream();
-	ZSTD_inBuffer zi = { in, inlen, 0 };
-	size_t cap = inlen * 4 + 4096, r;
-	unsigned char *buf = NULL;
-	ZSTD_outBuffer zo = { NULL, 0, 0 };
-
-	if (!z)
-		return err_set(e, EXIT_SYSTEM, "%s: zstd decoder init failed", what);
-	ZSTD_initDStream(z);
-	for (;;) {
-		if (cap > LIMIT_MODULE_SIZE)
-			cap = LIMIT_MODULE_SIZE;
-		unsigned char *p = realloc(buf, cap);
-		if (!p)
-			goto oom;
-		buf = p;
-		zo.dst = buf;
-		zo.size = cap;
-		r = ZSTD_decompressStream(z, &zo, &zi);
-		if (ZSTD_isError(r))
-			goto bad;
-		if (r == 0)
-			break;
-		if (zo.pos < zo.size && zi.pos == zi.size)
-			goto bad; /* truncated */
-		if (cap >= LIMIT_MODULE_SIZE)
-			goto bad;
-		cap *= 2;
-	}
-	ZSTD_freeDStream(z);
-	*out = buf;
-	*outlen = zo.pos;
-	return 0;
-oom:
-	free(buf);
-	ZSTD_freeDStream(z);
-	return err_set(e, EXIT_SYSTEM, "%s: out of memory", what);
-bad:
-	free(buf);
-	ZSTD_freeDStream(z);
-	return err_set(e, EXIT_VERIFY, "%s: corrupt, truncated or too large zstd module", what);
-}
-
-static int inflate_gz(const unsigned char *in, size_t inlen, unsigned char **out, size_t *outlen,
-		      const char *what, struct err *e)
-{
-	z_stream s;
-	size_t cap = inlen * 4 + 4096;
-	unsigned char *buf = NULL;
-	int r;
-
-	memset(&s, 0, sizeof(s));
-	if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK)
-		return err_set(e, EXIT_SYSTEM, "%s: gzip decoder init failed", what);
-	s.next_in = (unsigned char *)in;
-	s.avail_in = (uInt)inlen;
-	for (;;) {
-		if (cap > LIMIT_MODULE_SIZE)
-			cap = LIMIT_MODULE_SIZE;
-		unsigned char *p = realloc(buf, cap);
-		if (!p)
-			break;
-		buf = p;
-		s.next_out = buf + s.total_out;
-		s.avail_out = (uInt)(cap - s.total_out);
-		r = inflate(&s, Z_FINISH);
-		if (r == Z_STREAM_END) {
-			*out = buf;
-			*outlen = s.total_out;
-			inflateEnd(&s);
-			return 0;
-		}
-		if ((r != Z_OK && r != Z_BUF_ERROR) || cap >= LIMIT_MODULE_SIZE ||
-		    (r == Z_BUF_ERROR && s.avail_out))
-			break;
-		cap *= 2;
-	}
-	free(buf);
-	inflateEnd(&s);
-	return err_set(e, EXIT_VERIFY, "%s: corrupt, truncated or too large gzip module", what);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -453,12 +330,12 @@ int kmod_read(const struct kmod_index *x, const char *rel, unsigned char **data,
 			       "%s/%s: module file missing — the tree is "
 			       "incomplete",
 			       x->dir, rel);
-	if (ends_with(path, ".xz"))
-		rc = inflate_xz((unsigned char *)raw, rawlen, data, len, path, e);
-	else if (ends_with(path, ".zst"))
-		rc = inflate_zstd((unsigned char *)raw, rawlen, data, len, path, e);
-	else if (ends_with(path, ".gz"))
-		rc = inflate_gz((unsigned char *)raw, rawlen, data, len, path, e);
+	if (ends_with(path, ".xz") || ends_with(path, ".zst") || ends_with(path, ".gz"))
+		rc = decomp_all(raw, rawlen,
+				ends_with(path, ".xz")	  ? "xz"
+				: ends_with(path, ".zst") ? "zstd"
+							  : "gzip",
+				LIMIT_MODULE_SIZE, data, len, path, e);
 	else {
 		*data = (unsigned char *)raw;
 		*len = rawlen;

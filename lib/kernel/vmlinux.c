@@ -1,10 +1,10 @@
 /* vmlinux.c — see vmlinux.h. */
 #include "kernel/vmlinux.h"
+#include "decomp.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
 
-#include <archive.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,40 +53,10 @@ int vmlinux_check_elf(const void *p, size_t len, const char *what, struct err *e
 	return 0;
 }
 
-struct magic {
-	const char *name;
-	const char *bytes;
-	size_t len;
-	int (*support)(struct archive *);
-	const char *program; /* external decompressor libarchive falls back to */
-};
-
-static const struct magic magics[] = {
-	{ "gzip", "\x1f\x8b\x08", 3, archive_read_support_filter_gzip, NULL },
-	{ "xz",
-	  "\xfd"
-	  "7zXZ\0",
-	  6, archive_read_support_filter_xz, NULL },
-	{ "lzma", "\x5d\0\0", 3, archive_read_support_filter_lzma, NULL },
-	{ "zstd", "\x28\xb5\x2f\xfd", 4, archive_read_support_filter_zstd, NULL },
-	{ "lz4", "\x02\x21\x4c\x18", 4, archive_read_support_filter_lz4, "lz4" },
-	{ "bzip2", "BZh", 3, archive_read_support_filter_bzip2, "bzip2" },
-	{ "lzo", "\x89LZO", 4, archive_read_support_filter_lzop, "lzop" },
-};
-#define NMAGICS (sizeof(magics) / sizeof(magics[0]))
-
-static const struct magic *magic_at(const unsigned char *p, size_t len)
-{
-	for (size_t i = 0; i < NMAGICS; i++)
-		if (len >= magics[i].len && !memcmp(p, magics[i].bytes, magics[i].len))
-			return &magics[i];
-	return NULL;
-}
-
 int vmlinux_find_payload(const unsigned char *img, size_t len, size_t *off, size_t *plen,
 			 uint32_t *trailer, const char **comp, struct err *e)
 {
-	const struct magic *m;
+	const char *m;
 
 	*trailer = 0;
 	if (len > HDR_PAYLOAD_LENGTH + 4 && !memcmp(img + HDR_MAGIC, "HdrS", 4) &&
@@ -95,34 +65,27 @@ int vmlinux_find_payload(const unsigned char *img, size_t len, size_t *off, size
 		size_t start = (sects + 1) * 512 + le32(img + HDR_PAYLOAD_OFFSET);
 		size_t n = le32(img + HDR_PAYLOAD_LENGTH);
 
-		if (start < len && n >= 4 && n <= len - start && (m = magic_at(img + start, n))) {
+		if (start < len && n >= 4 && n <= len - start &&
+		    (m = decomp_sniff(img + start, n))) {
 			*off = start;
 			*plen = n - 4; /* the build appends the uncompressed size */
 			*trailer = le32(img + start + n - 4);
-			*comp = m->name;
+			*comp = m;
 			return 0;
 		}
 	}
 	/* No usable header: the first magic that is followed by a payload. */
 	for (size_t i = 0; i + 6 < len; i++) {
-		if ((m = magic_at(img + i, len - i))) {
+		if ((m = decomp_sniff(img + i, len - i))) {
 			*off = i;
 			*plen = len - i;
-			*comp = m->name;
+			*comp = m;
 			return 0;
 		}
 	}
 	return err_set(e, EXIT_VERIFY,
 		       "no compressed kernel found (gzip, xz, lzma, zstd, lz4, bzip2, lzo) — is "
 		       "this a vmlinuz/bzImage?");
-}
-
-static const struct magic *magic_named(const char *name)
-{
-	for (size_t i = 0; i < NMAGICS; i++)
-		if (!strcmp(magics[i].name, name))
-			return &magics[i];
-	return NULL;
 }
 
 static uint64_t le64(const unsigned char *p)
@@ -162,20 +125,20 @@ static bool elf_complete(int fd, uint64_t n)
 	return true;
 }
 
-/* Decompresses img[off, off+plen) with m into fd from its start.
+/* Decompresses img[off, off+plen) with comp into fd from its start.
  * Returns 0, 1 when the output is not an ELF (try elsewhere), -1 on error. */
-static int inflate_at(const unsigned char *img, size_t off, size_t plen, const struct magic *m,
+static int inflate_at(const unsigned char *img, size_t off, size_t plen, const char *comp,
 		      bool strict, int fd, uint64_t *written, struct err *e)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *ae;
+	struct decomp d;
 	char *buf = malloc(256 * 1024);
-	bool external = false, checked = false;
+	bool checked = false;
 	uint64_t n = 0;
-	la_ssize_t r;
+	ssize_t r = 0;
 	int rc = -1;
 
-	if (!a || !buf) {
+	memset(&d, 0, sizeof(d));
+	if (!buf) {
 		err_set(e, EXIT_SYSTEM, "out of memory");
 		goto out;
 	}
@@ -183,26 +146,18 @@ static int inflate_at(const unsigned char *img, size_t off, size_t plen, const s
 		err_errno(e, 0, "vmlinux: cannot rewrite the output");
 		goto out;
 	}
-	external = m->support(a) == ARCHIVE_WARN;
-	archive_read_support_format_raw(a);
-	if (archive_read_open_memory(a, img + off, plen) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &ae) != ARCHIVE_OK) {
-		if (external)
-			err_set(e, EXIT_SYSTEM,
-				"%s-compressed kernel: this banger's libarchive has no built-in "
-				"%s and running the '%s' program failed (%s) — install %s "
-				"(apt-get install %s) or pass an uncompressed --vmlinux",
-				m->name, m->name, m->program, archive_error_string(a), m->program,
-				m->program);
-		else
+	/* A stream its decoder refuses at once may be a false magic: try on. */
+	if ((rc = decomp_open(&d, img + off, plen, comp, "kernel payload", e)) != 0) {
+		if (rc < 0 && e->code == EXIT_VERIFY)
 			rc = 1;
 		goto out;
 	}
-	while ((r = archive_read_data(a, buf, 256 * 1024)) > 0) {
+	rc = -1;
+	while ((r = decomp_read(&d, buf, 256 * 1024, e)) > 0) {
 		if (!checked) {
 			/* Reads from a filter may be short: make sure we hold a header. */
 			while (r < 64) {
-				la_ssize_t more = archive_read_data(a, buf + r, 64 - (size_t)r);
+				ssize_t more = decomp_read(&d, buf + r, 64 - (size_t)r, e);
 
 				if (more <= 0)
 					break;
@@ -227,30 +182,21 @@ static int inflate_at(const unsigned char *img, size_t off, size_t plen, const s
 	 * what follows it: accept that only when the ELF is provably whole. */
 	if (r < 0 && checked && !strict && elf_complete(fd, n))
 		r = 0;
+	if (r < 0 && checked) {
+		err_prefix(e, "%s payload is corrupt", comp);
+		goto out;
+	}
+	if (r < 0 && e->code == EXIT_SYSTEM)
+		goto out; /* an outside decompressor is missing */
 	if (r < 0 || !checked) {
-		if (checked) {
-			err_set(e, EXIT_VERIFY, "%s payload is corrupt: %s", m->name,
-				archive_error_string(a));
-		} else if (external && archive_error_string(a)) {
-			err_set(e, EXIT_SYSTEM,
-				"%s-compressed kernel: this banger's libarchive has no built-in "
-				"%s and the '%s' program failed (%s) — install %s (apt-get "
-				"install %s) or pass an uncompressed --vmlinux",
-				m->name, m->name, m->program, archive_error_string(a), m->program,
-				m->program);
-			goto out;
-		} else {
-			rc = 1;
-			goto out;
-		}
+		rc = 1;
 		goto out;
 	}
 	*written = n;
 	rc = 0;
 out:
 	free(buf);
-	if (a)
-		archive_read_free(a);
+	decomp_close(&d);
 	return rc;
 }
 
@@ -301,16 +247,16 @@ int vmlinux_extract(const unsigned char *img, size_t len, int out_fd, struct vml
 	header_version(img, len, info->version, sizeof(info->version));
 	if (vmlinux_find_payload(img, len, &off, &plen, &trailer, &comp, e) < 0)
 		return -1;
-	r = inflate_at(img, off, plen, magic_named(comp), trailer != 0, out_fd, &n, e);
+	r = inflate_at(img, off, plen, comp, trailer != 0, out_fd, &n, e);
 	/* A magic inside the setup code is a false hit: keep scanning. */
 	while (r == 1 && !trailer) {
-		const struct magic *m = NULL;
+		const char *m = NULL;
 
-		for (off++; off + 6 < len && !(m = magic_at(img + off, len - off));)
+		for (off++; off + 6 < len && !(m = decomp_sniff(img + off, len - off));)
 			off++;
 		if (!m)
 			break;
-		comp = m->name;
+		comp = m;
 		r = inflate_at(img, off, len - off, m, false, out_fd, &n, e);
 	}
 	if (r == 1)

@@ -3,6 +3,7 @@
 #include "oci/ref.h"
 #include "err.h"
 #include "exitcode.h"
+#include "http.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -174,6 +175,10 @@ int ref_parse(const char *s, struct ref *r, struct err *e)
 		      ((size_t)(slash - name) == 9 && !strncmp(name, "localhost", 9)) ||
 		      has_upper(name, (size_t)(slash - name)))) {
 		dlen = (size_t)(slash - name);
+		if (dlen > LIMIT_REF_NAME)
+			return err_set(e, EXIT_USAGE,
+				       "'%.64s…': registry host longer than %d bytes", s,
+				       LIMIT_REF_NAME);
 		if (!domain_ok(name, dlen))
 			return err_set(e, EXIT_USAGE, "'%s': '%.*s' is not a valid registry host",
 				       s, (int)dlen, name);
@@ -258,11 +263,10 @@ const char *ref_object(const struct ref *r)
 
 int ref_is_loopback(const struct ref *r)
 {
-	size_t n = strcspn(r->domain, ":");
+	const char *end = r->domain[0] == '[' ? strchr(r->domain, ']') : NULL;
+	size_t n = end ? (size_t)(end + 1 - r->domain) : strcspn(r->domain, ":");
 
-	if (r->domain[0] == '[')
-		return !strncmp(r->domain, "[::1]", 5);
-	return (n == 9 && !strncmp(r->domain, "localhost", 9)) || !strncmp(r->domain, "127.", 4);
+	return http_host_is_loopback(r->domain, n);
 }
 
 void ref_default_name(const struct ref *r, char out[65])

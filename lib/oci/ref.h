@@ -45,8 +45,9 @@ int ref_repo(const struct ref *r, char *out, size_t size, struct err *e);
 /* What the manifest is fetched by: the digest when there is one, else the tag. */
 const char *ref_object(const struct ref *r);
 
-/* True when the registry host is loopback (localhost, 127.x, [::1]), where
- * plain HTTP is allowed. */
+/* True when the registry host is a loopback address (localhost, 127.x.y.z,
+ * [::1]; see http_host_is_loopback), where plain HTTP is allowed. A name
+ * such as 127.evil.example is not. */
 int ref_is_loopback(const struct ref *r);
 
 /* A store name for the image: last path component and tag

@@ -35,32 +35,6 @@
 
 #define TMP_PREFIX "blob-"
 
-/* --- base64 encoding for Basic auth (lib/base64 decodes only) --- */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_encode(const char *in, size_t n, char *out, size_t size)
-{
-	size_t o = 0;
-
-	if ((n + 2) / 3 * 4 + 1 > size)
-		return -1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* --- credentials --- */
 
 /* Docker Hub is stored under several names. */
@@ -264,7 +238,8 @@ static int basic_header(struct registry *r, char *out, size_t size, struct err *
 	char up[520], b64[800];
 	int n = snprintf(up, sizeof(up), "%s:%s", r->user, r->pass);
 
-	if (n < 0 || (size_t)n >= sizeof(up) || b64_encode(up, (size_t)n, b64, sizeof(b64)) < 0 ||
+	if (n < 0 || (size_t)n >= sizeof(up) ||
+	    base64_encode(up, (size_t)n, b64, sizeof(b64)) < 0 ||
 	    snprintf(out, size, "Authorization: Basic %s", b64) >= (int)size)
 		return err_set(e, EXIT_USAGE, "credentials too long");
 	return 0;
@@ -684,6 +659,32 @@ out:
 	return rc;
 }
 
+int oci_config_platform(const char *json, const char *want, char *platform, size_t size,
+			struct err *e)
+{
+	cJSON *cfg = cJSON_Parse(json);
+	char wos[32], warch[32], wvar[32];
+	const char *os, *arch, *var;
+	int rc = 0;
+
+	if (!cfg)
+		return err_set(e, EXIT_VERIFY, "the image config is not valid JSON");
+	os = jstr(cfg, "os");
+	arch = jstr(cfg, "architecture");
+	var = jstr(cfg, "variant");
+	split_platform(want, wos, warch, wvar, sizeof(wos));
+	if (snprintf(platform, size, "%s/%s%s%s", *os ? os : "?", *arch ? arch : "?",
+		     *var ? "/" : "", var) >= (int)size)
+		rc = err_set(e, EXIT_VERIFY,
+			     "the image config's os/architecture is longer than %zu bytes",
+			     size - 1);
+	else if ((*os && strcmp(os, wos)) || (*arch && strcmp(arch, warch)))
+		rc = err_set(e, EXIT_NOTFOUND, "the image is for %s, not %s — use --platform %s/%s",
+			     platform, want, os, arch);
+	cJSON_Delete(cfg);
+	return rc;
+}
+
 /* The media type of a manifest: its own field, else the Content-Type. */
 static void media_type_of(const char *json, const char *ctype, char *out, size_t size)
 {
@@ -797,7 +798,6 @@ int registry_resolve(struct registry *r, struct oci_image *img, struct err *e)
 {
 	char *json = NULL, digest[OCI_DIGEST_MAX], mt[128], object[OCI_DIGEST_MAX + 130];
 	uint64_t want_size = 0;
-	cJSON *cfg;
 	int rc = -1;
 
 	memset(img, 0, sizeof(*img));
@@ -847,28 +847,11 @@ int registry_resolve(struct registry *r, struct oci_image *img, struct err *e)
 	}
 	if (fetch_small_blob(r, &img->config, &img->config_json, e) < 0)
 		goto out;
-	cfg = cJSON_Parse(img->config_json);
-	if (!cfg) {
-		err_set(e, EXIT_VERIFY, "%s: the image config is not valid JSON", r->name);
+	if (oci_config_platform(img->config_json, r->opts.platform, img->platform,
+				sizeof(img->platform), e) < 0) {
+		err_prefix(e, "%s", r->name);
 		goto out;
 	}
-	{
-		const char *os = jstr(cfg, "os"), *arch = jstr(cfg, "architecture");
-		const char *var = jstr(cfg, "variant");
-		char wos[32], warch[32], wvar[32];
-
-		split_platform(r->opts.platform, wos, warch, wvar, sizeof(wos));
-		snprintf(img->platform, sizeof(img->platform), "%s/%s%s%s", *os ? os : "?",
-			 *arch ? arch : "?", *var ? "/" : "", var);
-		if ((*os && strcmp(os, wos)) || (*arch && strcmp(arch, warch))) {
-			err_set(e, EXIT_NOTFOUND,
-				"%s: the image is for %s, not %s — use --platform %s/%s", r->name,
-				img->platform, r->opts.platform, os, arch);
-			cJSON_Delete(cfg);
-			goto out;
-		}
-	}
-	cJSON_Delete(cfg);
 	rc = 0;
 out:
 	free(json);
@@ -882,6 +865,12 @@ enum layer_phase { LAYER_PENDING, LAYER_FETCHING, LAYER_DONE };
 struct layer_state {
 	enum layer_phase phase;
 	char path[LIMIT_PATH]; /* the temporary while fetching, then the blob */
+	/* A blob found in the cache is trusted only once the bytes the reader
+	 * takes anyway have been hashed (a disk can rot a file in place). */
+	bool cached;
+	bool verified, evicted; /* it matched; it did not, and was removed */
+	struct sha256 h;
+	uint64_t hashed; /* bytes of it hashed so far, from the start */
 };
 
 struct blob_fetch {
@@ -1107,11 +1096,15 @@ struct blob_fetch *registry_fetch_start(struct registry *r, const struct oci_ima
 			free(j);
 			return NULL;
 		}
-		/* Only verified blobs are ever renamed in: present means good. */
+		/* Only verified blobs are ever renamed in, but a disk can rot one
+		 * since: present is used, and checked as it is read
+		 * (registry_layer_check). */
 		if (stat(ls->path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (uint64_t)st.st_size == img->layers[i].size)
+		    (uint64_t)st.st_size == img->layers[i].size) {
 			ls->phase = LAYER_DONE;
-		else
+			ls->cached = true;
+			sha256_init(&ls->h);
+		} else
 			missing += img->layers[i].size;
 	}
 	progress_init(&j->prog, "layers", missing);
@@ -1147,9 +1140,30 @@ int registry_layer_open(struct blob_fetch *j, size_t i, struct err *e)
 	return fd;
 }
 
+/* A cached layer's bytes, as the reader takes them in order, into its hash. */
+static void hash_cached(struct blob_fetch *j, size_t i, uint64_t off, const void *buf, ssize_t got)
+{
+	struct layer_state *ls = &j->layers[i];
+
+	if (got > 0 && ls->cached && off == ls->hashed) {
+		sha256_update(&ls->h, buf, (size_t)got);
+		ls->hashed += (uint64_t)got;
+	}
+}
+
 ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off, void *buf,
 			    size_t n, struct err *e)
 {
+	if (j->layers[i].cached) {
+		ssize_t got;
+
+		while ((got = pread(fd, buf, n, (off_t)off)) < 0 && errno == EINTR) {
+		}
+		if (got < 0)
+			return err_errno(e, 0, "reading layer %zu", i + 1);
+		hash_cached(j, i, off, buf, got);
+		return got;
+	}
 	for (;;) {
 		ssize_t got = pread(fd, buf, n, (off_t)off);
 		bool done;
@@ -1182,6 +1196,46 @@ ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off
 			return got < 0 ? err_errno(e, 0, "reading layer %zu", i + 1) : got;
 		}
 	}
+}
+
+int registry_layer_check(struct blob_fetch *j, size_t i, int fd, struct err *e)
+{
+	struct layer_state *ls = &j->layers[i];
+	const struct oci_desc *d = &j->img->layers[i];
+	char buf[64 * 1024], hex[DIGEST_HEX_LEN + 1];
+	ssize_t got;
+
+	if (!ls->cached || ls->verified)
+		return 0;
+	if (ls->evicted)
+		return err_set(e, EXIT_VERIFY,
+			       "%s: the cached layer %s no longer matches its digest", j->r->name,
+			       d->digest);
+	/* What the unpacker did not need (tar padding, a compressor's tail). */
+	while ((got = pread(fd, buf, sizeof(buf), (off_t)ls->hashed)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return err_errno(e, 0, "reading layer %zu", i + 1);
+		hash_cached(j, i, ls->hashed, buf, got);
+	}
+	sha256_hex(&ls->h, hex);
+	if (ls->hashed == d->size && !strcmp(hex, d->digest + 7)) {
+		ls->verified = true;
+		return 0;
+	}
+	/* Never used again: the next fetch of this image downloads it afresh. */
+	unlink(ls->path);
+	ls->evicted = true;
+	return err_set(e, EXIT_VERIFY,
+		       "%s: the cached layer %s no longer matches its digest (got sha256:%.12s…) — "
+		       "removed from the cache; it is downloaded again",
+		       j->r->name, d->digest, hex);
+}
+
+bool registry_layer_evicted(const struct blob_fetch *j, size_t i)
+{
+	return j->layers[i].evicted;
 }
 
 int registry_layer_wait(struct blob_fetch *j, size_t i, struct err *e)
@@ -1228,14 +1282,6 @@ int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, s
 	free(j->layers);
 	free(j);
 	return rc;
-}
-
-int registry_fetch_blobs(struct registry *r, const struct oci_image *img, const char *blob_dir,
-			 const char *tmp_dir, uint64_t *fetched, struct err *e)
-{
-	struct blob_fetch *j = registry_fetch_start(r, img, blob_dir, tmp_dir, e);
-
-	return j ? registry_fetch_finish(j, false, fetched, e) : -1;
 }
 
 void registry_sweep_tmp(const char *tmp_dir)

@@ -6,7 +6,8 @@
  * list/index with platform selection), each verified against its digest;
  * blobs fetched in parallel into a content-addressed cache, each hashed while
  * it streams and renamed into place only once verified, so the cache never
- * holds an unverified blob and a later pull reuses every blob already there.
+ * holds an unverified blob and a later pull reuses every blob already there
+ * (hashed again as it is replayed: a blob that rotted on disk is evicted).
  *
  * Trust: TLS with the CA in /etc/docker/certs.d/HOST[:PORT]/ca.crt (the
  * Docker and skopeo convention; $BANGER_CERTS_D overrides the directory),
@@ -17,7 +18,7 @@
  * "auth" or "username"/"password").
  *
  * All calls block on the network; a struct registry is used by one thread
- * at a time (registry_fetch_blobs runs its own bounded worker threads).
+ * at a time (registry_fetch_start runs its own bounded worker threads).
  */
 #ifndef BANGER_REGISTRY_H
 #define BANGER_REGISTRY_H
@@ -91,18 +92,13 @@ int registry_resolve(struct registry *r, struct oci_image *img, struct err *e);
 void oci_image_fini(struct oci_image *img);
 
 /* Makes every layer of img present in blob_dir (BANGER_HOME/oci/blobs/
- * sha256), downloading the missing ones (opts.parallel at once) through
- * temporaries in tmp_dir (same filesystem). A blob is renamed into blob_dir
- * only after its size and SHA-256 matched; on any failure the other
- * downloads stop and every temporary is removed. Disk full is EXIT_SYSTEM.
- * *fetched (may be NULL) gets the bytes downloaded. */
-int registry_fetch_blobs(struct registry *r, const struct oci_image *img, const char *blob_dir,
-			 const char *tmp_dir, uint64_t *fetched, struct err *e);
-
-/* The same, overlapped with the caller: downloads run in the background
- * while the caller reads each layer as it arrives (so layers are unpacked
- * while they download). Nothing read this way is trusted until
- * registry_fetch_finish returned 0: a digest mismatch shows up there (or
+ * sha256), downloading the missing ones (opts.parallel at once, on worker
+ * threads) through temporaries in tmp_dir (same filesystem), overlapped with
+ * the caller: it reads each layer as it arrives (so layers are unpacked
+ * while they download). A blob is renamed into blob_dir only after its size
+ * and SHA-256 matched; on any failure the other downloads stop and every
+ * temporary is removed. Disk full is EXIT_SYSTEM. Nothing read this way is
+ * trusted until registry_fetch_finish returned 0: a digest mismatch shows up there (or
  * as a read error), and the caller must then discard what it built.
  *   j = registry_fetch_start(…);
  *   for each layer i: fd = registry_layer_open(j, i, e);
@@ -118,6 +114,15 @@ int registry_layer_open(struct blob_fetch *j, size_t i, struct err *e);
 ssize_t registry_layer_read(struct blob_fetch *j, size_t i, int fd, uint64_t off, void *buf,
 			    size_t n, struct err *e);
 int registry_fetch_finish(struct blob_fetch *j, bool abort, uint64_t *fetched, struct err *e);
+/* Once the caller has read layer i through registry_layer_read (from
+ * offset 0, in order): for a layer that came from the cache, hashes the
+ * rest of it and checks its digest — the cache is verified as it is
+ * replayed, not trusted. A mismatch removes the blob from the cache and is
+ * EXIT_VERIFY; registry_layer_evicted then says so, and the caller throws
+ * away what it built and starts again (registry_fetch_start downloads the
+ * blob afresh). 0 for downloaded layers (registry_fetch_finish checks those). */
+int registry_layer_check(struct blob_fetch *j, size_t i, int fd, struct err *e);
+bool registry_layer_evicted(const struct blob_fetch *j, size_t i);
 /* Waits until layer i is downloaded and verified: 0, or -1 with the
  * download's error (a digest mismatch explains a layer that did not
  * unpack better than the unpacker's own complaint). */
@@ -151,6 +156,12 @@ int oci_index_select(const char *json, const char *platform, struct oci_desc *ou
 
 /* Parses an image manifest (config + layers) into img (layers allocated). */
 int oci_manifest_parse(const char *json, struct oci_image *img, struct err *e);
+
+/* Checks an image config's os/architecture against want ("os/arch[/variant]")
+ * and writes what it says into platform ("linux/amd64", "?" for a missing
+ * part). Not valid JSON: EXIT_VERIFY; another platform: EXIT_NOTFOUND. */
+int oci_config_platform(const char *json, const char *want, char *platform, size_t size,
+			struct err *e);
 
 /* Is this a layer media type banger unpacks (tar, gzip, zstd; Docker/OCI)? */
 bool oci_layer_type_ok(const char *media_type);

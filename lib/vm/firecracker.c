@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,8 +257,7 @@ int fc_launch(const struct fc_launch *l, int timeout_ms, pid_t *pid, struct err 
 	}
 	*pid = p;
 	if (proc_wait_socket(l->api_sock, p, timeout_ms, e) < 0) {
-		kill(p, SIGKILL);
-		waitpid(p, NULL, 0);
+		proc_kill(p);
 		return -1;
 	}
 	return 0;

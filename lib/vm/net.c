@@ -9,6 +9,8 @@
 #include "limits.h"
 #include "lock.h"
 #include "path.h"
+#include "proc.h"
+#include "units.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int net_parse_cidr(const char *s, uint32_t *addr, int *prefix, struct err *e)
@@ -30,15 +32,13 @@ int net_parse_cidr(const char *s, uint32_t *addr, int *prefix, struct err *e)
 	char ip[16];
 	const char *slash = strchr(s, '/');
 	struct in_addr in;
-	char *end;
-	long p;
+	uint64_t p;
 
 	if (!slash || (size_t)(slash - s) >= sizeof(ip))
 		goto bad;
 	memcpy(ip, s, (size_t)(slash - s));
 	ip[slash - s] = '\0';
-	p = strtol(slash + 1, &end, 10);
-	if (*end || end == slash + 1 || p < 1 || p > 30 || inet_pton(AF_INET, ip, &in) != 1)
+	if (parse_u64(slash + 1, 10, 30, &p) < 0 || !p || inet_pton(AF_INET, ip, &in) != 1)
 		goto bad;
 	*addr = ntohl(in.s_addr);
 	*prefix = (int)p;
@@ -209,10 +209,50 @@ static int lease_read(const char *file, char **text, struct err *e)
 	return *text ? 0 : err_set(e, EXIT_SYSTEM, "out of memory");
 }
 
-int net_lease_get(const char *leases_file, const struct net_config *c, const char *name,
-		  uint32_t *out, struct err *e)
+/* A host lease holds an address for nobody when its owner (a VM directory)
+ * is gone and no banger holds that VM's lock (one creating it holds it):
+ * a VM removed by hand, a store deleted, or a network namespace whose inode
+ * came back. */
+static bool lease_stale(const char *line, size_t len)
+{
+	char owner[LIMIT_PATH], lock[LIMIT_PATH + 8];
+	const char *sp = memchr(line, ' ', len);
+	struct err e;
+	size_t n;
+	char *slash;
+	int fd;
+
+	if (!sp || sp[1] != '/')
+		return false;
+	n = len - (size_t)(sp + 1 - line);
+	if (n && sp[n] == '\n')
+		n--;
+	if (n >= sizeof(owner))
+		return false;
+	memcpy(owner, sp + 1, n);
+	owner[n] = '\0';
+	if (access(owner, F_OK) == 0 || errno != ENOENT || !(slash = strrchr(owner, '/')) ||
+	    slash == owner)
+		return false;
+	*slash = '\0';
+	if (access(owner, F_OK) < 0)
+		return errno == ENOENT;
+	err_init(&e);
+	snprintf(lock, sizeof(lock), "%s/.%s.lock", owner, slash + 1);
+	if ((fd = lock_acquire(lock, LOCK_EXCLUSIVE_MODE, false, NULL, &e)) < 0)
+		return false;
+	lock_release(fd);
+	return true;
+}
+
+/* host: the lease file is shared by every store on this host's bridge:
+ * stale owners are dropped, and a lease outside c's subnet means the bridge
+ * already serves another one. */
+static int lease_get(const char *leases_file, const struct net_config *c, const char *name,
+		     bool host, uint32_t *out, struct err *e)
 {
 	char *text = NULL, line[LIMIT_NAME + 32];
+	uint32_t mask = net_mask(c->prefix);
 	struct buf b;
 	uint32_t a;
 	int fd, ret = -1;
@@ -222,17 +262,46 @@ int net_lease_get(const char *leases_file, const struct net_config *c, const cha
 	buf_init(&b, LIMIT_LEASES, leases_file);
 	if (lease_read(leases_file, &text, e) < 0)
 		goto out;
-	if (lease_find(text, name, &a) &&
-	    (a & net_mask(c->prefix)) == (c->gateway & net_mask(c->prefix))) {
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) + 1 : strlen(l);
+		const char *sp = memchr(l, ' ', n);
+		char ip[16], gw[16];
+		struct in_addr in;
+
+		if (host && lease_stale(l, n)) {
+			l += n;
+			continue;
+		}
+		ip[0] = '\0';
+		if (host && sp && (size_t)(sp - l) < sizeof(ip)) {
+			memcpy(ip, l, (size_t)(sp - l));
+			ip[sp - l] = '\0';
+		}
+		if (host && ip[0] && inet_pton(AF_INET, ip, &in) == 1 &&
+		    (ntohl(in.s_addr) & mask) != (c->gateway & mask)) {
+			net_ntoa(c->gateway, gw, sizeof(gw));
+			err_set(e, EXIT_BUSY,
+				"bridge %s already serves %s's subnet, not %s/%d — use that "
+				"BANGER_SUBNET or another BANGER_BRIDGE",
+				c->bridge, ip, gw, c->prefix);
+			goto out;
+		}
+		if (buf_append(&b, l, n, e) < 0)
+			goto out;
+		l += n;
+	}
+	if (b.len && b.data[b.len - 1] != '\n' && buf_append(&b, "\n", 1, e) < 0)
+		goto out;
+	if (lease_find(b.data ? b.data : "", name, &a) && (a & mask) == (c->gateway & mask)) {
 		*out = a;
 		ret = 0;
 		goto out;
 	}
-	if (net_lease_pick(text, c, &a, e) < 0)
+	if (net_lease_pick(b.data ? b.data : "", c, &a, e) < 0)
 		goto out;
 	net_ntoa(a, line, sizeof(line));
-	if (buf_append(&b, text, strlen(text), e) < 0 ||
-	    buf_appendf(&b, e, "%s %s\n", line, name) < 0 ||
+	if (buf_appendf(&b, e, "%s %s\n", line, name) < 0 ||
 	    file_write_atomic(leases_file, b.data, b.len, 0644, e) < 0)
 		goto out;
 	*out = a;
@@ -242,6 +311,49 @@ out:
 	free(text);
 	lock_release(fd);
 	return ret;
+}
+
+int net_lease_get(const char *leases_file, const struct net_config *c, const char *name,
+		  uint32_t *out, struct err *e)
+{
+	return lease_get(leases_file, c, name, false, out, e);
+}
+
+int net_host_leases(const char *bridge, char *out, size_t size, struct err *e)
+{
+	const char *run = getenv("BANGER_RUN_DIR");
+	struct stat st;
+
+	if (!run || *run != '/')
+		run = NET_RUN_DIR;
+	/* Bridges belong to a network namespace, and so do their addresses. */
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return err_errno(e, EXIT_SYSTEM, "/proc/self/ns/net");
+	if ((size_t)snprintf(out, size, "%s/net/%llu/%s.leases", run, (unsigned long long)st.st_ino,
+			     bridge) >= size)
+		return err_set(e, EXIT_USAGE, "%s: path too long — set a shorter BANGER_RUN_DIR",
+			       run);
+	return 0;
+}
+
+int net_host_lease_get(const struct net_config *c, const char *owner, uint32_t *out, struct err *e)
+{
+	char file[LIMIT_PATH];
+
+	if (strchr(owner, '\n'))
+		return err_set(e, EXIT_USAGE, "%s: a newline in the store's path", owner);
+	if (net_host_leases(c->bridge, file, sizeof(file), e) < 0)
+		return -1;
+	return lease_get(file, c, owner, true, out, e);
+}
+
+int net_host_lease_put(const char *bridge, const char *owner, int *remaining, struct err *e)
+{
+	char file[LIMIT_PATH];
+
+	if (net_host_leases(bridge, file, sizeof(file), e) < 0)
+		return -1;
+	return net_lease_put(file, owner, remaining, e);
 }
 
 int net_lease_put(const char *leases_file, const char *name, int *remaining, struct err *e)
@@ -387,7 +499,7 @@ static int link_set(const char *name, int master, struct err *e)
 	return kerr ? kfail(e, kerr, "cannot set up", name) : 0;
 }
 
-int net_bridge_ensure(const struct net_config *c, struct err *e)
+int net_bridge_ensure(const struct net_config *c, bool *created, struct err *e)
 {
 	struct nlreq r;
 	struct ifinfomsg *ifi;
@@ -408,6 +520,8 @@ int net_bridge_ensure(const struct net_config *c, struct err *e)
 		return -1;
 	if (kerr && kerr != -EEXIST)
 		return kfail(e, kerr, "cannot create bridge", c->bridge);
+	if (created)
+		*created = !kerr;
 	if (!(idx = if_nametoindex(c->bridge)))
 		return err_errno(e, EXIT_SYSTEM, "bridge %s", c->bridge);
 
@@ -461,11 +575,6 @@ int net_tap_create(const char *tap, const char *bridge, uid_t uid, struct err *e
 	return link_set(tap, (int)master, e);
 }
 
-bool net_link_exists(const char *name)
-{
-	return if_nametoindex(name) != 0;
-}
-
 int net_link_delete(const char *name, struct err *e)
 {
 	struct nlreq r;
@@ -489,57 +598,22 @@ int net_link_delete(const char *name, struct err *e)
 /* ---- NAT ---------------------------------------------------------------- */
 
 /* Runs argv (found on PATH) with input on stdin; stderr is kept for the
- * message. Returns the exit status, or -1 with e set when it cannot run. */
+ * message, on one line. Returns the exit status, or -1 with e set when it
+ * cannot run. */
 static int run(const char *const *argv, const char *input, char *errout, size_t errsize,
 	       struct err *e)
 {
-	int in[2], er[2], status;
-	ssize_t n, got = 0;
-	pid_t p;
+	struct proc_io io = { .input = input,
+			      .input_len = input ? strlen(input) : 0,
+			      .err = errout,
+			      .err_size = errsize,
+			      .search_path = true };
+	int rc = proc_run(argv, &io, e);
 
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return err_errno(e, EXIT_SYSTEM, "pipe");
-	if (pipe2(er, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return err_errno(e, EXIT_SYSTEM, "pipe");
-	}
-	p = fork();
-	if (p < 0) {
-		close(in[0]);
-		close(in[1]);
-		close(er[0]);
-		close(er[1]);
-		return err_errno(e, EXIT_SYSTEM, "fork");
-	}
-	if (p == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (dup2(in[0], 0) < 0 || dup2(er[1], 2) < 0 || null < 0 || dup2(null, 1) < 0)
-			_exit(126);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(er[1]);
-	if (input)
-		file_write_all(in[1], input, strlen(input), argv[0], e);
-	close(in[1]);
-	while (errsize && (n = read(er[0], errout + got, errsize - 1 - (size_t)got)) > 0)
-		got += n;
-	if (errsize) {
-		errout[got] = '\0';
-		for (char *s = errout; *s; s++)
-			if (*s == '\n')
-				*s = ' ';
-	}
-	close(er[0]);
-	while (waitpid(p, &status, 0) < 0)
-		if (errno != EINTR)
-			return err_errno(e, EXIT_SYSTEM, "wait for %s", argv[0]);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		return err_set(e, EXIT_NOTFOUND, "%s: not found", argv[0]);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	for (char *s = errout; rc >= 0 && *s; s++)
+		if (*s == '\n')
+			*s = ' ';
+	return rc;
 }
 
 static bool have_nft(void)

@@ -2,9 +2,12 @@
  *
  * Links and addresses are made with rtnetlink (NETLINK_ROUTE) and the tun
  * ioctls, never by running `ip`. NAT is nftables (`nft -f -`), or iptables
- * where nft is missing. Addresses come from a lease file under BANGER_HOME
- * (net/leases, "ADDRESS NAME" lines) guarded by a lock, so they survive
- * restarts and are never handed out twice. See docs/vm.md.
+ * where nft is missing. A bridge is host state, shared by every store on
+ * the host: its addresses come from one lease file per bridge and network
+ * namespace, /run/banger/net/NETNS/BRIDGE.leases ("ADDRESS OWNER" lines,
+ * OWNER the VM's directory) guarded by a lock, so they survive restarts and
+ * are never handed out twice, whichever store asks. VMs without a tap lease
+ * an identity from their store's net/leases ("ADDRESS NAME"). See docs/vm.md.
  *
  * The subnet is BANGER_SUBNET ("172.30.0.1/24" by default: the bridge's own
  * address and prefix) and the bridge name BANGER_BRIDGE ("banger0").
@@ -22,6 +25,7 @@ struct err;
 #define NET_DEFAULT_SUBNET "172.30.0.1/24"
 #define NET_DEFAULT_BRIDGE "banger0"
 #define NET_IFNAME_MAX 15
+#define NET_RUN_DIR "/run/banger"
 
 /* Addresses in host byte order. */
 struct net_config {
@@ -56,6 +60,19 @@ int net_lease_pick(const char *leases, const struct net_config *c, uint32_t *out
  * If name already holds one in the subnet, returns that. Blocks on the lock. */
 int net_lease_get(const char *leases_file, const struct net_config *c, const char *name,
 		  uint32_t *out, struct err *e);
+/* Host leases (see above): the file of bridge in this network namespace
+ * (BANGER_RUN_DIR, else NET_RUN_DIR, then net/NETNS-INODE/BRIDGE.leases)
+ * into out. */
+int net_host_leases(const char *bridge, char *out, size_t size, struct err *e);
+/* Like net_lease_get on the bridge's host file, for owner (an absolute VM
+ * directory). Leases whose owner's store is gone are dropped; a lease outside
+ * c's subnet is EXIT_BUSY (the bridge serves another subnet). Blocks on the
+ * lock. */
+int net_host_lease_get(const struct net_config *c, const char *owner, uint32_t *out, struct err *e);
+/* net_lease_put on the bridge's host file; *remaining counts every store's
+ * leases on that bridge. */
+int net_host_lease_put(const char *bridge, const char *owner, int *remaining, struct err *e);
+
 /* Drops name's lease; *remaining is the number of leases left (may be
  * NULL). A missing lease is fine. Blocks on the lock. */
 int net_lease_put(const char *leases_file, const char *name, int *remaining, struct err *e);
@@ -63,9 +80,10 @@ int net_lease_put(const char *leases_file, const char *name, int *remaining, str
 /* Tap name for a guest address: "bgtapN", N the host part. */
 void net_tap_name(const struct net_config *c, uint32_t guest, char *out, size_t size);
 
-/* Creates the bridge if missing, gives it the gateway address, sets it up.
- * Needs CAP_NET_ADMIN. Blocks on netlink only. */
-int net_bridge_ensure(const struct net_config *c, struct err *e);
+/* Creates the bridge if missing, gives it the gateway address, sets it up;
+ * *created (may be NULL) says whether this call made it. Needs
+ * CAP_NET_ADMIN. Blocks on netlink only. */
+int net_bridge_ensure(const struct net_config *c, bool *created, struct err *e);
 
 /* Creates a persistent tap owned by uid (-1: unchanged), attaches it to the
  * bridge, sets it up. An existing tap of that name is reused. */
@@ -73,9 +91,6 @@ int net_tap_create(const char *tap, const char *bridge, uid_t uid, struct err *e
 
 /* Deletes a link by name; a missing link is fine. */
 int net_link_delete(const char *name, struct err *e);
-
-/* True when a link of that name exists. */
-bool net_link_exists(const char *name);
 
 /* NAT for one guest: masquerade its traffic leaving through any other
  * interface and forward it, enables net.ipv4.ip_forward. Uses nft, else

@@ -12,7 +12,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 struct argbuild {
@@ -144,8 +143,7 @@ int qemu_launch(const struct qemu_vm *q, const char *log, int timeout_ms, pid_t 
 	    qemu_qmp(q->qmp_sock, "query-status", e) < 0) {
 		char msg[ERR_MSG_MAX];
 
-		kill(p, SIGKILL);
-		waitpid(p, NULL, 0);
+		proc_kill(p);
 		snprintf(msg, sizeof(msg), "%s", e->msg);
 		return err_set(e, EXIT_GUEST, "QEMU did not come up (%.300s) — see %s", msg, log);
 	}
@@ -208,34 +206,9 @@ bool qemu_kvm_works(const char *qemu)
 	const char *argv[] = { qemu,   "-M",   "microvm",     "-accel",		 "kvm",
 			       "-cpu", "host", "-nodefaults", "-no-user-config", "-display",
 			       "none", "-S",   "-qmp",	      "stdio",		 NULL };
-	int in[2], status = -1;
-	pid_t p;
+	struct proc_io io = { .input = cmds, .input_len = sizeof(cmds) - 1, .timeout_ms = 5000 };
+	struct err e;
 
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return false;
-	if ((p = fork()) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return false;
-	}
-	if (p == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null < 0 || dup2(in[0], 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-			_exit(127);
-		execv(qemu, (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	if (write(in[1], cmds, sizeof(cmds) - 1) < 0)
-		kill(p, SIGKILL);
-	close(in[1]);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(p, &status, WNOHANG) == p)
-			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		poll(NULL, 0, 10);
-	}
-	kill(p, SIGKILL);
-	waitpid(p, NULL, 0);
-	return false;
+	err_init(&e);
+	return proc_run(argv, &io, &e) == 0;
 }

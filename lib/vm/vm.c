@@ -1,6 +1,7 @@
 /* vm.c — see vm.h. */
 #include "vm/vm.h"
 #include "agent/agent.h"
+#include "base64.h"
 #include "units.h"
 #include "err.h"
 #include "exitcode.h"
@@ -9,6 +10,7 @@
 #include "lock.h"
 #include "vm/net.h"
 #include "path.h"
+#include "proc.h"
 #include "vm/qemu.h"
 #include "store.h"
 
@@ -404,29 +406,6 @@ int vm_lock(const struct store *s, const char *name, struct err *e)
 
 /* ---- boot --------------------------------------------------------------- */
 
-/* RFC 4648 base64 of src into out (NUL-terminated); -1 if out is too small. */
-static int base64(const char *src, char *out, size_t size)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)src;
-	size_t n = strlen(src), o = 0;
-
-	if ((n + 2) / 3 * 4 + 1 > size)
-		return -1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, char *out,
 		 size_t size, struct err *e)
 {
@@ -446,7 +425,7 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 			return -1;
 	}
 	/* The key has spaces: base64 keeps it one parameter (first-boot decodes it). */
-	if (c->ssh_key[0] && base64(c->ssh_key, key, sizeof(key)) < 0)
+	if (c->ssh_key[0] && base64_encode(c->ssh_key, strlen(c->ssh_key), key, sizeof(key)) < 0)
 		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
 	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
 	n = snprintf(
@@ -530,7 +509,7 @@ static int kernel_files(const struct store *s, const struct vm_config *c, char *
 	return 0;
 }
 
-static int net_up(const struct vm_config *c, struct err *e)
+static int net_up(const struct vm_config *c, bool *created, struct err *e)
 {
 	struct net_config nc;
 	struct in_addr g;
@@ -545,7 +524,8 @@ static int net_up(const struct vm_config *c, struct err *e)
 		return err_set(e, EXIT_VERIFY, "%s: bad gateway in config.json", c->name);
 	nc.gateway = ntohl(g.s_addr);
 	nc.prefix = c->prefix;
-	if (net_bridge_ensure(&nc, e) < 0 || net_tap_create(c->tap, c->bridge, getuid(), e) < 0)
+	if (net_bridge_ensure(&nc, created, e) < 0 ||
+	    net_tap_create(c->tap, c->bridge, getuid(), e) < 0)
 		return -1;
 	if (c->nat) {
 		inet_pton(AF_INET, c->ip, &g);
@@ -655,8 +635,7 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 	if (fc_launch(&l, 5000, pid, e) < 0)
 		return -1;
 	if (fc_configure(l.api_sock, &vm, e) < 0 || fc_action(l.api_sock, "InstanceStart", e) < 0) {
-		kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
+		proc_kill(*pid);
 		return -1;
 	}
 	return 0;
@@ -729,6 +708,7 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 	     size_t notice_size, struct err *e)
 {
 	enum vm_status st = vm_status_get(p, NULL);
+	bool bridged = false;
 	pid_t pid = 0;
 	int r;
 
@@ -747,8 +727,17 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 			snprintf(c->vmm, sizeof(c->vmm), "qemu");
 		}
 	}
-	if (net_up(c, e) < 0)
+	if (net_up(c, &bridged, e) < 0)
 		return -1;
+	/* Host network state made on the user's behalf is said, once. */
+	if (bridged && notice && notice_size) {
+		size_t n = strlen(notice);
+
+		snprintf(notice + n, notice_size - n,
+			 "%screated bridge %s (gateway %s/%d) for tap networking; it goes with "
+			 "the last VM on it",
+			 n ? "; " : "", c->bridge, c->gateway, c->prefix);
+	}
 	if (!strcmp(c->vmm, "qemu"))
 		r = start_qemu(s, p, c, &pid, notice, notice_size, e);
 	else
@@ -773,6 +762,16 @@ static bool wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 		poll(NULL, 0, 20);
 	}
 	return false;
+}
+
+/* What a VMM leaves behind once it is gone. */
+static int vm_stopped(const struct vm_paths *p, struct err *e)
+{
+	unlink(p->api_sock);
+	unlink(p->vsock);
+	unlink(p->agent_sock);
+	unlink(p->qmp_sock);
+	return vm_state_set(p, "stopped", e);
 }
 
 int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms, bool force,
@@ -824,36 +823,71 @@ int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 				       c->name, (int)pid);
 	}
 stopped:
-	unlink(p->api_sock);
-	unlink(p->vsock);
-	unlink(p->agent_sock);
-	unlink(p->qmp_sock);
-	return vm_state_set(p, "stopped", e);
+	return vm_stopped(p, e);
+}
+
+int vm_kill(const struct vm_paths *p, const struct vm_config *c, int sig, bool *gone, struct err *e)
+{
+	char pidline[64] = "";
+	unsigned long long start = 0;
+	pid_t pid = 0;
+	int v = 0;
+
+	*gone = false;
+	if (vm_status_get(p, &pid) != VM_RUNNING)
+		return err_set(e, EXIT_NO, "VM '%s' is not running", c->name);
+	read_small(p->pid, pidline, sizeof(pidline));
+	if (sscanf(pidline, "%d %llu", &v, &start) != 2)
+		return err_set(e, EXIT_VERIFY, "%s: unreadable pid file", p->pid);
+	if (kill(pid, sig) < 0)
+		return err_errno(e, 0, "VM '%s' (pid %d): cannot signal", c->name, (int)pid);
+	/* Signals a VMM survives (SIGSTOP, SIGUSR1) leave it running. */
+	if (!wait_gone(pid, start, VM_KILL_WAIT_MS))
+		return 0;
+	*gone = true;
+	return vm_stopped(p, e);
+}
+
+/* The owner of a host lease: the VM's directory, absolute, so two stores'
+ * VMs of one name stay apart. */
+static int lease_owner(const struct store *s, const char *name, char *out, size_t size,
+		       struct err *e)
+{
+	char home[LIMIT_PATH];
+
+	if (!realpath(s->home, home))
+		return err_errno(e, 0, "%s", s->home);
+	return path_joinf(out, size, e, home, "vms/%s", name);
 }
 
 int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
 	      struct err *e)
 {
+	char owner[LIMIT_PATH];
 	struct net_config nc;
 	struct in_addr g;
 	int left = 1;
 
-	(void)s;
 	if (vm_status_get(p, NULL) == VM_RUNNING && vm_stop(p, c, VM_STOP_TIMEOUT_MS, false, e) < 0)
 		return -1;
-	if (!strcmp(c->net, "tap")) {
-		snprintf(nc.bridge, sizeof(nc.bridge), "%s", c->bridge);
-		nc.prefix = c->prefix;
-		nc.gateway = inet_pton(AF_INET, c->gateway, &g) == 1 ? ntohl(g.s_addr) : 0;
-		if (c->nat && inet_pton(AF_INET, c->ip, &g) == 1 &&
-		    net_nat_del(&nc, ntohl(g.s_addr), c->tap, e) < 0)
-			return -1;
-		if (c->tap[0] && net_link_delete(c->tap, e) < 0)
-			return -1;
-	}
-	if (net_lease_put(p->leases, c->name, &left, e) < 0)
+	if (strcmp(c->net, "tap"))
+		return net_lease_put(p->leases, c->name, NULL, e) < 0 ? -1
+								      : path_remove_tree(p->dir, e);
+	snprintf(nc.bridge, sizeof(nc.bridge), "%s", c->bridge);
+	nc.prefix = c->prefix;
+	nc.gateway = inet_pton(AF_INET, c->gateway, &g) == 1 ? ntohl(g.s_addr) : 0;
+	if (c->nat && inet_pton(AF_INET, c->ip, &g) == 1 &&
+	    net_nat_del(&nc, ntohl(g.s_addr), c->tap, e) < 0)
 		return -1;
-	if (!left && !strcmp(c->net, "tap") && c->bridge[0] && net_link_delete(c->bridge, e) < 0)
+	if (c->tap[0] && net_link_delete(c->tap, e) < 0)
+		return -1;
+	/* A tap VM of an older store may hold its lease there: drop it too. */
+	if (net_lease_put(p->leases, c->name, NULL, e) < 0 ||
+	    lease_owner(s, c->name, owner, sizeof(owner), e) < 0 ||
+	    net_host_lease_put(c->bridge, owner, &left, e) < 0)
+		return -1;
+	/* Every store's VMs count: the bridge is the host's, not this store's. */
+	if (!left && c->bridge[0] && net_link_delete(c->bridge, e) < 0)
 		return -1;
 	return path_remove_tree(p->dir, e);
 }
@@ -861,7 +895,7 @@ int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_c
 int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how, struct err *e)
 {
 	char image[LIMIT_PATH], staging[LIMIT_PATH], file[LIMIT_PATH], vmlinux[LIMIT_PATH];
-	char initrd[LIMIT_PATH];
+	char initrd[LIMIT_PATH], owner[LIMIT_PATH];
 	struct vm_paths p;
 	struct net_config nc;
 	struct stat st;
@@ -903,7 +937,9 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 	if (path_join(file, sizeof(file), staging, "rootfs.ext4", e) < 0 ||
 	    vm_copy_disk(image, file, c->disk_bytes, how, e) < 0)
 		goto fail;
-	if (net_lease_get(p.leases, &nc, c->name, &addr, e) < 0)
+	if (!strcmp(c->net, "tap") ? lease_owner(s, c->name, owner, sizeof(owner), e) < 0 ||
+					     net_host_lease_get(&nc, owner, &addr, e) < 0
+				   : net_lease_get(p.leases, &nc, c->name, &addr, e) < 0)
 		goto fail;
 	leased = true;
 	net_ntoa(addr, c->ip, sizeof(c->ip));
@@ -928,7 +964,9 @@ fail : {
 	struct err ignored = { 0 };
 
 	path_remove_tree(staging, &ignored);
-	if (leased)
+	if (leased && !strcmp(c->net, "tap"))
+		net_host_lease_put(nc.bridge, owner, NULL, &ignored);
+	else if (leased)
 		net_lease_put(p.leases, c->name, NULL, &ignored);
 }
 out:
@@ -939,8 +977,7 @@ out:
 
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
 	if (!strcmp(opt, "name") || !strcmp(opt, "image") || !strcmp(opt, "kernel")) {
 		char *dst = !strcmp(opt, "name")    ? c->name
@@ -957,31 +994,19 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		return 0;
 	}
 	if (!strcmp(opt, "cpus")) {
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (*end || end == arg || errno || v < 1 || v > VM_MAX_CPUS)
+		if (parse_u64(arg, 10, VM_MAX_CPUS, &v) < 0 || !v)
 			return err_set(e, EXIT_USAGE, "--cpus '%s': give a number from 1 to %d",
 				       arg, VM_MAX_CPUS);
 		c->cpus = (int)v; /* what the VMM takes is checked by vm_config_finish */
 		return 0;
 	}
 	if (!strcmp(opt, "memory")) {
-		uint64_t bytes = 0;
-
-		/* A bare number is MiB (as before); with a suffix it is a size. */
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (!*end && end != arg && !errno)
-			bytes = v > 0 && v <= VM_MAX_MEM_MIB ? (uint64_t)v << 20 : 0;
-		else if (parse_size(arg, &bytes, e) < 0)
-			return err_set(e, EXIT_USAGE,
-				       "--memory '%s': give MiB or a size (512M, 2G)", arg);
-		if (bytes < (16ULL << 20) || bytes > ((uint64_t)VM_MAX_MEM_MIB << 20) ||
-		    bytes % (1ULL << 20))
-			return err_set(e, EXIT_USAGE,
-				       "--memory '%s': give whole MiB from 16M to %dG (512M, 2G)",
-				       arg, VM_MAX_MEM_MIB >> 10);
-		c->mem_mib = (int)(bytes >> 20);
+		/* A bare number is MiB, as before; 2G, 512M… work as for every size. */
+		if (parse_size_in(arg, 1ULL << 20, (uint64_t)VM_MAX_MEM_MIB << 20, &v, e) < 0)
+			return err_prefix(e, "--memory");
+		if (v < 16ULL << 20)
+			return err_set(e, EXIT_USAGE, "--memory '%s': give at least 16 MiB", arg);
+		c->mem_mib = (int)(v >> 20);
 		return 0;
 	}
 	if (!strcmp(opt, "init")) {
@@ -993,8 +1018,11 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		snprintf(c->init, sizeof(c->init), "%s", strcmp(arg, "auto") ? arg : "");
 		return 0;
 	}
-	if (!strcmp(opt, "disk-size"))
-		return parse_size(arg, &c->disk_bytes, e);
+	if (!strcmp(opt, "disk-size")) {
+		if (parse_size(arg, &c->disk_bytes, e) < 0)
+			return err_prefix(e, "--disk-size");
+		return 0;
+	}
 	if (!strcmp(opt, "vmm")) {
 		if (strcmp(arg, "firecracker") && strcmp(arg, "qemu"))
 			return err_set(e, EXIT_USAGE, "--vmm '%s': use firecracker or qemu", arg);
@@ -1093,68 +1121,51 @@ int vm_config_finish(struct vm_config *c, char *fallback, size_t size, struct er
 	return 0;
 }
 
-int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
+int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct agent_addr *out,
 		     struct err *e)
 {
+	char path[LIMIT_PATH];
 	int n;
 
 	if (!strcmp(c->vmm, "qemu"))
-		n = snprintf(out, size, "unix:%s", p->agent_sock);
+		n = snprintf(path, sizeof(path), "%s", p->agent_sock);
 	else if (c->jail)
-		n = snprintf(out, size, "firecracker:%s/firecracker/%s/root/vsock.sock", p->jail,
+		n = snprintf(path, sizeof(path), "%s/firecracker/%s/root/vsock.sock", p->jail,
 			     c->name);
 	else
-		n = snprintf(out, size, "firecracker:%s", p->vsock);
-	if (n < 0 || (size_t)n >= size)
+		n = snprintf(path, sizeof(path), "%s", p->vsock);
+	if (n < 0 || (size_t)n >= sizeof(out->path))
 		return err_set(e, EXIT_USAGE,
 			       "%s: agent socket path too long — use a shorter "
 			       "BANGER_HOME",
 			       c->name);
-	return 0;
-}
-
-int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
-		    size_t size, struct err *e)
-{
-	char addr[LIMIT_PATH + 16];
-	char *colon;
-
-	if (vm_agent_address(p, c, addr, sizeof(addr), e) < 0)
-		return -1;
-	colon = strchr(addr, ':');
-	*colon = '\0';
-	snprintf(opt, 16, "--%.13s", addr);
-	if ((size_t)snprintf(val, size, "%s", colon + 1) >= size)
-		return err_set(e, EXIT_USAGE, "%s: agent socket path too long", c->name);
+	memset(out, 0, sizeof(*out));
+	out->via = strcmp(c->vmm, "qemu") ? AGENT_FIRECRACKER : AGENT_UNIX;
+	out->port = AP_PORT;
+	memcpy(out->path, path, (size_t)n + 1);
 	return 0;
 }
 
 int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 		  struct err *e)
 {
-	char addr[LIMIT_PATH + 16];
-	struct agent_spec spec;
-	struct agent a;
+	struct agent_addr addr;
 	struct timespec t0, t;
 	int left = timeout_ms;
 
-	if (vm_agent_address(p, c, addr, sizeof(addr), e) < 0 ||
-	    agent_spec_parse(&spec, addr, e) < 0)
+	if (vm_agent_address(p, c, &addr, e) < 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* In slices, so a VMM that died (a kernel panic, a bad disk) ends the
 	 * wait at once instead of after the whole timeout. */
 	while (left > 0) {
 		struct err slice;
-		int r;
 
 		err_init(&slice);
-		memset(&a, 0, sizeof(a));
-		a.fd = a.sigfd = a.tty_fd = -1; /* agent_close must not close stdin */
-		r = agent_wait_ready(&a, &spec, left < 2000 ? left : 2000, &slice);
-		agent_close(&a);
-		if (r == 0)
+		if (agent_ping(&addr, left < 2000 ? left : 2000, NULL, &slice) == 0)
 			return 0;
+		if (slice.code > EXIT_SIGNAL) /* interrupted: Ctrl-C ends the wait */
+			return err_set(e, slice.code, "%s", slice.msg);
 		if (vm_status_get(p, NULL) != VM_RUNNING)
 			return err_set(e, EXIT_GUEST,
 				       "VM '%s' stopped while booting — see 'banger vm logs %s'",
@@ -1171,33 +1182,12 @@ int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeo
 
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s)
 {
-	char exe[LIMIT_PATH], opt[16], sock[LIMIT_PATH], secs[16];
-	struct err e = { 0 };
-	ssize_t n;
-	int status;
-	pid_t pid;
+	struct agent_addr a;
+	struct err e;
 
+	err_init(&e);
 	/* Firecracker creates its vsock socket itself: none, nobody to ask. */
-	if (vm_agent_option(p, c, opt, sock, sizeof(sock), &e) < 0 || access(sock, F_OK) < 0)
+	if (vm_agent_address(p, c, &a, &e) < 0 || access(a.path, F_OK) < 0)
 		return -1;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
-		return -1;
-	exe[n] = '\0';
-	snprintf(secs, sizeof(secs), "%d", timeout_s);
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-			_exit(126);
-		execl(exe, "banger", "agent", "shutdown", opt, sock, "--timeout", secs,
-		      (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return agent_shutdown(&a, timeout_s * 1000, false, &e);
 }

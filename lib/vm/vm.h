@@ -25,6 +25,7 @@
 #include "limits.h"
 #include "strlist.h"
 
+struct agent_addr;
 struct err;
 struct store;
 
@@ -34,6 +35,8 @@ struct store;
 #define VM_MAX_CPUS 32
 #define VM_MAX_MEM_MIB (1024 * 1024)
 #define VM_STOP_TIMEOUT_MS 15000
+#define VM_KILL_WAIT_MS 5000
+#define VM_AGENT_TIMEOUT_MS 10000 /* how long vm exec and vm cp wait for the agent */
 #define VM_AGENT_PORT_NAME "org.banger.agent"
 #define VM_DEFAULT_KERNEL "debian-cloud"
 #define VM_DEFAULT_IMAGE "debian-bookworm"
@@ -81,7 +84,7 @@ struct vm_paths {
 	char agent_sock[LIMIT_PATH];
 	char qmp_sock[LIMIT_PATH];
 	char jail[LIMIT_PATH];
-	char leases[LIMIT_PATH]; /* BANGER_HOME/net/leases (shared) */
+	char leases[LIMIT_PATH]; /* BANGER_HOME/net/leases: VMs without a tap (net.h) */
 };
 
 enum vm_status { VM_CREATED, VM_RUNNING, VM_STOPPED, VM_DEAD };
@@ -161,7 +164,8 @@ int vm_lock(const struct store *s, const char *name, struct err *e);
 
 /* Boots a created or stopped VM with its backend; the caller holds the
  * lock. notice (may be NULL) receives a one-line note when the backend
- * chosen at creation cannot run here and another is used. */
+ * chosen at creation cannot run here and another is used, or when this
+ * start created the host's bridge. */
 int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *c, char *notice,
 	     size_t notice_size, struct err *e);
 
@@ -171,21 +175,24 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms, bool force,
 	    struct err *e);
 
+/* Sends sig to the VM's VMM (SIGKILL pulls the power). When the VMM is gone
+ * within VM_KILL_WAIT_MS its sockets go, the state becomes "stopped" and
+ * *gone is true; a signal it survives leaves it running. EXIT_NO when the
+ * VM is not running. */
+int vm_kill(const struct vm_paths *p, const struct vm_config *c, int sig, bool *gone,
+	    struct err *e);
+
 /* Stops it if needed and removes everything it owns: tap, NAT rules, lease
- * (and the bridge when it was the last lease), its directory. */
+ * (and the bridge when it was the last lease of any store on the host), its
+ * directory. */
 int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
 	      struct err *e);
 
-/* How the host reaches the guest agent, as lib/agent's spec text:
- * "unix:DIR/agent.sock" (QEMU virtio-serial) or "firecracker:UDS"
- * (Firecracker hybrid vsock; inside the jail with --jail). */
-int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, char *out, size_t size,
+/* How the host reaches the guest agent: the VM's virtio-serial socket
+ * (QEMU) or its Firecracker hybrid vsock socket (inside the jail with
+ * --jail), port AP_PORT. EXIT_USAGE when the path does not fit a socket. */
+int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct agent_addr *out,
 		     struct err *e);
-
-/* The same as the agent applet's connection option: "--unix" or
- * "--firecracker" into opt (16 bytes) and the socket path into val. */
-int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *opt, char *val,
-		    size_t size, struct err *e);
 
 /* Readiness: waits until the guest agent answers (READY), up to
  * timeout_ms, in this process. EXIT_GUEST naming the VM and 'vm logs' when
@@ -193,10 +200,9 @@ int vm_agent_option(const struct vm_paths *p, const struct vm_config *c, char *o
 int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 		  struct err *e);
 
-/* Asks the guest agent to power off, through this binary's agent applet
- * (`banger agent shutdown --unix|--firecracker SOCK --timeout S`); 0 once
- * the agent accepted. -1 when there is no agent socket or no answer within
- * timeout_s. Blocks. */
+/* Asks the guest agent to power off (lib/agent's agent_shutdown, in this
+ * process); 0 once the agent accepted. -1 when there is no agent socket or
+ * no answer within timeout_s. Blocks. */
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s);
 
 /* Which VMM to use: "firecracker" when it is found and /dev/kvm is usable,

@@ -1,44 +1,51 @@
-/* Unit tests: lib/agent/agent.c — connection specs, Firecracker's CONNECT
+/* Unit tests: lib/agent/agent.c — addresses, Firecracker's CONNECT
  * handshake, and session start (HELLO/READY) on a dirty stream, against a
- * scripted peer in a child process over a socketpair. */
+ * scripted peer in a child process over a socketpair; then the transactions
+ * against the real server (lib/agent/server.c) in a child. */
 #include "harness.h"
 
 #include "agent/agent.h"
 #include "agent/agentproto.h"
+#include "agent/server.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"
 #include "limits.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void specs_parse(void)
+static void addresses(void)
 {
-	struct agent_spec s;
+	struct agent_addr s;
 	struct err e;
 
-	CHECK(agent_spec_parse(&s, "unix:/run/x.sock", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_UNIX, "/run/x.sock", &e) == 0);
 	CHECK(s.via == AGENT_UNIX && !strcmp(s.path, "/run/x.sock") && s.port == AP_PORT);
-	CHECK(agent_spec_parse(&s, "firecracker:/v/fc.vsock", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_UNIX, "/run/x:52", &e) == 0 && !strcmp(s.path, "/run/x:52"));
+	CHECK(agent_addr_set(&s, AGENT_FIRECRACKER, "/v/fc.vsock", &e) == 0);
 	CHECK(s.via == AGENT_FIRECRACKER && !strcmp(s.path, "/v/fc.vsock") && s.port == AP_PORT);
-	CHECK(agent_spec_parse(&s, "firecracker:/v/fc.vsock:52", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_FIRECRACKER, "/v/fc.vsock:52", &e) == 0);
 	CHECK(!strcmp(s.path, "/v/fc.vsock") && s.port == 52);
-	CHECK(agent_spec_parse(&s, "vsock:1:10789", &e) == 0);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "1:10789", &e) == 0);
 	CHECK(s.via == AGENT_VSOCK && s.cid == 1 && s.port == 10789);
-	CHECK(agent_spec_parse(&s, "vsock:3", &e) == 0 && s.cid == 3 && s.port == AP_PORT);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "3", &e) == 0 && s.cid == 3 && s.port == AP_PORT);
 	err_init(&e);
-	CHECK(agent_spec_parse(&s, "tcp:1.2.3.4", &e) == -1 && e.code == EXIT_USAGE);
-	CHECK(agent_spec_parse(&s, "vsock:x", &e) == -1);
-	CHECK(agent_spec_parse(&s, "vsock:1:", &e) == -1);
-	CHECK(agent_spec_parse(&s, "unix:", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "x", &e) == -1 && e.code == EXIT_USAGE);
+	CHECK_STR(e.msg, "--vsock 'x': not CID[:PORT]");
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "1:", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_VSOCK, "1:99999999999", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_UNIX, "", &e) == -1);
+	CHECK(agent_addr_set(&s, AGENT_FIRECRACKER, ":52", &e) == -1);
 	char longp[200];
 	memset(longp, 'a', sizeof(longp));
-	memcpy(longp, "unix:", 5);
 	longp[sizeof(longp) - 1] = '\0';
-	CHECK(agent_spec_parse(&s, longp, &e) == -1 && strstr(e.msg, "too long"));
+	CHECK(agent_addr_set(&s, AGENT_UNIX, longp, &e) == -1 && strstr(e.msg, "too long"));
 }
 
 /* Runs peer(fd) in a child on one end of a socketpair; returns the other. */
@@ -222,13 +229,117 @@ static void open_flushes_a_shared_stream(void)
 	reap(pid);
 }
 
+/* The transactions against the real server (lib/agent/server.c) running
+ * its loop in a child process on a Unix socket. */
+static pid_t server_child(const char *path)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct agent_server srv;
+		struct err e;
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(fd, 16) < 0 || agent_server_init(&srv, getpid(), &e) < 0 ||
+		    agent_server_listen(&srv, fd, false, false, &e) < 0)
+			_exit(2);
+		for (;;) {
+			size_t n;
+			int t;
+			struct pollfd *p = agent_server_pollset(&srv, 0, &n, &t);
+
+			poll(p, n, t);
+			agent_server_dispatch(&srv);
+		}
+	}
+	return pid;
+}
+
+static void transactions(void)
+{
+	const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	const char *missing[] = { "no-such-command-x", NULL };
+	const char *cmds[] = { "exit 0", "kill -TERM $$", "exit 4" };
+	struct agent_exec_opts o = { .argv = argv, .in_fd = -1 };
+	char path[108], file[300], back[300], buf[64] = { 0 };
+	struct agent_addr addr;
+	struct agent_info info;
+	int out[2], errp[2], status, fd;
+	struct err e;
+	pid_t srv;
+
+	snprintf(path, sizeof(path), "%s/a.sock", harness_tmpdir());
+	unlink(path);
+	srv = server_child(path);
+	err_init(&e);
+	CHECK(agent_addr_set(&addr, AGENT_FIRECRACKER, "/x", &e) == 0);
+	CHECK(agent_addr_set(&addr, AGENT_UNIX, path, &e) == 0);
+	/* The server is still starting: ping waits for it. */
+	CHECK(agent_ping(&addr, 5000, &info, &e) == 0 && info.window == LIMIT_AGENT_WINDOW);
+	CHECK(pipe(out) == 0 && pipe(errp) == 0);
+	o.out_fd = out[1];
+	o.err_fd = errp[1];
+	CHECK(agent_exec(&addr, 5000, &o, &status, &e) == 0 && status == 3);
+	CHECK(read(out[0], buf, sizeof(buf) - 1) == 4 && !strcmp(buf, "out\n"));
+	CHECK(read(errp[0], buf, sizeof(buf) - 1) == 4 && !strncmp(buf, "err\n", 4));
+	o.argv = missing;
+	CHECK(agent_exec(&addr, 5000, &o, &status, &e) == -1 && e.code == 127);
+	CHECK(strstr(e.msg, "no-such-command-x: cannot execute"));
+	/* Several at once: the first non-zero status, in order (SIGTERM: 143). */
+	o.cmds = cmds;
+	o.ncmds = 3;
+	CHECK(agent_exec(&addr, 5000, &o, &status, &e) == 0 && status == 143);
+	o.ncmds = LIMIT_AGENT_CHANNELS + 1;
+	CHECK(agent_exec(&addr, 5000, &o, &status, &e) == -1 && e.code == EXIT_USAGE);
+	snprintf(file, sizeof(file), "%s/put.in", harness_tmpdir());
+	snprintf(back, sizeof(back), "%s/get.out", harness_tmpdir());
+	CHECK(write(out[1], "payload", 7) == 7);
+	close(out[1]);
+	CHECK(agent_put(&addr, 5000, out[0], file, 0600, -1, -1, &e) == 0);
+	CHECK(agent_get(&addr, 5000, file, back, -1, &e) == 0);
+	fd = open(back, O_RDONLY);
+	memset(buf, 0, sizeof(buf));
+	CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == 7 && !strcmp(buf, "payload"));
+	close(fd);
+	CHECK(agent_get(&addr, 5000, "/no/such", back, -1, &e) == -1 && e.code == EXIT_NOTFOUND);
+	unlink(file);
+	unlink(back);
+	close(out[0]);
+	close(errp[0]);
+	close(errp[1]);
+	kill(srv, SIGKILL);
+	waitpid(srv, NULL, 0);
+
+	/* Nobody there: a guest error after the timeout... */
+	CHECK(agent_ping(&addr, 300, NULL, &e) == -1 && e.code == EXIT_GUEST);
+	CHECK(strstr(e.msg, "not ready within 300 ms"));
+	/* ...or sooner, a signal: 128+N, the caller alive, its mask as it was. */
+	sigset_t before, after;
+	pid_t pinger = fork();
+
+	if (pinger == 0) {
+		usleep(200000);
+		kill(getppid(), SIGINT);
+		_exit(0);
+	}
+	sigprocmask(SIG_BLOCK, NULL, &before);
+	CHECK(agent_ping(&addr, 10000, NULL, &e) == -1 && e.code == EXIT_SIGNAL + SIGINT);
+	sigprocmask(SIG_BLOCK, NULL, &after);
+	CHECK(sigismember(&after, SIGINT) == sigismember(&before, SIGINT));
+	waitpid(pinger, NULL, 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	HARNESS_BEGIN("agent");
-	RUN(specs_parse);
+	RUN(addresses);
 	RUN(fc_handshake);
 	RUN(open_skips_leftovers);
 	RUN(open_flushes_a_shared_stream);
+	RUN(transactions);
 	HARNESS_END();
 }

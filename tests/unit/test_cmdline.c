@@ -1,6 +1,8 @@
 /* Unit tests: lib/guest/cmdline.c and lib/base64.c — kernel words, banger.* parameters. */
 #include "harness.h"
 
+#include <stddef.h>
+
 #include "base64.h"
 #include "guest/cmdline.h"
 #include "err.h"
@@ -48,6 +50,31 @@ static void refuses_bad_lines(void)
 		big[i] = 'w';
 	CHECK(cmdline_parse(&cl, big, 2 * (LIMIT_CMDLINE_WORDS + 1), &e) == -1);
 	CHECK(strstr(e.msg, "words") != NULL);
+}
+
+/* A line of exactly LIMIT_CMDLINE bytes once wrote one byte past buf (the
+ * last word's terminator, then a final one after it). */
+static void full_length_line_stays_in_buf(void)
+{
+	static struct {
+		struct cmdline c;
+		unsigned char after[16];
+	} w;
+	char text[LIMIT_CMDLINE];
+	size_t end = offsetof(struct cmdline, buf) + sizeof(w.c.buf);
+	struct err e;
+
+	for (int words = 1; words <= 3; words++) {
+		memset(text, 'x', sizeof(text));
+		for (int k = 1; k < words; k++)
+			text[k * 100] = ' ';
+		memset(&w, 0xa5, sizeof(w));
+		err_init(&e);
+		CHECK(cmdline_parse(&w.c, text, sizeof(text), &e) == 0);
+		CHECK(w.c.nword == words);
+		for (size_t i = end; i < offsetof(struct cmdline, word); i++)
+			CHECK(((unsigned char *)&w.c)[i] == 0xa5);
+	}
 }
 
 static void module_params_like_modprobe(void)
@@ -197,6 +224,7 @@ int main(void)
 	HARNESS_BEGIN("test_cmdline");
 	RUN(splits_like_the_kernel);
 	RUN(refuses_bad_lines);
+	RUN(full_length_line_stays_in_buf);
 	RUN(module_params_like_modprobe);
 	RUN(base64_both_alphabets);
 	RUN(guest_config_defaults);

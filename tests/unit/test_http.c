@@ -3,6 +3,7 @@
  * after a connection dropped mid-body (with and without Range support),
  * ceilings, and URL safety rules. TLS is covered by the applet tests. */
 #include "harness.h"
+#include "../fuzz/guard.h"
 
 #include "buf.h"
 #include "err.h"
@@ -298,6 +299,48 @@ static void url_rules(void)
 	buf_fini(&b);
 }
 
+/* Each line ends where an unreadable page begins, as curl's header bytes
+ * are not NUL-terminated: reading past the line faults. */
+static bool take(struct http_resp *r, const char *line, char *fail)
+{
+	return http_header_take(r, guard_place(line, strlen(line)), strlen(line), fail, 160);
+}
+
+static void header_lines(void)
+{
+	struct http_resp r;
+	char fail[160];
+
+	memset(&r, 0, sizeof(r));
+	CHECK(take(&r, "HTTP/1.1 200 OK\r\n", fail) && r.content_length == UINT64_MAX);
+	CHECK(take(&r, "Content-Length: 1234\r\n", fail) && r.content_length == 1234);
+	CHECK(take(&r, "content-length:7", fail) && r.content_length == 7);
+	CHECK(take(&r, "Content-Length:\t 18446744073709551615 \r\n", fail) &&
+	      r.content_length == UINT64_MAX);
+	CHECK(take(&r, "Docker-Content-Digest: sha256:ab\r\n", fail));
+	CHECK_STR(r.digest, "sha256:ab");
+	CHECK(take(&r, "WWW-Authenticate: Bearer realm=\"x\"\r\n", fail));
+	CHECK_STR(r.www_authenticate, "Bearer realm=\"x\"");
+	CHECK(take(&r, "X-Other: whatever", fail));
+	/* Refused, not read as a number: the fields must not guess. */
+	static const char *const bad[] = {
+		"Content-Length:",
+		"Content-Length: ",
+		"Content-Length:\r\n",
+		"Content-Length: -5\r\n",
+		"Content-Length: +5\r\n",
+		"Content-Length: 5x\r\n",
+		"Content-Length: 5 6\r\n",
+		"Content-Length: 18446744073709551616\r\n",
+		"Content-Length: 99999999999999999999999999\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fail[0] = '\0';
+		CHECK(!take(&r, bad[i], fail));
+		CHECK(strstr(fail, "Content-Length"));
+	}
+}
+
 static void backoff_grows_and_caps(void)
 {
 	CHECK(http_backoff_ms(1) >= 187 && http_backoff_ms(1) <= 375);
@@ -318,6 +361,7 @@ int main(void)
 	RUN(stream_resumes_when_range_ignored);
 	RUN(broken_stream_fails_when_retries_spent);
 	RUN(url_rules);
+	RUN(header_lines);
 	RUN(backoff_grows_and_caps);
 	HARNESS_END();
 }

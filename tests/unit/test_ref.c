@@ -114,6 +114,31 @@ static void rejects_what_docker_rejects(void)
 	CHECK(bad(longname));
 }
 
+/* A host of 256..503 bytes once overran r.domain (it was copied before any
+ * length check): it must be refused as too long, naming the host. */
+static void long_registry_host(void)
+{
+	char in[520];
+	struct ref r;
+	struct err e;
+
+	for (size_t len = 250; len + 2 < 2 * LIMIT_REF_NAME - 6; len++) {
+		memset(in, 'a', len);
+		for (size_t i = 60; i < len; i += 61)
+			in[i] = '.'; /* labels of 60: a host by its dots */
+		memcpy(in + len, "/x", 3);
+		err_init(&e);
+		memset(&r, 0x5a, sizeof(r));
+		int rc = ref_parse(in, &r, &e);
+		if (len + 2 > LIMIT_REF_NAME)
+			CHECK(rc == -1 && e.code == EXIT_USAGE);
+		if (len > LIMIT_REF_NAME)
+			CHECK(strstr(e.msg, "registry host longer"));
+		CHECK(memchr(r.domain, '\0', sizeof(r.domain)));
+		CHECK(memchr(r.path, '\0', sizeof(r.path)));
+	}
+}
+
 static void api_host_loopback_and_names(void)
 {
 	struct ref r;
@@ -135,6 +160,23 @@ static void api_host_loopback_and_names(void)
 	CHECK(ref_is_loopback(&r));
 	CHECK(ref_parse("localhostx.io/a", &r, &e) == 0);
 	CHECK(!ref_is_loopback(&r));
+	/* Loopback is an address, never a name that looks like one. */
+	static const char *const names[] = { "127.evil.example/a",
+					     "127.0.0.1.evil.example/a",
+					     "127.0.0.1x:5000/a",
+					     "127.1/a",
+					     "[::2]/a",
+					     "localhost.evil.example/a" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		CHECK(ref_parse(names[i], &r, &e) == 0);
+		CHECK(!ref_is_loopback(&r));
+	}
+	static const char *const addrs[] = { "127.0.0.1/a", "127.255.3.4:443/a", "[::1]/a",
+					     "[0:0::1]:5000/a", "localhost:1/a" };
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		CHECK(ref_parse(addrs[i], &r, &e) == 0);
+		CHECK(ref_is_loopback(&r));
+	}
 	CHECK(ref_parse("quay.io/x/app@" D64, &r, &e) == 0);
 	ref_default_name(&r, name);
 	CHECK_STR(name, "app-0123456789ab");
@@ -150,6 +192,7 @@ int main(void)
 	RUN(registry_hosts);
 	RUN(digests);
 	RUN(rejects_what_docker_rejects);
+	RUN(long_registry_host);
 	RUN(api_host_loopback_and_names);
 	HARNESS_END();
 }

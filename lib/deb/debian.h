@@ -1,0 +1,87 @@
+/* debian.h — a Debian root file system built from the archive itself, as
+ * debootstrap and mmdebstrap do, with no registry (docs/debian-images.md).
+ *
+ * Two calls. debian_resolve() reads the suites' verified indexes (deb.h:
+ * InRelease signature → Packages checksum) and picks the package set: the
+ * variant's base (minbase: Priority required + Essential + apt, as
+ * debootstrap's; essential: Essential only), the extra packages, then the
+ * closure over Depends and Pre-Depends (the first alternative that exists,
+ * virtual names through Provides). Newest version of each name across all
+ * the sources wins; version constraints are not evaluated.
+ *
+ * debian_build() downloads the set in parallel into a cache of verified
+ * .debs (named by their SHA256, re-verified when reused), unpacks the data
+ * members of the Essential closure into tree (merged /usr, as bookworm
+ * requires), and runs the second stage — dpkg --install inside a chroot of
+ * tree with /proc and /dev mounted in a private mount namespace (the caller
+ * must be root) — then checks `dpkg --audit` is silent, and removes what
+ * must not be shared or breaks reproducibility: SSH host keys, machine-id,
+ * random seed, logs, caches; mtimes are clamped to the newest Release date.
+ * Progress goes through lib/progress (stderr, TTY only).
+ *
+ * Everything blocks (network, disk, child processes). Errors name the
+ * package, the URL or the step and keep http.h's / deb.h's codes.
+ */
+#ifndef BANGER_DEBIAN_H
+#define BANGER_DEBIAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+
+struct err;
+
+#define DEBIAN_SOURCES_MAX 8
+#define DEBIAN_COMPONENTS_MAX 8
+#define DEBIAN_EXTRA_MAX 256
+
+struct debian_source {
+	const char *mirror; /* https://deb.debian.org/debian */
+	const char *suite;  /* bookworm */
+};
+
+struct debian_spec {
+	struct debian_source src[DEBIAN_SOURCES_MAX]; /* src[0] must exist */
+	size_t nsrc;
+	const char *components[DEBIAN_COMPONENTS_MAX]; /* [main] */
+	size_t ncomponents;
+	const char *arch;		     /* amd64 */
+	const char *variant;		     /* "minbase" or "essential" */
+	const char *extra[DEBIAN_EXTRA_MAX]; /* more packages */
+	size_t nextra;
+	const char *keyring; /* NULL: deb_keyring_load's default */
+	const char *ca_file; /* NULL: http.h's default */
+	const char *cache;   /* directory of verified .debs (created) */
+	int jobs;	     /* parallel downloads; 0: 4 */
+	const char *log;     /* the second stage's output (kept on failure) */
+};
+
+struct debian_pkg; /* one chosen package (internal) */
+
+/* The resolved set. Caller-owned (debian_plan_fini). */
+struct debian_plan {
+	struct debian_pkg *pkgs; /* sorted by name */
+	size_t n;
+	void *all;			 /* the index (internal) */
+	int64_t epoch;			 /* the newest Release Date: SOURCE_DATE_EPOCH */
+	uint64_t bytes;			 /* sum of the .debs' sizes */
+	char digest[DIGEST_HEX_LEN + 1]; /* sha256 of list (the set's identity) */
+	char *list;			 /* "NAME VERSION ARCH SHA256\n" sorted by name (heap) */
+};
+
+void debian_plan_fini(struct debian_plan *p);
+
+/* Reads the sources' indexes and resolves the set. A source after the
+ * first without the suite (no InRelease) is passed over. EXIT_NOTFOUND for
+ * a package or dependency nothing provides. */
+int debian_resolve(const struct debian_spec *s, struct debian_plan *p, struct err *e);
+
+/* Builds the root file system into tree (an empty directory). On failure
+ * tree holds a partial tree the caller removes; the cache keeps only
+ * verified files. */
+int debian_build(const struct debian_spec *s, const struct debian_plan *p, const char *tree,
+		 struct err *e);
+
+#endif

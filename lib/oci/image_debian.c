@@ -1,0 +1,198 @@
+/* image_debian.c — see image_debian.h. */
+#include "oci/image_debian.h"
+#include "catalog/catalog.h"
+#include "deb/debian.h"
+#include "err.h"
+#include "exitcode.h"
+#include "ext4/ext4.h"
+#include "file.h"
+#include "lock.h"
+#include "log.h"
+#include "oci/image.h"
+#include "oci/layer.h"
+#include "path.h"
+#include "store.h"
+#include "version.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int spec_from(const struct catalog_entry *ent, const struct image_debian_opts *o,
+		     const char *cache, struct debian_spec *s, struct err *e)
+{
+	const cJSON *x;
+
+	memset(s, 0, sizeof(*s));
+	s->src[s->nsrc].mirror = o->mirror && *o->mirror ? o->mirror : ent->mirror;
+	s->src[s->nsrc++].suite = ent->suite;
+	cJSON_ArrayForEach(x, ent->also)
+	{
+		if (s->nsrc >= DEBIAN_SOURCES_MAX)
+			return err_set(e, EXIT_VERIFY, "%s: too many sources", ent->name);
+		s->src[s->nsrc].mirror =
+			o->mirror && *o->mirror
+				? o->mirror
+				: cJSON_GetObjectItemCaseSensitive(x, "mirror")->valuestring;
+		s->src[s->nsrc++].suite = cJSON_GetObjectItemCaseSensitive(x, "suite")->valuestring;
+	}
+	cJSON_ArrayForEach(x, ent->components)
+	{
+		if (s->ncomponents < DEBIAN_COMPONENTS_MAX)
+			s->components[s->ncomponents++] = x->valuestring;
+	}
+	if (!s->ncomponents)
+		s->components[s->ncomponents++] = "main";
+	cJSON_ArrayForEach(x, ent->packages)
+	{
+		if (s->nextra < DEBIAN_EXTRA_MAX)
+			s->extra[s->nextra++] = x->valuestring;
+	}
+	s->arch = ent->deb_arch;
+	s->variant = ent->variant && *ent->variant ? ent->variant : "minbase";
+	s->keyring = o->keyring;
+	s->ca_file = o->ca_file;
+	s->cache = cache;
+	return 0;
+}
+
+/* A UUID made of the package set's digest: the same set, the same file
+ * system identity (and hash seed), so the image is reproducible. */
+static void set_uuid(const char *hex, char out[37])
+{
+	snprintf(out, 37, "%.8s-%.4s-4%.3s-8%.3s-%.12s", hex, hex + 8, hex + 13, hex + 17,
+		 hex + 20);
+}
+
+static int build(const struct debian_spec *sp, const struct debian_plan *plan, const char *stage,
+		 const char *name, const struct image_debian_opts *o, struct image_meta *m,
+		 struct err *e)
+{
+	char tree[LIMIT_PATH], ext4[LIMIT_PATH], list[LIMIT_PATH], uuid[37];
+	struct layer_root lr = { .fd = -1 };
+	struct layer_usage u;
+	struct ext4_usage eu;
+	struct ext4_plan ep;
+
+	if (path_join(tree, sizeof(tree), stage, "rootfs", e) < 0 ||
+	    path_join(ext4, sizeof(ext4), stage, "rootfs.ext4", e) < 0 ||
+	    path_join(list, sizeof(list), stage, "packages.txt", e) < 0)
+		return -1;
+	if (mkdir(tree, 0755) < 0)
+		return err_errno(e, 0, "%s: cannot create", tree);
+	if (debian_build(sp, plan, tree, e) < 0 || layer_root_open(&lr, tree, e) < 0)
+		return -1;
+	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, e) < 0 ||
+	    layer_usage(&lr, &u, e) < 0) {
+		layer_root_close(&lr);
+		return -1;
+	}
+	eu.blocks = u.blocks;
+	eu.inodes = u.inodes;
+	if (ext4_plan(&eu, o->size, &ep, e) < 0) {
+		layer_root_close(&lr);
+		return -1;
+	}
+	layer_root_close(&lr);
+	set_uuid(plan->digest, uuid);
+	ep.uuid = uuid;
+	ep.epoch = plan->epoch;
+	log_info("%s: writing the ext4 image", name);
+	if (ext4_build_mke2fs(tree, ext4, &ep, name, e) < 0 || path_remove_tree(tree, e) < 0)
+		return -1;
+	m->size = ep.bytes;
+	return file_write_atomic(list, plan->list, strlen(plan->list), 0644, e);
+}
+
+int image_pull_debian(const struct store *s, const struct catalog_entry *ent, const char *name,
+		      const struct image_debian_opts *o, enum image_debian_outcome *out,
+		      struct err *e)
+{
+	char dir[LIMIT_PATH], cache[LIMIT_PATH], stage[LIMIT_PATH] = "", source[LIMIT_PATH];
+	char log[LIMIT_PATH + 80];
+	struct debian_spec sp;
+	struct debian_plan plan = { 0 };
+	struct image_meta m, old;
+	bool waited = false, have_old;
+	int lock, rc = -1;
+
+	if (store_object_dir(s, "images", name, dir, sizeof(dir), e) < 0 ||
+	    store_kind_dir(s, "deb", cache, sizeof(cache), e) < 0 ||
+	    store_kind_dir(s, "images", stage, sizeof(stage), e) < 0)
+		return -1;
+	snprintf(log, sizeof(log), "%s/.%s.build.log", stage, name);
+	stage[0] = '\0';
+	if (strlen(cache) + 8 >= sizeof(cache))
+		return err_set(e, EXIT_USAGE, "%s: path too long", cache);
+	memcpy(cache + strlen(cache), "/debs", 6);
+	snprintf(source, sizeof(source), "debian:%s", ent->name);
+	if (spec_from(ent, o, cache, &sp, e) < 0)
+		return -1;
+	sp.log = log;
+	lock = store_lock(s, "images", name, &waited, e);
+	if (lock < 0)
+		return -1;
+	if (waited)
+		log_info("%s: waited for another banger working on this image", name);
+	store_sweep_staging(s, "images", name);
+	have_old = image_meta_read(dir, &old, e) == 0;
+	err_init(e);
+	if (have_old && strcmp(old.source, source) && !o->force) {
+		err_set(e, EXIT_BUSY,
+			"%s: already holds %s — use --name for another name, or --force", name,
+			old.source);
+		goto out;
+	}
+	*out = IMAGE_DEBIAN_UP_TO_DATE;
+	if (have_old && !o->force && !o->refresh) {
+		rc = 0;
+		goto out;
+	}
+	if (debian_resolve(&sp, &plan, e) < 0)
+		goto out;
+	if (have_old && !o->force && !strncmp(old.digest, "sha256:", 7) &&
+	    !strcmp(old.digest + 7, plan.digest)) {
+		rc = 0;
+		goto out;
+	}
+	if (store_staging(s, "images", name, stage, sizeof(stage), e) < 0)
+		goto out;
+	/* The tree holds setuid files and devices as root: nobody else may
+	 * reach it while it exists. */
+	if (chmod(stage, 0700) < 0) {
+		err_errno(e, 0, "%s: chmod", stage);
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.source, sizeof(m.source), "%s", source);
+	snprintf(m.digest, sizeof(m.digest), "sha256:%s", plan.digest);
+	snprintf(m.platform, sizeof(m.platform), "linux/%s", sp.arch);
+	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
+	image_now(m.created);
+	if (build(&sp, &plan, stage, name, o, &m, e) < 0)
+		goto out;
+	if (chmod(stage, 0755) < 0) {
+		err_errno(e, 0, "%s: chmod", stage);
+		goto out;
+	}
+	if (image_meta_write(stage, &m, e) < 0 || file_commit_dir(stage, dir, e) < 0)
+		goto out;
+	stage[0] = '\0';
+	*out = IMAGE_DEBIAN_BUILT;
+	rc = 0;
+out:
+	if (stage[0]) {
+		struct err e2;
+
+		err_init(&e2);
+		path_remove_tree(stage, &e2);
+	}
+	debian_plan_fini(&plan);
+	lock_release(lock);
+	return rc;
+}
