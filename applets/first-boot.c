@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -187,6 +188,27 @@ static void apply_settings(void)
 		else
 			log_info("dns %s%s%s", g->dns[0], g->ndns > 1 ? " ..." : "",
 				 changed ? "" : " (unchanged)");
+	}
+	/* tmpfs mounts before anything runs: the agent's commands and systemd
+	 * see them. Made with MS_NOSUID|MS_NODEV, as docker's --tmpfs. */
+	for (int i = 0; fb.live && fb.pid1 && i < g->ntmpfs; i++) {
+		char opts[64];
+
+		err_init(&e);
+		if (g->tmpfs_bytes[i])
+			snprintf(opts, sizeof(opts), "mode=%o,size=%" PRIu64, g->tmpfs_mode[i],
+				 g->tmpfs_bytes[i]);
+		else
+			snprintf(opts, sizeof(opts), "mode=%o", g->tmpfs_mode[i]);
+		if (path_mkdirs(g->tmpfs_dir[i], 0755, &e) < 0) {
+			failed(&e, "tmpfs");
+		} else if (mount("tmpfs", g->tmpfs_dir[i], "tmpfs", MS_NOSUID | MS_NODEV, opts) <
+			   0) {
+			err_errno(&e, 0, "mount tmpfs on %s (%s)", g->tmpfs_dir[i], opts);
+			failed(&e, "tmpfs");
+		} else {
+			log_info("tmpfs on %s (%s)", g->tmpfs_dir[i], opts);
+		}
 	}
 	err_init(&e);
 	if (fb.live && g->resize) {

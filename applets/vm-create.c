@@ -17,6 +17,7 @@ const char vm_create_usage[] =
 	"usage: vm-create [--name N] [--image NAME] [--kernel NAME] [--cpus N] [--memory MiB]\n"
 	"                 [--disk-size SIZE] [--net tap|user|none] [--nat] [--ssh-key FILE]\n"
 	"                 [--vmm firecracker|qemu] [--jail] [--init auto|systemd|minimal]\n"
+	"                 [--mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE]]...\n"
 	"\n"
 	"Makes BANGER_HOME/vms/NAME/ with config.json and rootfs.ext4, a copy of the\n"
 	"image's disk that shares its blocks (reflink) where the filesystem allows,\n"
@@ -38,25 +39,21 @@ const char vm_create_usage[] =
 	"  --init MODE      auto (the image's systemd, else banger's minimal init),\n"
 	"                   systemd (installed with the package manager if missing),\n"
 	"                   minimal; the guest's banger.init (docs/first-boot.md)\n"
+	"  --mount SPEC     type=tmpfs,destination=DIR[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]:\n"
+	"                   a tmpfs in the guest (banger.tmpfs), repeatable\n"
 	"\n"
 	"examples:\n"
 	"  banger vm create --name web\n"
 	"  banger vm create --name big --cpus 4 --memory 4G --disk-size 10G\n";
 
 static const struct option opts[] = {
-	{ "name", required_argument, NULL, 0 },
-	{ "image", required_argument, NULL, 0 },
-	{ "kernel", required_argument, NULL, 0 },
-	{ "cpus", required_argument, NULL, 0 },
-	{ "memory", required_argument, NULL, 0 },
-	{ "disk-size", required_argument, NULL, 0 },
-	{ "net", required_argument, NULL, 0 },
-	{ "nat", no_argument, NULL, 0 },
-	{ "ssh-key", required_argument, NULL, 0 },
-	{ "vmm", required_argument, NULL, 0 },
-	{ "jail", no_argument, NULL, 0 },
-	{ "init", required_argument, NULL, 0 },
-	{ NULL, 0, NULL, 0 },
+	{ "name", required_argument, NULL, 0 },	   { "image", required_argument, NULL, 0 },
+	{ "kernel", required_argument, NULL, 0 },  { "cpus", required_argument, NULL, 0 },
+	{ "memory", required_argument, NULL, 0 },  { "disk-size", required_argument, NULL, 0 },
+	{ "net", required_argument, NULL, 0 },	   { "nat", no_argument, NULL, 0 },
+	{ "ssh-key", required_argument, NULL, 0 }, { "vmm", required_argument, NULL, 0 },
+	{ "jail", no_argument, NULL, 0 },	   { "init", required_argument, NULL, 0 },
+	{ "mount", required_argument, NULL, 0 },   { NULL, 0, NULL, 0 },
 };
 
 int vm_create_main(int argc, char **argv)

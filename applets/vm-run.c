@@ -32,7 +32,8 @@ const char vm_run_usage[] =
 	"usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]\n"
 	"              [--memory SIZE] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
 	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail]\n"
-	"              [--init auto|systemd|minimal] [-e K=V]... [--env-file FILE]...\n"
+	"              [--init auto|systemd|minimal] [--mount type=tmpfs,destination=DIR]...\n"
+	"              [-e K=V]... [--env-file FILE]...\n"
 	"              [-w DIR] [-u USER] [--entrypoint CMD] [--timeout SECS] [--no-wait]\n"
 	"              [-- CMD...]\n"
 	"\n"
@@ -54,6 +55,8 @@ const char vm_run_usage[] =
 	"  --init MODE       auto (default: the image's systemd, else banger's minimal\n"
 	"                    init with the agent and sshd), systemd (installed with\n"
 	"                    the package manager if missing), minimal\n"
+	"  --mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
+	"                    a tmpfs at DIR in the guest (mode 1777 by default)\n"
 	"  -e, --env K=V     set K in the command's environment (K alone: this one's)\n"
 	"  --env-file FILE   K=V lines (# comments and blank lines skipped)\n"
 	"  -w, --workdir DIR the command's working directory\n"
@@ -80,6 +83,7 @@ static const struct option opts[] = {
 	{ "vmm", required_argument, NULL, 0 },
 	{ "jail", no_argument, NULL, 0 },
 	{ "init", required_argument, NULL, 0 },
+	{ "mount", required_argument, NULL, 0 },
 	{ "rm", no_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "no-wait", no_argument, NULL, 'W' },

@@ -106,7 +106,8 @@ char *vm_config_to_json(const struct vm_config *c, struct err *e)
 	    cJSON_AddNumberToObject(o, "ssh_port", c->ssh_port) &&
 	    cJSON_AddStringToObject(o, "ssh_key", c->ssh_key) &&
 	    cJSON_AddNumberToObject(o, "created", (double)c->created) &&
-	    cJSON_AddStringToObject(o, "init", c->init) && run_to_json(o, c))
+	    cJSON_AddStringToObject(o, "init", c->init) &&
+	    cJSON_AddStringToObject(o, "tmpfs", c->tmpfs) && run_to_json(o, c))
 		s = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -195,6 +196,7 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 	    get_str(o, "mac", c->mac, sizeof(c->mac), e) < 0 ||
 	    get_str(o, "ssh_key", c->ssh_key, sizeof(c->ssh_key), e) < 0 ||
 	    get_str(o, "init", c->init, sizeof(c->init), e) < 0 ||
+	    get_str(o, "tmpfs", c->tmpfs, sizeof(c->tmpfs), e) < 0 ||
 	    get_str(o, "workdir", c->workdir, sizeof(c->workdir), e) < 0 ||
 	    get_str(o, "user", c->user, sizeof(c->user), e) < 0 || get_env(o, &c->env, e) < 0 ||
 	    get_num(o, "cpus", 1, VM_MAX_CPUS, &cpus, e) < 0 ||
@@ -430,11 +432,12 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
 	n = snprintf(
 		out, size,
-		"console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s%s%s",
+		"console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s%s%s%s%s",
 		!strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
 		qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
 		c->name, key[0] ? " banger.ssh_key=" : "", key, c->init[0] ? " banger.init=" : "",
-		c->init, extra && *extra ? " " : "", extra ? extra : "");
+		c->init, c->tmpfs[0] ? " banger.tmpfs=" : "", c->tmpfs, extra && *extra ? " " : "",
+		extra ? extra : "");
 	if (n < 0 || (size_t)n >= size || (size_t)n >= LIMIT_CMDLINE)
 		return err_set(e, EXIT_USAGE,
 			       "%s: kernel command line longer than %d bytes — shorten it", c->name,
@@ -975,6 +978,69 @@ out:
 	return r;
 }
 
+/* --mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]
+ * (docker's keys; dst and target name the destination too), appended to
+ * c->tmpfs as banger.tmpfs's DIR:BYTES:MODE. */
+static int mount_option(struct vm_config *c, const char *arg, struct err *e)
+{
+	char spec[LIMIT_PATH], *field, *next, *dir = NULL;
+	uint64_t bytes = 0, mode = 01777;
+	bool tmpfs = false;
+	size_t used = strlen(c->tmpfs);
+	int n, count = used ? 1 : 0;
+
+	for (const char *p = c->tmpfs; *p; p++)
+		count += *p == ',';
+	if ((size_t)snprintf(spec, sizeof(spec), "%s", arg) >= sizeof(spec))
+		return err_set(e, EXIT_USAGE, "--mount: too long");
+	for (field = spec; field; field = next) {
+		char *eq = strchr(field, '=');
+
+		if ((next = strchr(field, ',')))
+			*next++ = '\0';
+		if (!eq)
+			return err_set(e, EXIT_USAGE, "--mount '%s': want KEY=VALUE fields", arg);
+		*eq++ = '\0';
+		if (!strcmp(field, "type")) {
+			if (strcmp(eq, "tmpfs"))
+				return err_set(e, EXIT_USAGE,
+					       "--mount type=%s: only type=tmpfs is supported", eq);
+			tmpfs = true;
+		} else if (!strcmp(field, "destination") || !strcmp(field, "dst") ||
+			   !strcmp(field, "target")) {
+			dir = eq;
+		} else if (!strcmp(field, "tmpfs-size")) {
+			if (parse_size(eq, &bytes, e) < 0)
+				return err_prefix(e, "--mount tmpfs-size");
+		} else if (!strcmp(field, "tmpfs-mode")) {
+			if (parse_u64(eq, 8, 07777, &mode) < 0)
+				return err_set(e, EXIT_USAGE,
+					       "--mount tmpfs-mode=%s: give octal, e.g. 1777", eq);
+		} else {
+			return err_set(e, EXIT_USAGE,
+				       "--mount: unknown key '%s' (type, destination, "
+				       "tmpfs-size, tmpfs-mode)",
+				       field);
+		}
+	}
+	if (!tmpfs || !dir)
+		return err_set(e, EXIT_USAGE, "--mount '%s': give type=tmpfs,destination=DIR", arg);
+	if (dir[0] != '/' || !dir[1] || strpbrk(dir, ",: \t\"") || strstr(dir, ".."))
+		return err_set(e, EXIT_USAGE,
+			       "--mount destination=%s: an absolute guest path without ',', ':', "
+			       "spaces or '..'",
+			       dir);
+	if (count >= LIMIT_TMPFS)
+		return err_set(e, EXIT_USAGE, "--mount: at most %d tmpfs mounts", LIMIT_TMPFS);
+	n = snprintf(c->tmpfs + used, sizeof(c->tmpfs) - used, "%s%s:%llu:%llo", used ? "," : "",
+		     dir, (unsigned long long)bytes, (unsigned long long)mode);
+	if (n < 0 || (size_t)n >= sizeof(c->tmpfs) - used) {
+		c->tmpfs[used] = '\0';
+		return err_set(e, EXIT_USAGE, "--mount: the tmpfs mounts are too long together");
+	}
+	return 0;
+}
+
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e)
 {
 	uint64_t v;
@@ -1018,6 +1084,8 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		snprintf(c->init, sizeof(c->init), "%s", strcmp(arg, "auto") ? arg : "");
 		return 0;
 	}
+	if (!strcmp(opt, "mount"))
+		return mount_option(c, arg, e);
 	if (!strcmp(opt, "disk-size")) {
 		if (parse_size(arg, &c->disk_bytes, e) < 0)
 			return err_prefix(e, "--disk-size");

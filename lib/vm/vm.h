@@ -65,6 +65,7 @@ struct vm_config {
 	char ssh_key[1024]; /* authorized key line passed as banger.ssh_key, may be "" */
 	long long created;  /* Unix time */
 	char init[8];	    /* banger.init for the guest: "" (auto), "systemd", "minimal" */
+	char tmpfs[1024];   /* banger.tmpfs for the guest: "DIR:BYTES:MODE,…", "" none */
 	/* What commands in the guest run with: the image's config, then vm
 	 * run's -e/--env-file/-w/-u. vm exec starts from these. */
 	struct strlist env;	   /* "K=V" */
@@ -129,8 +130,9 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 		 size_t size, struct err *e);
 
 /* Applies one command-line option (long name without "--": name, image,
- * kernel, cpus, memory, disk-size, vmm, net, ssh-key, nat, jail, init) to
- * c. Sizes take suffixes (--memory 1G; a bare number is MiB). EXIT_USAGE
+ * kernel, cpus, memory, disk-size, vmm, net, ssh-key, nat, jail, init,
+ * mount) to c; mount is docker's "type=tmpfs,destination=DIR[,tmpfs-size=
+ * SIZE][,tmpfs-mode=OCTAL]" (other types are refused), repeatable. Sizes take suffixes (--memory 1G; a bare number is MiB). EXIT_USAGE
  * with a message naming the option when arg is bad. */
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e);
 

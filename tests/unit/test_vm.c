@@ -264,6 +264,18 @@ static void sizes_and_options(void)
 	CHECK(vm_config_option(&c, "init", "auto", &e) == 0);
 	CHECK_STR(c.init, "");
 	CHECK(vm_config_option(&c, "init", "upstart", &e) == -1 && e.code == EXIT_USAGE);
+	/* --mount type=tmpfs becomes banger.tmpfs's DIR:BYTES:MODE list. */
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,destination=/scratch,tmpfs-size=16m", &e) ==
+	      0);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,dst=/run/x,tmpfs-mode=700", &e) == 0);
+	CHECK_STR(c.tmpfs, "/scratch:16777216:1777,/run/x:0:700");
+	CHECK(vm_config_option(&c, "mount", "type=bind,source=/,destination=/x", &e) == -1 &&
+	      e.code == EXIT_USAGE);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,destination=../x", &e) == -1);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs", &e) == -1);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,destination=/a,bogus=1", &e) == -1);
+	CHECK_STR(c.tmpfs, "/scratch:16777216:1777,/run/x:0:700"); /* refusals change nothing */
+	c.tmpfs[0] = '\0';
 	/* Limits are the VMM's: 3 vCPUs are fine for QEMU, not for Firecracker. */
 	CHECK(vm_config_option(&c, "cpus", "3", &e) == 0 && c.cpus == 3);
 	snprintf(c.vmm, sizeof(c.vmm), "qemu");
