@@ -34,7 +34,7 @@ Q := $(if $(V),,@)
 .PHONY: all deps test unit check-asan fuzz fuzz-run lint format size bench clean distclean
 all: $(B)/banger
 
-$(DEPS)/.stamp: scripts/build-deps.sh
+$(DEPS)/.stamp: scripts/build-deps.sh scripts/curl-bearssl-ip-san.patch
 	scripts/build-deps.sh $(DEPS)
 deps:
 	scripts/build-deps.sh $(DEPS)
@@ -152,12 +152,13 @@ FORMAT_SRC = $(wildcard lib/*.[ch] lib/*/*.[ch] applets/*.[ch] tests/unit/*.[ch]
 	initramfs/*.[ch])
 SHELL_SRC  = $(wildcard scripts/*.sh tests/*.sh tests/*.test bench/*.sh) .ci/run
 lint:
-	@echo "  LINT    clang-format, cppcheck, shellcheck, banned functions"
+	@echo "  LINT    clang-format, cppcheck, shellcheck, banned functions, layers"
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 \
 		--suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -Ilib -Iapplets lib applets
 	$(Q)shellcheck -x $(SHELL_SRC)
 	$(Q)scripts/check-banned.sh $(FORMAT_SRC)
+	$(Q)scripts/check-layers.sh
 
 format:
 	clang-format -i $(FORMAT_SRC)

@@ -50,6 +50,7 @@ int image_list_main(int argc, char **argv)
 		die(EXIT_SYSTEM, "out of memory");
 	if (store_init(&s, &e) < 0 || path_join(kind, sizeof(kind), s.home, "images", &e) < 0)
 		die_err(&e);
+	store_sweep(&s, "images"); /* what killed pulls left */
 	n = scandir(kind, &ents, NULL, by_name);
 	if (!json && n > 0)
 		printf("%-24s %10s %-14s %-19s %s\n", "NAME", "SIZE", "PLATFORM", "DIGEST",

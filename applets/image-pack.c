@@ -12,6 +12,7 @@
 #include "store.h"
 #include "xfuncs.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +48,12 @@ static const char *arch_of(const char *platform)
 	return a;
 }
 
+static const struct option opts[] = {
+	{ "catalog", required_argument, NULL, 'c' },
+	{ "url", required_argument, NULL, 'u' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int image_pack_main(int argc, char **argv)
 {
 	const char *name = NULL, *outdir = ".", *catalog = NULL, *url = NULL, *arch;
@@ -56,24 +63,15 @@ int image_pack_main(int argc, char **argv)
 	struct store s;
 	struct err e;
 	uint64_t size;
-	int lock;
+	int lock, o;
 
 	err_init(&e);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = !strcmp(a, "-o")	      ? &outdir
-				    : !strcmp(a, "--catalog") ? &catalog
-				    : !strcmp(a, "--url")     ? &url
-							      : NULL;
-
-		if (slot && i + 1 < argc)
-			*slot = argv[++i];
-		else if (a[0] == '-')
-			die_usage("unknown option or missing value: %s", a);
-		else if (!name)
-			name = a;
-		else
-			die_usage("one image at a time (got %s and %s)", name, a);
+	while ((o = xgetopt_long(argc, argv, "o:", opts, NULL)) != -1)
+		*(o == 'o' ? &outdir : o == 'c' ? &catalog : &url) = optarg;
+	for (int i = optind; i < argc; i++) {
+		if (name)
+			die_usage("one image at a time (got %s and %s)", name, argv[i]);
+		name = argv[i];
 	}
 	if (!name)
 		die_usage("which image? 'image-list' shows them");

@@ -42,10 +42,12 @@ int image_rm_main(int argc, char **argv)
 		struct stat st;
 		int lock;
 
-		if (store_object_dir(&s, "images", argv[i], dir, sizeof(dir), &e) < 0 ||
-		    (lock = store_lock(&s, "images", argv[i], NULL, &e)) < 0)
+		if (store_object_dir(&s, "images", argv[i], dir, sizeof(dir), &e) < 0)
 			die_err(&e);
-		if (lstat(dir, &st) < 0) {
+		lock = store_lock_existing(&s, "images", argv[i], NULL, &e);
+		if (lock < 0 && e.code != EXIT_NOTFOUND)
+			die_err(&e);
+		if (lock < 0 || lstat(dir, &st) < 0) {
 			log_error("%s: no such image — see image-list", argv[i]);
 			rc = EXIT_NOTFOUND;
 			lock_release(lock);

@@ -13,6 +13,7 @@
 #include "xfuncs.h"
 
 #include <cjson/cJSON.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,12 @@ static struct {
 	struct kernel_import in;
 } imp;
 
+static const struct option opts[] = {
+	{ "vmlinux", required_argument, NULL, 'L' }, { "vmlinuz", required_argument, NULL, 'Z' },
+	{ "modules", required_argument, NULL, 'M' }, { "initrd", required_argument, NULL, 'I' },
+	{ "force", no_argument, NULL, 'f' },	     { NULL, 0, NULL, 0 },
+};
+
 int kernel_import_main(int argc, char **argv)
 {
 	enum bundle_outcome outcome;
@@ -50,26 +57,25 @@ int kernel_import_main(int argc, char **argv)
 	struct err e;
 	cJSON *m;
 	const cJSON *v;
+	int o;
 
 	err_init(&e);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = !strcmp(a, "--vmlinux")   ? &imp.in.vmlinux
-				    : !strcmp(a, "--vmlinuz") ? &imp.in.vmlinuz
-				    : !strcmp(a, "--modules") ? &imp.in.modules
-				    : !strcmp(a, "--initrd")  ? &imp.in.initrd
-							      : NULL;
-
-		if (slot && i + 1 < argc)
-			*slot = argv[++i];
-		else if (!strcmp(a, "-f") || !strcmp(a, "--force"))
+	while ((o = xgetopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (o == 'f')
 			imp.in.force = true;
-		else if (a[0] == '-')
-			die_usage("unknown option or missing value: %s", a);
-		else if (imp.name)
-			die_usage("one kernel at a time (got %s and %s)", imp.name, a);
-		else
-			imp.name = a;
+		else if (o == 'L')
+			imp.in.vmlinux = optarg;
+		else if (o == 'Z')
+			imp.in.vmlinuz = optarg;
+		else if (o == 'M')
+			imp.in.modules = optarg;
+		else if (o == 'I')
+			imp.in.initrd = optarg;
+	}
+	for (int i = optind; i < argc; i++) {
+		if (imp.name)
+			die_usage("one kernel at a time (got %s and %s)", imp.name, argv[i]);
+		imp.name = argv[i];
 	}
 	if (!imp.name)
 		die_usage("name the kernel to import");

@@ -179,6 +179,7 @@ int kernel_list_main(int argc, char **argv)
 	}
 	if (store_init(&s, &e) < 0)
 		die_err(&e);
+	store_sweep(&s, "kernels"); /* what killed pulls left */
 	rc = cat ? list_catalog(&s, src) : list_local(&s);
 	if (out.json) {
 		char *text = cJSON_Print(out.json);

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -95,6 +96,15 @@ static const char *from_manifest(const cJSON *m, const char *k)
 	return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
 }
 
+static const struct option opts[] = {
+	{ "catalog", required_argument, NULL, 'c' },
+	{ "arch", required_argument, NULL, 'a' },
+	{ "distro", required_argument, NULL, 'd' },
+	{ "url", required_argument, NULL, 'u' },
+	{ "kernel-version", required_argument, NULL, 'k' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int kernel_pack_main(int argc, char **argv)
 {
 	static const char *const only[] = { "vmlinux", "initrd.img", "modules", NULL };
@@ -104,28 +114,26 @@ int kernel_pack_main(int argc, char **argv)
 	uint64_t size;
 	struct err e;
 	cJSON *m;
+	int o;
 
 	err_init(&e);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = !strcmp(a, "-o")		     ? &pk.outdir
-				    : !strcmp(a, "--catalog")	     ? &pk.catalog
-				    : !strcmp(a, "--arch")	     ? &pk.arch
-				    : !strcmp(a, "--distro")	     ? &pk.distro
-				    : !strcmp(a, "--kernel-version") ? &pk.kver
-				    : !strcmp(a, "--url")	     ? &pk.url
-								     : NULL;
+	while ((o = xgetopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		const char **slot = o == 'o'   ? &pk.outdir
+				    : o == 'c' ? &pk.catalog
+				    : o == 'a' ? &pk.arch
+				    : o == 'd' ? &pk.distro
+				    : o == 'k' ? &pk.kver
+					       : &pk.url;
 
-		if (slot && i + 1 < argc)
-			*slot = argv[++i];
-		else if (a[0] == '-')
-			die_usage("unknown option or missing value: %s", a);
-		else if (!pk.dir)
-			pk.dir = a;
+		*slot = optarg;
+	}
+	for (int i = optind; i < argc; i++) {
+		if (!pk.dir)
+			pk.dir = argv[i];
 		else if (!pk.name)
-			pk.name = a;
+			pk.name = argv[i];
 		else
-			die_usage("too many arguments: %s", a);
+			die_usage("too many arguments: %s", argv[i]);
 	}
 	if (!pk.dir || !pk.name)
 		die_usage("give the kernel directory and the bundle's NAME");

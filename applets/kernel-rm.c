@@ -13,6 +13,7 @@
 #include "xfuncs.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,11 +38,12 @@ static int rm_one(const struct store *s, const char *name, struct err *e)
 
 	if (store_object_dir(s, KERNEL_KIND, name, dir, sizeof(dir), e) < 0)
 		return -1;
-	lock = store_lock(s, KERNEL_KIND, name, NULL, e);
-	if (lock < 0)
+	lock = store_lock_existing(s, KERNEL_KIND, name, NULL, e);
+	if (lock < 0 && e->code != EXIT_NOTFOUND)
 		return -1;
-	store_sweep_staging(s, KERNEL_KIND, name);
-	if (lstat(dir, &st) < 0) {
+	if (lock >= 0)
+		store_sweep_staging(s, KERNEL_KIND, name);
+	if (lock < 0 || lstat(dir, &st) < 0) {
 		err_set(e, EXIT_NOTFOUND,
 			"%s: no such kernel — 'kernel-list' shows what is installed", name);
 		goto out;
@@ -66,14 +68,14 @@ int kernel_rm_main(int argc, char **argv)
 	int rc = EXIT_OK;
 
 	err_init(&e);
-	if (argc < 2)
+	while (xgetopt(argc, argv, "") != -1)
+		;
+	if (optind >= argc)
 		die_usage("which kernel? 'kernel-list' shows what is installed");
 	if (store_init(&s, &e) < 0)
 		die_err(&e);
-	for (int i = 1; i < argc; i++) {
+	for (int i = optind; i < argc; i++) {
 		err_init(&e);
-		if (argv[i][0] == '-')
-			die_usage("unknown option: %s", argv[i]);
 		if (rm_one(&s, argv[i], &e) < 0) {
 			log_error("%s", e.msg);
 			rc = e.code;

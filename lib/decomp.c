@@ -55,7 +55,7 @@ static int no_program(struct decomp *d, struct err *e)
 		       d->prog, d->prog);
 }
 
-int decomp_open(struct decomp *d, const void *in, size_t len, const char *name, const char *what,
+int decomp_init(struct decomp *d, const void *in, size_t len, const char *name, const char *what,
 		struct err *e)
 {
 	const struct magic *m = NULL;
@@ -109,7 +109,7 @@ ssize_t decomp_read(struct decomp *d, void *buf, size_t n, struct err *e)
 		       archive_error_string(d->a) ? archive_error_string(d->a) : "unreadable");
 }
 
-void decomp_close(struct decomp *d)
+void decomp_fini(struct decomp *d)
 {
 	if (d->a)
 		archive_read_free(d->a);
@@ -125,8 +125,8 @@ int decomp_all(const void *in, size_t len, const char *name, size_t max, unsigne
 	ssize_t r = 1;
 	int rc;
 
-	if ((rc = decomp_open(&d, in, len, name, what, e)) != 0) {
-		decomp_close(&d);
+	if ((rc = decomp_init(&d, in, len, name, what, e)) != 0) {
+		decomp_fini(&d);
 		return rc < 0 ? -1 : err_set(e, EXIT_VERIFY, "%s: not a %s stream", what, d.name);
 	}
 	do {
@@ -140,7 +140,7 @@ int decomp_all(const void *in, size_t len, const char *name, size_t max, unsigne
 			want = want > max + 1 ? max + 1 : want;
 			if (!(p = realloc(buf, want))) {
 				free(buf);
-				decomp_close(&d);
+				decomp_fini(&d);
 				return err_set(e, EXIT_SYSTEM, "%s: out of memory", what);
 			}
 			buf = p;
@@ -149,7 +149,7 @@ int decomp_all(const void *in, size_t len, const char *name, size_t max, unsigne
 		r = decomp_read(&d, buf + n, cap - n, e);
 		n += r > 0 ? (size_t)r : 0;
 	} while (r > 0);
-	decomp_close(&d);
+	decomp_fini(&d);
 	if (r < 0 || n > max) {
 		free(buf);
 		if (r < 0)

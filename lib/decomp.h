@@ -22,8 +22,8 @@ struct archive;
  * "lzo". The one whose magic starts p, or NULL. Never fails. */
 const char *decomp_sniff(const void *p, size_t len);
 
-/* A reader of one compressed blob. Caller-owned: decomp_open, then
- * decomp_read until 0 or -1, then decomp_close (always, even after errors). */
+/* A reader of one compressed blob. Caller-owned: decomp_init, then
+ * decomp_read until 0 or -1, then decomp_fini (always, even after errors). */
 struct decomp {
 	struct archive *a;
 	const char *name; /* the compressor */
@@ -33,17 +33,17 @@ struct decomp {
 	bool produced;	  /* some output came */
 };
 
-/* Opens in[0, len) (kept by the caller until decomp_close) compressed with
+/* Opens in[0, len) (kept by the caller until decomp_fini) compressed with
  * name (NULL: sniffed). Returns 0, 1 when the data does not start with that
  * compressor's magic, -1 with e set (EXIT_VERIFY for no known magic or a
  * stream its decoder refuses at once, EXIT_SYSTEM for a missing outside
  * program). */
-int decomp_open(struct decomp *d, const void *in, size_t len, const char *name, const char *what,
+int decomp_init(struct decomp *d, const void *in, size_t len, const char *name, const char *what,
 		struct err *e);
 /* Up to n bytes of output: > 0 bytes, 0 at the end, -1 with e set on
  * corrupt or truncated data (EXIT_VERIFY). Blocks only on the decoder. */
 ssize_t decomp_read(struct decomp *d, void *buf, size_t n, struct err *e);
-void decomp_close(struct decomp *d);
+void decomp_fini(struct decomp *d);
 
 /* Decompresses in[0, len) whole into a malloc'd buffer the caller frees:
  * *out, *outlen. More than max bytes of output is EXIT_VERIFY. */

@@ -3,6 +3,7 @@
  * reader falls behind). */
 #include "http.h"
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "exitcode.h"
 #include "limits.h"
@@ -34,7 +35,8 @@ struct http_stream {
 	bool any_status; /* http_fetch: deliver error bodies as the body */
 
 	/* this attempt */
-	bool started; /* first body byte of this attempt seen */
+	bool started;	 /* first body byte of this attempt seen */
+	bool got_header; /* any response header line of this attempt seen */
 	bool paused;
 	bool done;
 	CURLcode result;
@@ -46,6 +48,9 @@ struct http_stream {
 
 	/* across attempts */
 	int attempt;
+	int stalls;	 /* attempts that ended with the server silent */
+	int64_t last_ms; /* when curl last handed us a byte (or pumping began) */
+	long stall_s;	 /* how long silent is a stall */
 	uint64_t offset; /* delivered to the reader */
 	char *pending;
 	size_t pend_len, pend_off;
@@ -228,6 +233,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	struct http_stream *s = ud;
 	size_t n = size * nmemb;
 
+	s->got_header = true;
+	s->last_ms = now_ms();
 	return http_header_take(s->resp, p, n, s->hdr_fail, sizeof(s->hdr_fail)) ? n : 0;
 }
 
@@ -237,6 +244,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb, all = n;
 	struct err e; /* the error body is best effort: a failure only shortens it */
 
+	s->last_ms = now_ms();
 	err_init(&e);
 	if (!s->started) {
 		s->started = true;
@@ -281,11 +289,23 @@ static const char *ca_file(const struct http_req *req)
 	return env && *env ? env : "/etc/ssl/certs/ca-certificates.crt";
 }
 
+long http_stall_timeout(void)
+{
+	const char *v = getenv("BANGER_STALL_TIMEOUT");
+	long x = 0;
+
+	if (!v || !*v || strlen(v) > 4 || strspn(v, "0123456789") != strlen(v))
+		return HTTP_STALL_S;
+	for (; *v; v++)
+		x = x * 10 + (*v - '0');
+	return x > 0 ? x : HTTP_STALL_S;
+}
+
 /* Sets up and starts one attempt from s->offset. */
 static int attempt_start(struct http_stream *s, struct err *e)
 {
 	const struct http_req *req = s->req;
-	long timeout = req->timeout_s > 0 ? req->timeout_s : 30;
+	long timeout = s->stall_s;
 	char range[64];
 	bool https;
 	CURL *c;
@@ -313,7 +333,7 @@ static int attempt_start(struct http_stream *s, struct err *e)
 	}
 	s->errbuf[0] = '\0';
 	s->hdr_fail[0] = '\0';
-	s->started = s->paused = s->done = false;
+	s->started = s->paused = s->done = s->got_header = false;
 	s->skip = 0;
 	buf_reset(&s->errbody);
 	memset(s->resp, 0, sizeof(*s->resp));
@@ -328,9 +348,6 @@ static int attempt_start(struct http_stream *s, struct err *e)
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(c, CURLOPT_CAINFO, ca_file(req));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout);
-	/* A stalled server: under 1 byte/s for the timeout is a failure. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeout);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "banger");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->hdrs);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -385,9 +402,48 @@ static bool transient_status(long status)
 	return status == 429 || status == 502 || status == 503 || status == 504 || status == 500;
 }
 
+/* Where a transfer that ended without an answer got to: 0 never
+ * connected, 1 connected but no TLS handshake (https only), 2 past it.
+ * curl counts a connection as made only once TLS is up, so the TLS case
+ * is told by the vtls layer's own words (curl's timeout during the
+ * handshake; BearSSL's EOF before its end). */
+static int reached(struct http_stream *s)
+{
+	curl_off_t tls = 0;
+
+	if (s->got_header)
+		return 2;
+	curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+	if (!tls && !strncmp(s->req->url, "https:", 6) &&
+	    (strstr(s->errbuf, "SSL connection timeout") || strstr(s->errbuf, "SSL: EOF")))
+		return 1;
+	if (s->result == CURLE_COULDNT_CONNECT || s->result == CURLE_COULDNT_RESOLVE_HOST ||
+	    strstr(s->errbuf, "Connection timed out") || strstr(s->errbuf, "Failed to connect"))
+		return 0;
+	return 2;
+}
+
 /* Message for a finished attempt that failed at the transport level. */
 static int transport_error(struct http_stream *s, struct err *e)
 {
+	int at = reached(s);
+
+	if (at == 1 && s->result == CURLE_OPERATION_TIMEDOUT)
+		return err_set(e, EXIT_NETWORK,
+			       "%s: connected, but no TLS answer within %ld s — is it a TLS "
+			       "server (else plain HTTP needs --insecure)?",
+			       s->req->url, s->stall_s);
+	if (at == 1)
+		return err_set(e, EXIT_NETWORK,
+			       "%s: the server closed the connection during the TLS handshake — "
+			       "is it a TLS server (else plain HTTP needs --insecure)?",
+			       s->req->url);
+	if (s->result == CURLE_OPERATION_TIMEDOUT && at == 2)
+		return err_set(e, EXIT_NETWORK,
+			       "%s: the server stalled: nothing for %ld s after %llu bytes%s — try "
+			       "again later (BANGER_STALL_TIMEOUT sets the limit)",
+			       s->req->url, s->stall_s, (unsigned long long)s->offset,
+			       s->stalls > 1 ? ", twice" : "");
 	const char *why = s->hdr_fail[0] ? s->hdr_fail
 			  : s->errbuf[0] ? s->errbuf
 					 : curl_easy_strerror(s->result);
@@ -420,6 +476,10 @@ static int transport_error(struct http_stream *s, struct err *e)
 /* Runs curl until the reader has bytes, or the attempt ends. */
 static int pump(struct http_stream *s, struct err *e)
 {
+	/* Silence is measured from the last byte, or from now if the reader
+	 * was busy meanwhile (curl only moves while we pump). */
+	if (s->last_ms < now_ms())
+		s->last_ms = now_ms();
 	while (s->pend_off == s->pend_len && !s->done) {
 		int running = 0, left;
 		CURLMsg *m;
@@ -442,6 +502,18 @@ static int pump(struct http_stream *s, struct err *e)
 		 * second (seen on every few registry requests). */
 		if (!s->done && s->pend_off == s->pend_len && !s->paused)
 			curl_multi_poll(s->multi, NULL, 0, 20, NULL);
+		/* A stall: connected (curl's connect timeout covers TCP and TLS)
+		 * and nothing since. curl's own low-speed check averages over
+		 * seconds more than it was asked for, so it is done here. */
+		curl_off_t up = 0;
+
+		if (!s->done &&
+		    curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &up) == CURLE_OK &&
+		    up > 0 && now_ms() - s->last_ms > s->stall_s * 1000) {
+			s->done = true;
+			s->result = CURLE_OPERATION_TIMEDOUT;
+			snprintf(s->errbuf, sizeof(s->errbuf), "no data for %ld s", s->stall_s);
+		}
 	}
 	return 0;
 }
@@ -460,7 +532,14 @@ static int settle(struct http_stream *s, struct err *e)
 		(r->status >= 200 && r->status <= 299) || (r->status == 0 && s->result == CURLE_OK);
 	if (s->result == CURLE_OK && (ok_status || s->any_status) && !transient_status(r->status))
 		return 0;
-	if (s->attempt > max ||
+	/* Silence is retried once, and only when the server had begun to
+	 * answer: a server that never answers, or stalls twice, fails now, so
+	 * one stalled request costs at most two stall timeouts. */
+	if (s->result == CURLE_OPERATION_TIMEDOUT && reached(s) > 0)
+		s->stalls++;
+	bool stall_over = s->stalls > 1 ||
+			  (s->result == CURLE_OPERATION_TIMEDOUT && s->stalls && !s->got_header);
+	if (s->attempt > max || stall_over || (s->result != CURLE_OK && reached(s) == 1) ||
 	    !(s->result == CURLE_OK ? transient_status(r->status) : transient_code(s->result))) {
 		if (s->result != CURLE_OK)
 			return transport_error(s, e);
@@ -522,6 +601,7 @@ static struct http_stream *stream_open(const struct http_req *req, struct http_r
 	s->any_status = any_status;
 	s->attempt = 1;
 	s->file_fd = -1;
+	s->stall_s = req->timeout_s > 0 ? req->timeout_s : http_stall_timeout();
 	if (!strncmp(req->url, "file://", 7)) {
 		if (open_file_url(s, e) == 0)
 			return s;

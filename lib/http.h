@@ -6,7 +6,10 @@
  * and unpacked in one pass without ever being buffered whole.
  *
  * Transient failures (connect, reset, timeout, 5xx, 429) are retried with
- * exponential backoff; a stream broken mid-body resumes where the reader is
+ * exponential backoff; a server silent for the stall timeout (connecting,
+ * in the TLS handshake or mid-body) is retried once at most, and only when
+ * it had begun to answer, so a stalled request fails within two stall
+ * timeouts ("stalled", or "no TLS answer"); a stream broken mid-body resumes where the reader is
  * (Range request, or skipping what was already delivered when the server
  * ignores Range), so readers never see a retry. Integrity is the caller's
  * job: verify digests of what you read.
@@ -40,7 +43,7 @@ struct http_req {
 	size_t body_len;
 	bool allow_http; /* plain http:// to a non-loopback host */
 	int retries;	 /* extra attempts on transient failures; <0: none, 0: default 4 */
-	long timeout_s;	 /* connect and stall timeout; 0: 30 s */
+	long timeout_s;	 /* connect and stall timeout; 0: http_stall_timeout() */
 };
 
 struct http_resp {
@@ -82,6 +85,12 @@ int http_status_error(struct err *e, const char *url, long status, const char *b
  * that merely starts with "127." is not: it may resolve anywhere. Never
  * blocks. */
 bool http_host_is_loopback(const char *host, size_t len);
+
+/* Seconds of silence that make a stall: $BANGER_STALL_TIMEOUT (1..9999;
+ * tests set it low), else HTTP_STALL_S — two stalls of a request stay
+ * within the minute a stalled registry may take to fail. */
+#define HTTP_STALL_S 20
+long http_stall_timeout(void);
 
 /* Milliseconds to wait before retry n (1-based): 250 ms doubling, capped at
  * 8 s, with jitter. Exposed for tests. */

@@ -4,6 +4,7 @@
 #include "exitcode.h"
 #include "lock.h"
 #include "path.h"
+#include "units.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,17 +51,48 @@ int store_object_dir(const struct store *s, const char *kind, const char *name, 
 	return path_joinf(out, size, e, s->home, "%s/%s", kind, name);
 }
 
+static int lock_path(const struct store *s, const char *kind, const char *name, char *path,
+		     size_t size, struct err *e)
+{
+	char dir[LIMIT_PATH];
+
+	if (!path_is_simple_name(name))
+		return store_object_dir(s, kind, name, path, size, e);
+	if (store_kind_dir(s, kind, dir, sizeof(dir), e) < 0)
+		return -1;
+	return path_joinf(path, size, e, dir, ".%s.lock", name);
+}
+
 int store_lock(const struct store *s, const char *kind, const char *name, bool *waited,
 	       struct err *e)
 {
-	char dir[LIMIT_PATH], path[LIMIT_PATH];
+	char path[LIMIT_PATH];
+	int fd;
 
-	if (!path_is_simple_name(name))
-		return store_object_dir(s, kind, name, path, sizeof(path), e);
-	if (store_kind_dir(s, kind, dir, sizeof(dir), e) < 0 ||
-	    path_joinf(path, sizeof(path), e, dir, ".%s.lock", name) < 0)
+	if (lock_path(s, kind, name, path, sizeof(path), e) < 0)
 		return -1;
-	return lock_acquire(path, LOCK_EXCLUSIVE_MODE, true, waited, e);
+	fd = lock_acquire(path, LOCK_EXCLUSIVE_MODE, true, waited, e);
+	if (fd >= 0)
+		store_sweep(s, kind);
+	return fd;
+}
+
+int store_lock_existing(const struct store *s, const char *kind, const char *name, bool *waited,
+			struct err *e)
+{
+	char dir[LIMIT_PATH], path[LIMIT_PATH];
+	struct stat st;
+
+	if (store_object_dir(s, kind, name, dir, sizeof(dir), e) < 0 ||
+	    lock_path(s, kind, name, path, sizeof(path), e) < 0)
+		return -1;
+	/* No object, no lock file: a failed lookup leaves nothing. (One that
+	 * exists has had its lock file since it was made.) */
+	if (lstat(dir, &st) < 0 && lstat(path, &st) < 0) {
+		store_sweep(s, kind);
+		return err_set(e, EXIT_NOTFOUND, "%s: not found in %s", name, kind);
+	}
+	return store_lock(s, kind, name, waited, e);
 }
 
 int store_staging(const struct store *s, const char *kind, const char *name, char *out, size_t size,
@@ -79,6 +111,48 @@ int store_staging(const struct store *s, const char *kind, const char *name, cha
 	return 0;
 }
 
+void store_sweep(const struct store *s, const char *kind)
+{
+	char dir[LIMIT_PATH], path[LIMIT_PATH], name[LIMIT_NAME + 1];
+	struct err e;
+	struct dirent *de;
+	DIR *d;
+
+	err_init(&e);
+	if (path_join(dir, sizeof(dir), s->home, kind, &e) < 0 || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		const char *tag = strstr(de->d_name, ".staging.");
+		char *end;
+		long pid;
+		size_t n;
+		int lock;
+
+		if (de->d_name[0] != '.' || !tag || tag == de->d_name)
+			continue;
+		pid = strtol(tag + 9, &end, 10);
+		n = (size_t)(tag - de->d_name - 1);
+		if (*end || pid <= 0 || n >= sizeof(name) || kill((pid_t)pid, 0) == 0 ||
+		    errno == EPERM)
+			continue; /* not a staging dir, or its maker is alive */
+		memcpy(name, de->d_name + 1, n);
+		name[n] = '\0';
+		if (!path_is_simple_name(name) ||
+		    lock_path(s, kind, name, path, sizeof(path), &e) < 0)
+			continue;
+		/* Under NAME's lock, so no live pull of NAME (a reused pid) is
+		 * caught between its check and its mkdir; busy: next time. */
+		lock = lock_acquire(path, LOCK_EXCLUSIVE_MODE, false, NULL, &e);
+		if (lock < 0)
+			continue;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH &&
+		    path_join(path, sizeof(path), dir, de->d_name, &e) == 0)
+			path_remove_tree(path, &e);
+		lock_release(lock);
+	}
+	closedir(d);
+}
+
 void store_sweep_staging(const struct store *s, const char *kind, const char *name)
 {
 	char dir[LIMIT_PATH], prefix[LIMIT_NAME + 16], path[LIMIT_PATH];
@@ -92,13 +166,12 @@ void store_sweep_staging(const struct store *s, const char *kind, const char *na
 		return;
 	n = snprintf(prefix, sizeof(prefix), ".%s.staging.", name);
 	while (n > 0 && (size_t)n < sizeof(prefix) && (de = readdir(d))) {
-		char *end;
-		long pid;
+		uint64_t pid;
 
 		if (strncmp(de->d_name, prefix, (size_t)n))
 			continue;
-		pid = strtol(de->d_name + n, &end, 10);
-		if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+		if (parse_u64(de->d_name + n, 10, 0x7fffffff, &pid) < 0 || !pid ||
+		    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
 			continue; /* still alive: not ours to remove */
 		if (path_join(path, sizeof(path), dir, de->d_name, &e) == 0)
 			path_remove_tree(path, &e);

@@ -31,7 +31,9 @@ int store_kind_dir(const struct store *s, const char *kind, char *out, size_t si
 int store_object_dir(const struct store *s, const char *kind, const char *name, char *out,
 		     size_t size, struct err *e);
 
-/* Takes KIND/.NAME.lock (exclusive, waiting; see lock.h). Returns the fd. */
+/* Takes KIND/.NAME.lock (exclusive, waiting; see lock.h). Returns the fd.
+ * Then sweeps KIND (store_sweep): any store operation clears what killed
+ * ones left. */
 int store_lock(const struct store *s, const char *kind, const char *name, bool *waited,
 	       struct err *e);
 
@@ -41,6 +43,14 @@ int store_lock(const struct store *s, const char *kind, const char *name, bool *
 int store_staging(const struct store *s, const char *kind, const char *name, char *out, size_t size,
 		  struct err *e);
 
+/* store_lock for an object that must exist (rm, lookups): when KIND/NAME
+ * is absent, EXIT_NOTFOUND and no lock file is created. */
+int store_lock_existing(const struct store *s, const char *kind, const char *name, bool *waited,
+			struct err *e);
+/* Removes every KIND/.NAME.staging.PID whose PID is gone, whatever NAME —
+ * each under NAME's lock, skipped when it is busy. Best effort; blocks on
+ * disk I/O only. */
+void store_sweep(const struct store *s, const char *kind);
 /* Removes KIND/.NAME.staging.* left behind by processes that died (their
  * PID is gone). Call with the object's lock held. */
 void store_sweep_staging(const struct store *s, const char *kind, const char *name);

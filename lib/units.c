@@ -4,6 +4,7 @@
 #include "exitcode.h"
 #include "limits.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,8 +66,9 @@ int parse_size_in(const char *s, uint64_t unit, uint64_t max, uint64_t *out, str
 	char digits[24], most[32];
 	size_t n = 0;
 	uint64_t v, mult;
-	const char *end;
-	bool suffix = true;
+	static const char prefixes[] = "kmgt";
+	const char *end, *p;
+	bool suffix;
 
 	while (s[n] >= '0' && s[n] <= '9')
 		n++;
@@ -75,32 +77,16 @@ int parse_size_in(const char *s, uint64_t unit, uint64_t max, uint64_t *out, str
 	memcpy(digits, s, n);
 	digits[n] = '\0';
 	end = s + n;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		mult = 1ULL << 10;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1ULL << 20;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1ULL << 30;
-		break;
-	case 't':
-	case 'T':
-		mult = 1ULL << 40;
-		break;
-	default:
-		suffix = false;
-		mult = unit;
-		break;
-	}
+	/* K, M, G, T (either case): powers of 1024, optionally "KiB" style. */
+	p = *end ? strchr(prefixes, tolower((unsigned char)*end)) : NULL;
+	suffix = p != NULL;
 	if (suffix) {
+		mult = 1ULL << (10 * (p - prefixes + 1));
 		end++;
 		if (*end == 'i')
 			end++;
+	} else {
+		mult = unit;
 	}
 	if (*end == 'B' || *end == 'b') {
 		if (!suffix)

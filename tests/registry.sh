@@ -8,7 +8,7 @@
 # registry_start MODE: starts docker-registry on a free 127.0.0.1 port with
 #   TLS, MODE plain (no auth), http (no auth, no TLS), htpasswd (Basic, $REG_USER:$REG_PASS) or token
 #   (Bearer, a token service on another port); sets REG_PORT (the registry is
-#   localhost:$REG_PORT — BearSSL cannot check certificates of IP hosts) and
+#   localhost:$REG_PORT, or 127.0.0.1:$REG_PORT by its IP SAN) and
 #   adds its pids to REG_PIDS. registry_stop_all kills them.
 # registry_push OCI_LAYOUT:TAG HOST:PORT/REPO:TAG [CREDS]: skopeo copy.
 # fixture_debian_oci: a debootstrap --variant=minbase bookworm as an OCI

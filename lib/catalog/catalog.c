@@ -328,7 +328,7 @@ int catalog_parse(struct catalog *c, const char *json, size_t len, const char *s
 
 static int load_url(struct catalog *c, const char *url, struct err *e)
 {
-	struct http_req req = { .url = url, .timeout_s = 30 };
+	struct http_req req = { .url = url }; /* the default stall timeout */
 	struct http_resp resp;
 	struct buf body;
 	int rc;

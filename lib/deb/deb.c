@@ -6,6 +6,7 @@
 #include "catalog/extract.h"
 #include "http.h"
 #include "path.h"
+#include "units.h"
 #include "kernel/vmlinux.h"
 
 #include <archive.h>
@@ -286,7 +287,6 @@ int deb_stanza_end(struct deb_stanza *s, struct err *e)
 int deb_pkg_fill(struct deb_pkg *p, const char *const *v, struct err *e)
 {
 	const char *what = v[DEB_F_PACKAGE];
-	char *end;
 
 	memset(p, 0, sizeof(*p));
 	for (int i = 0; i <= DEB_F_SIZE; i++)
@@ -308,10 +308,7 @@ int deb_pkg_fill(struct deb_pkg *p, const char *const *v, struct err *e)
 			"Packages index: %s: SHA256 is not 64 hex digits — refusing the index",
 			what);
 	memcpy(p->sha256, v[DEB_F_SHA256], DIGEST_HEX_LEN + 1);
-	errno = 0;
-	p->size = strtoull(v[DEB_F_SIZE], &end, 10);
-	if (errno || end == v[DEB_F_SIZE] || *end || p->size == 0 || p->size > LIMIT_DOWNLOAD ||
-	    *v[DEB_F_SIZE] == '-')
+	if (parse_u64(v[DEB_F_SIZE], 10, LIMIT_DOWNLOAD, &p->size) < 0 || p->size == 0)
 		return err_set(e, EXIT_VERIFY, "Packages index: %s: Size '%s' is not a size", what,
 			       v[DEB_F_SIZE]);
 	if (!path_is_confined(p->filename) || strncmp(p->filename, "pool/", 5))

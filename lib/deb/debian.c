@@ -9,6 +9,7 @@
 #include "log.h"
 #include "oci/layer.h"
 #include "path.h"
+#include "proc.h"
 #include "progress.h"
 
 #include <archive.h>
@@ -24,7 +25,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -873,67 +873,57 @@ static int merge_usr(int root, struct err *e)
 
 /* ---- second stage: dpkg in a chroot ----------------------------------- */
 
+struct chroot_setup {
+	const char *tree, *cache;
+	char proc[LIMIT_PATH], dev[LIMIT_PATH], arch[LIMIT_PATH];
+};
+
+/* In the child, before the exec: its own mount namespace, then the chroot. */
+static const char *enter_chroot(void *arg)
+{
+	const struct chroot_setup *c = arg;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", c->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+	    mount("/dev", c->dev, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount(c->cache, c->arch, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, c->arch, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return "the chroot's mounts (needs root)";
+	if (chroot(c->tree) < 0 || chdir("/") < 0)
+		return "the chroot";
+	return NULL;
+}
+
 /* Runs argv inside tree (chroot) with /proc, /dev and the .deb cache
  * (read-only, at /run/banger-debs) mounted in a mount namespace of
  * its own, so nothing is left mounted when it ends. Output goes to log. */
 static int chroot_run(const char *tree, const char *cache, const char *log, char *const *argv,
 		      int64_t epoch, struct err *e)
 {
-	char proc[LIMIT_PATH], dev[LIMIT_PATH], arch[LIMIT_PATH], sde[48];
-	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-			 "DEBIAN_FRONTEND=noninteractive",
-			 "DEBCONF_NONINTERACTIVE_SEEN=true",
-			 "LC_ALL=C.UTF-8",
-			 "HOME=/root",
-			 sde,
-			 NULL };
-	int fd, status;
-	pid_t pid;
+	char sde[48];
+	const char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+			       "DEBIAN_FRONTEND=noninteractive",
+			       "DEBCONF_NONINTERACTIVE_SEEN=true",
+			       "LC_ALL=C.UTF-8",
+			       "HOME=/root",
+			       sde,
+			       NULL };
+	struct chroot_setup c = { .tree = tree, .cache = cache };
+	struct proc_io io = { .env = envp, .setup = enter_chroot, .setup_arg = &c };
+	int status;
 
 	snprintf(sde, sizeof(sde), "SOURCE_DATE_EPOCH=%lld", (long long)epoch);
-	if (path_join(proc, sizeof(proc), tree, "proc", e) < 0 ||
-	    path_join(dev, sizeof(dev), tree, "dev", e) < 0 ||
-	    path_join(arch, sizeof(arch), tree, "run/banger-debs", e) < 0)
+	if (path_join(c.proc, sizeof(c.proc), tree, "proc", e) < 0 ||
+	    path_join(c.dev, sizeof(c.dev), tree, "dev", e) < 0 ||
+	    path_join(c.arch, sizeof(c.arch), tree, "run/banger-debs", e) < 0)
 		return -1;
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	io.log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (io.log_fd < 0)
 		return err_errno(e, 0, "%s: cannot create", log);
-	pid = fork();
-	if (pid < 0) {
-		close(fd);
-		return err_errno(e, EXIT_SYSTEM, "fork");
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		dup2(null, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		signal(SIGPIPE, SIG_DFL);
-		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
-		    mount("/dev", dev, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(cache, arch, NULL, MS_BIND, NULL) < 0 ||
-		    mount(NULL, arch, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
-			dprintf(2, "banger: cannot set up the chroot's mounts: %s (needs root)\n",
-				strerror(errno));
-			_exit(126);
-		}
-		if (chroot(tree) < 0 || chdir("/") < 0) {
-			dprintf(2, "banger: chroot %s: %s\n", tree, strerror(errno));
-			_exit(126);
-		}
-		execve(argv[0], argv, envp);
-		dprintf(2, "banger: %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fd);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return err_errno(e, EXIT_SYSTEM, "waitpid");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
+	status = proc_run((const char *const *)argv, &io, e);
+	close(io.log_fd);
+	if (status <= 0)
+		return status;
 	{
 		char *text = NULL, *last;
 		size_t len = 0;
@@ -951,10 +941,11 @@ static int chroot_run(const char *tree, const char *cache, const char *log, char
 			last = text ? strrchr(text, '\n') : NULL;
 			last = last ? last + 1 : text;
 		}
-		err_set(e, WIFSIGNALED(status) ? EXIT_SIGNAL + WTERMSIG(status) : EXIT_SYSTEM,
+		/* 128+N: killed by signal N, and so the exit code too. */
+		err_set(e, status > EXIT_SIGNAL ? status : EXIT_SYSTEM,
 			"second stage: %s failed (exit %d): %s — the whole output is in %s",
-			argv[1] ? argv[1] : argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-			last && *last ? last : "no message", log);
+			argv[1] ? argv[1] : argv[0], status, last && *last ? last : "no message",
+			log);
 		free(text);
 	}
 	return -1;

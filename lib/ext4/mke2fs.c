@@ -3,6 +3,7 @@
 #include "ext4/ext4.h"
 #include "err.h"
 #include "exitcode.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,28 +13,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-static void exec_mke2fs(char **argv)
+extern char **environ;
+
+/* mke2fs is in sbin, which a user's PATH may lack. */
+static const char *mke2fs_path(bool *search)
 {
 	static const char *const where[] = { "/usr/sbin/mke2fs", "/sbin/mke2fs" };
 
+	*search = false;
 	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++)
-		execv(where[i], argv);
-	execvp("mke2fs", argv);
-	dprintf(2, "cannot run mke2fs: %s (install e2fsprogs)\n", strerror(errno));
-	_exit(127);
+		if (access(where[i], X_OK) == 0)
+			return where[i];
+	*search = true;
+	return "mke2fs";
 }
 
 int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan *p,
 		      const char *label, struct err *e)
 {
-	char inodes[32], lbl[17], msg[2048], ext[160], fake[32];
+	char inodes[32], lbl[17], msg[2048] = "", ext[160], fake[48];
 	char *argv[24];
-	int argc = 0, pipefd[2], fd, status;
-	size_t mlen = 0;
-	pid_t pid;
+	const char **env;
+	struct proc_io io = { 0 };
+	int argc = 0, fd, status;
+	size_t mlen = 0, nenv = 0;
 
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
@@ -73,54 +78,39 @@ int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan 
 	argv[argc++] = (char *)out;
 	argv[argc] = NULL;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return err_errno(e, EXIT_SYSTEM, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err_errno(e, EXIT_SYSTEM, "fork");
+	/* e2fsprogs' own knob for a fixed "now" (superblock times), added to
+	 * our environment. */
+	for (char **v = environ; *v; v++)
+		nenv++;
+	env = calloc(nenv + 2, sizeof(*env));
+	if (!env) {
+		unlink(out);
+		return err_set(e, EXIT_SYSTEM, "out of memory");
 	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		signal(SIGPIPE, SIG_DFL);
-		/* e2fsprogs' own knob for a fixed "now" (superblock times). */
-		if (p->epoch) {
-			snprintf(fake, sizeof(fake), "%lld", (long long)p->epoch);
-			setenv("E2FSPROGS_FAKE_TIME", fake, 1);
-		}
-		exec_mke2fs(argv);
+	nenv = 0;
+	for (char **v = environ; *v; v++)
+		if (strncmp(*v, "E2FSPROGS_FAKE_TIME=", 20))
+			env[nenv++] = *v;
+	if (p->epoch) {
+		snprintf(fake, sizeof(fake), "E2FSPROGS_FAKE_TIME=%lld", (long long)p->epoch);
+		env[nenv++] = fake;
 	}
-	close(pipefd[1]);
-	/* Keep the end of what mke2fs says: its error is the last line. */
-	for (;;) {
-		char chunk[512];
-		ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (mlen + (size_t)n > sizeof(msg) - 1) {
-			size_t drop = mlen + (size_t)n - (sizeof(msg) - 1);
-
-			memmove(msg, msg + drop, mlen - drop);
-			mlen -= drop;
-		}
-		memcpy(msg + mlen, chunk, (size_t)n);
-		mlen += (size_t)n;
-	}
-	close(pipefd[0]);
-	msg[mlen] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return err_errno(e, EXIT_SYSTEM, "waitpid mke2fs");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	io.env = env;
+	io.err = msg;
+	io.err_size = sizeof(msg);
+	argv[0] = (char *)mke2fs_path(&io.search_path);
+	/* proc_run: the child dies with banger (PR_SET_PDEATHSIG). */
+	status = proc_run((const char *const *)argv, &io, e);
+	free(env);
+	if (status == 0)
 		return 0;
+	mlen = strlen(msg);
+	if (status < 0) {
+		unlink(out);
+		if (e->code == EXIT_NOTFOUND)
+			return err_set(e, EXIT_SYSTEM, "cannot run mke2fs (install e2fsprogs)");
+		return -1;
+	}
 	unlink(out);
 	while (mlen && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
 		msg[--mlen] = '\0';
@@ -133,10 +123,10 @@ int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan 
 				       "%s: disk full while building the ext4 image (%s) — free "
 				       "some space",
 				       out, last);
-		if (WIFSIGNALED(status))
-			return err_set(e, EXIT_SIGNAL + WTERMSIG(status),
-				       "mke2fs killed by signal %d", WTERMSIG(status));
-		return err_set(e, EXIT_SYSTEM, "mke2fs -d %s failed (exit %d): %s", tree,
-			       WEXITSTATUS(status), *last ? last : "no message");
+		if (status > EXIT_SIGNAL)
+			return err_set(e, status, "mke2fs killed by signal %d",
+				       status - EXIT_SIGNAL);
+		return err_set(e, EXIT_SYSTEM, "mke2fs -d %s failed (exit %d): %s", tree, status,
+			       *last ? last : "no message");
 	}
 }

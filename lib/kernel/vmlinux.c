@@ -147,7 +147,7 @@ static int inflate_at(const unsigned char *img, size_t off, size_t plen, const c
 		goto out;
 	}
 	/* A stream its decoder refuses at once may be a false magic: try on. */
-	if ((rc = decomp_open(&d, img + off, plen, comp, "kernel payload", e)) != 0) {
+	if ((rc = decomp_init(&d, img + off, plen, comp, "kernel payload", e)) != 0) {
 		if (rc < 0 && e->code == EXIT_VERIFY)
 			rc = 1;
 		goto out;
@@ -196,7 +196,7 @@ static int inflate_at(const unsigned char *img, size_t off, size_t plen, const c
 	rc = 0;
 out:
 	free(buf);
-	decomp_close(&d);
+	decomp_fini(&d);
 	return rc;
 }
 

@@ -58,6 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			field_ok(x->package, LIMIT_NAME);
 			FUZZ_CHECK(path_is_simple_name(x->suite));
 			break;
+		case CATALOG_DEBIAN:
+			field_ok(x->mirror, LIMIT_URL);
+			FUZZ_CHECK(path_is_simple_name(x->suite));
+			break;
 		case CATALOG_OCI:
 			field_ok(x->ref, LIMIT_URL);
 			break;

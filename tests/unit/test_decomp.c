@@ -98,13 +98,13 @@ static void chunks(void)
 	struct err e;
 
 	err_init(&e);
-	CHECK(decomp_open(&d, packed[2], packed_len[2], "zstd", "t", &e) == 0);
+	CHECK(decomp_init(&d, packed[2], packed_len[2], "zstd", "t", &e) == 0);
 	while ((r = decomp_read(&d, buf, sizeof(buf), &e)) > 0) {
 		same = same && total + (size_t)r <= sizeof(plain) &&
 		       !memcmp(buf, plain + total, (size_t)r);
 		total += (size_t)r;
 	}
-	decomp_close(&d);
+	decomp_fini(&d);
 	CHECK(r == 0 && total == sizeof(plain) && same);
 }
 
