@@ -11,12 +11,12 @@ SOURCES  = $(strip $(shell tr '\n' ' ' < $(DEPS)/.sources 2>/dev/null))
 CC       := musl-gcc
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
 CFLAGS   := -std=gnu11 -Os -ffunction-sections -fdata-sections $(WARN) -Werror=implicit-function-declaration
-CPPFLAGS := -D_GNU_SOURCE -Ilib -Iapplets -I$(DEPS)/include -idirafter $(DEPS)/kinc
-LIBS     := -L$(DEPS)/lib -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson
+CPPFLAGS := -D_GNU_SOURCE -Ilib -Iapplets -I. -I$(DEPS)/include -idirafter $(DEPS)/kinc
+LIBS     := -L$(DEPS)/lib -lcurl -lbearssl -larchive -llz4 -lzstd -llzma -lz -lcjson
 LDFLAGS  := -static -Wl,--gc-sections
 
 LIB_SRC    := $(sort $(wildcard lib/*.c lib/*/*.c))
-APPLET_SRC := $(sort $(wildcard applets/*.c))
+APPLET_SRC := $(sort $(wildcard applets/*.c initramfs/*.c))
 EMBED_SRC  := $(sort $(wildcard lib/*.S))
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/%.o) $(EMBED_SRC:%.S=$(B)/obj/%.o)
 APPLET_OBJ := $(APPLET_SRC:%.c=$(B)/obj/%.o)
@@ -44,8 +44,10 @@ $(B)/obj/%.o: %.c $(DEPS)/.stamp
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# Embedded files (catalogs) are pulled in by .incbin; rebuild when they change.
-$(B)/obj/%.o: %.S $(DEPS)/.stamp $(shell find config -type f)
+# Embedded files (catalogs, initramfs lists) are pulled in by .incbin;
+# rebuild when they change.
+EMBEDDED := $(shell find config initramfs -type f ! -name '*.[ch]')
+$(B)/obj/%.o: %.S $(DEPS)/.stamp $(EMBEDDED)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -c $< -o $@
 
@@ -84,7 +86,7 @@ $(B)/replay/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/libbanger.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(LDFLAGS) -DFUZZ_NAME='"$*"' \
-		-DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ tests/fuzz/replay.c $< \
+		-DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -DFUZZ_TOP='"$(CURDIR)"' -o $@ tests/fuzz/replay.c $< \
 		$(B)/libbanger.a $(LIBS)
 
 test: $(B)/banger $(UNIT_BIN) $(REPLAY_BIN)
@@ -95,13 +97,13 @@ test: $(B)/banger $(UNIT_BIN) $(REPLAY_BIN)
 ASAN_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer $(WARN)
 ASAN_LIBS  := -lcurl -lbearssl -larchive -lzstd -llzma -lz -lcjson -lpthread
-ASAN_CC    := gcc -D_GNU_SOURCE -Ilib -Iapplets -idirafter /usr/include/bearssl $(ASAN_FLAGS)
+ASAN_CC    := gcc -D_GNU_SOURCE -Ilib -Iapplets -I. -idirafter /usr/include/bearssl $(ASAN_FLAGS)
 ASAN_OBJ   := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(EMBED_SRC:%.S=$(B)/asan/obj/%.o)
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  ASAN    $<")
 	$(Q)$(ASAN_CC) -MMD -MP -c $< -o $@
-$(B)/asan/obj/%.o: %.S $(shell find config -type f)
+$(B)/asan/obj/%.o: %.S $(EMBEDDED)
 	@mkdir -p $(@D)
 	$(Q)$(ASAN_CC) -c $< -o $@
 $(B)/asan/libbanger.a: $(ASAN_OBJ)
@@ -113,7 +115,7 @@ $(B)/asan/%: tests/unit/%.c tests/unit/harness.h $(B)/asan/libbanger.a
 
 $(B)/asan/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/asan/libbanger.a
 	@$(if $(Q),echo "  ASAN    $@")
-	$(Q)$(ASAN_CC) -DFUZZ_NAME='"$*"' -DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ \
+	$(Q)$(ASAN_CC) -DFUZZ_NAME='"$*"' -DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -DFUZZ_TOP='"$(CURDIR)"' -o $@ \
 		tests/fuzz/replay.c $< $(B)/asan/libbanger.a $(ASAN_LIBS)
 
 check-asan: $(ASAN_BIN) $(FUZZ_NAMES:%=$(B)/asan/fuzz-%)
@@ -140,7 +142,7 @@ $(B)/fuzz/libbanger.a: $(FUZZ_OBJ)
 	$(Q)ar rcs $@ $^
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_HDR) $(B)/fuzz/libbanger.a
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libbanger.a $(ASAN_LIBS)
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer -DFUZZ_TOP='"$(CURDIR)"' -o $@ $< $(B)/fuzz/libbanger.a $(ASAN_LIBS)
 
 fuzz: $(FUZZ_BIN)
 
@@ -155,7 +157,7 @@ lint:
 	@echo "  LINT    clang-format, cppcheck, shellcheck, banned functions, layers"
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 \
-		--suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -Ilib -Iapplets lib applets
+		--suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -Ilib -Iapplets -I. lib applets initramfs
 	$(Q)shellcheck -x $(SHELL_SRC)
 	$(Q)scripts/check-banned.sh $(FORMAT_SRC)
 	$(Q)scripts/check-layers.sh

@@ -28,6 +28,7 @@ APPLET("vm-inspect", vm_inspect, HOST, "everything known about microVMs, as JSON
 APPLET("vm-kill", vm_kill, HOST, "signal a microVM's VMM at once (default KILL)")
 APPLET("vm-list", vm_list, HOST, "list microVMs and their state")
 APPLET("vm-logs", vm_logs, HOST, "print a microVM's console log")
+APPLET("vm-port", vm_port, HOST, "list a microVM's published ports (-p)")
 APPLET("vm-ps", vm_ps, HOST, "list microVMs and their state (as vm-list)")
 APPLET("vm-restart", vm_restart, HOST, "stop a microVM, then boot it again")
 APPLET("vm-rm", vm_rm, HOST, "stop and remove microVMs and their network")

@@ -510,12 +510,26 @@ static void try_install(void)
 		log_warn("%s install failed (%d): staying a minimal init", f->install[0], rc);
 }
 
+/* Images carry no SSH host keys (a shared key would be every VM's): each
+ * VM makes its own on its first boot, before sshd or systemd's ssh.service. */
+static void host_keys(void)
+{
+	if (executable("/usr/bin/ssh-keygen") && access("/etc/ssh/ssh_host_ed25519_key", F_OK) &&
+	    access("/etc/ssh/ssh_host_rsa_key", F_OK)) {
+		static const char *const keygen[] = { "/usr/bin/ssh-keygen", "-A", NULL };
+
+		if (run_bounded(keygen, boot_ms() + 60000) != 0)
+			log_warn("ssh-keygen -A failed: sshd may refuse to start");
+	}
+}
+
 static void handover(const char *systemd)
 {
 	sigset_t none;
 	struct err e = { 0 };
 
 	mask_units();
+	host_keys();
 	write_state("systemd");
 	log_info("handing over to %s", systemd);
 	sigemptyset(&none);
@@ -552,13 +566,7 @@ static void setup_services(void)
 	err_init(&e);
 	if (!fb.live || root_path(path, sizeof(path), "usr/sbin/sshd", &e) < 0 || !executable(path))
 		return;
-	if (executable("/usr/bin/ssh-keygen") && access("/etc/ssh/ssh_host_ed25519_key", F_OK) &&
-	    access("/etc/ssh/ssh_host_rsa_key", F_OK)) {
-		static const char *const keygen[] = { "/usr/bin/ssh-keygen", "-A", NULL };
-
-		if (run_bounded(keygen, boot_ms() + 60000) != 0)
-			log_warn("ssh-keygen -A failed: sshd may refuse to start");
-	}
+	host_keys();
 	mkdir("/run/sshd", 0755);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->argv[0] = "/usr/sbin/sshd";

@@ -109,8 +109,13 @@ static int list_local(const struct store *s)
 		} else if (out.json) {
 			add_json(m);
 		} else {
-			printf("%-24s %-28s %-12s %-8s %s\n", names[i], str(m, "kernel_version"),
-			       str(m, "distro"), str(m, "arch"), str(m, "kind"));
+			char v[4 * 64], dis[4 * 64], a[4 * 32], k[4 * 32]; /* outside text */
+
+			printf("%-24s %-28s %-12s %-8s %s\n", names[i],
+			       log_escape(str(m, "kernel_version"), v, sizeof(v)),
+			       log_escape(str(m, "distro"), dis, sizeof(dis)),
+			       log_escape(str(m, "arch"), a, sizeof(a)),
+			       log_escape(str(m, "kind"), k, sizeof(k)));
 			cJSON_Delete(m);
 		}
 		free(names[i]);
@@ -147,10 +152,13 @@ static int list_catalog(const struct store *s, const char *src)
 		}
 		if (k->kind == CATALOG_BUNDLE)
 			format_size(k->size, size, sizeof(size));
+		char v[4 * 64], d[4 * 64], a[4 * 32]; /* catalog fields: outside text */
+
 		printf("%s %-22s %-6s %-28s %-12s %-8s %s\n", installed(s, k->name) ? "*" : " ",
 		       k->name, catalog_kind_name(k->kind),
-		       *k->kernel_version ? k->kernel_version : "-", *k->distro ? k->distro : "-",
-		       k->arch, size);
+		       log_escape(*k->kernel_version ? k->kernel_version : "-", v, sizeof(v)),
+		       log_escape(*k->distro ? k->distro : "-", d, sizeof(d)),
+		       log_escape(k->arch, a, sizeof(a)), size);
 	}
 	catalog_fini(&c);
 	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;

@@ -5,16 +5,13 @@
  */
 #include "applet.h"
 #include "catalog/bundle.h"
-#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "kernel/kernel.h"
 #include "log.h"
-#include "path.h"
 #include "store.h"
 #include "xfuncs.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,28 +40,8 @@ const char kernel_pull_usage[] =
 
 static struct {
 	const char *name;
-	const char *catalog;
 	struct kernel_pull_opts opts;
 } pull;
-
-/* The installed kernel's version, from its manifest ("" if unknown). */
-static void installed_version(const struct store *s, const char *name, char *out, size_t size)
-{
-	char dir[LIMIT_PATH];
-	struct err e;
-	cJSON *m;
-	const cJSON *v;
-
-	out[0] = '\0';
-	err_init(&e);
-	if (store_object_dir(s, KERNEL_KIND, name, dir, sizeof(dir), &e) < 0 ||
-	    !(m = bundle_read_manifest(dir, &e)))
-		return;
-	v = cJSON_GetObjectItemCaseSensitive(m, "kernel_version");
-	if (cJSON_IsString(v))
-		snprintf(out, size, "%s", v->valuestring);
-	cJSON_Delete(m);
-}
 
 int kernel_pull_main(int argc, char **argv)
 {
@@ -73,9 +50,7 @@ int kernel_pull_main(int argc, char **argv)
 		[BUNDLE_ALREADY] = "already installed",
 		[BUNDLE_INSTALLED_OTHER] = "installed by another banger",
 	};
-	const struct catalog_entry *ent;
 	enum bundle_outcome outcome;
-	struct catalog cat;
 	struct store st;
 	struct err e;
 	char ver[LIMIT_NAME + 1];
@@ -91,7 +66,7 @@ int kernel_pull_main(int argc, char **argv)
 		else if (!strcmp(a, "-v"))
 			log_more();
 		else if (!strcmp(a, "--catalog") && i + 1 < argc)
-			pull.catalog = argv[++i];
+			pull.opts.catalog = argv[++i];
 		else if (!strcmp(a, "--mirror") && i + 1 < argc)
 			pull.opts.mirror = argv[++i];
 		else if (a[0] == '-')
@@ -103,21 +78,10 @@ int kernel_pull_main(int argc, char **argv)
 	}
 	if (!pull.name)
 		die_usage("which kernel? 'kernel-list --catalog' shows what can be pulled");
-	if (!path_is_simple_name(pull.name))
-		die_usage("'%s' is not a kernel name", pull.name);
-	if (store_init(&st, &e) < 0 || catalog_load(&cat, CATALOG_KERNELS, pull.catalog, &e) < 0)
+	if (store_init(&st, &e) < 0 || kernel_pull(&st, pull.name, &pull.opts, &outcome, &e) < 0)
 		die_err(&e);
-	ent = catalog_find(&cat, pull.name, &e);
-	if (!ent)
-		die(EXIT_NOTFOUND,
-		    "%s: not in the kernel catalog %.200s — 'kernel-list --catalog' shows what can "
-		    "be pulled",
-		    pull.name, cat.source);
-	if (kernel_pull(&st, ent, &pull.opts, &outcome, &e) < 0)
-		die_err(&e);
-	installed_version(&st, pull.name, ver, sizeof(ver));
+	kernel_installed_version(&st, pull.name, ver, sizeof(ver));
 	printf("%s: %s%s%s%s\n", pull.name, said[outcome], ver[0] ? " (" : "", ver,
 	       ver[0] ? ")" : "");
-	catalog_fini(&cat);
 	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 }

@@ -18,6 +18,7 @@ const char vm_create_usage[] =
 	"                 [--disk-size SIZE] [--net tap|user|none] [--nat] [--ssh-key FILE]\n"
 	"                 [--vmm firecracker|qemu] [--jail] [--init auto|systemd|minimal]\n"
 	"                 [--mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE]]...\n"
+	"                 [-p [HOSTIP:]HOSTPORT:GUESTPORT]...\n"
 	"\n"
 	"Makes BANGER_HOME/vms/NAME/ with config.json and rootfs.ext4, a copy of the\n"
 	"image's disk that shares its blocks (reflink) where the filesystem allows,\n"
@@ -41,19 +42,30 @@ const char vm_create_usage[] =
 	"                   minimal; the guest's banger.init (docs/first-boot.md)\n"
 	"  --mount SPEC     type=tmpfs,destination=DIR[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]:\n"
 	"                   a tmpfs in the guest (banger.tmpfs), repeatable\n"
+	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]\n"
+	"                   while the VM runs, forward HOSTIP:HOSTPORT (default\n"
+	"                   127.0.0.1) to GUESTPORT inside it, through the agent\n"
 	"\n"
 	"examples:\n"
 	"  banger vm create --name web\n"
 	"  banger vm create --name big --cpus 4 --memory 4G --disk-size 10G\n";
 
 static const struct option opts[] = {
-	{ "name", required_argument, NULL, 0 },	   { "image", required_argument, NULL, 0 },
-	{ "kernel", required_argument, NULL, 0 },  { "cpus", required_argument, NULL, 0 },
-	{ "memory", required_argument, NULL, 0 },  { "disk-size", required_argument, NULL, 0 },
-	{ "net", required_argument, NULL, 0 },	   { "nat", no_argument, NULL, 0 },
-	{ "ssh-key", required_argument, NULL, 0 }, { "vmm", required_argument, NULL, 0 },
-	{ "jail", no_argument, NULL, 0 },	   { "init", required_argument, NULL, 0 },
-	{ "mount", required_argument, NULL, 0 },   { NULL, 0, NULL, 0 },
+	{ "name", required_argument, NULL, 0 },
+	{ "image", required_argument, NULL, 0 },
+	{ "kernel", required_argument, NULL, 0 },
+	{ "cpus", required_argument, NULL, 0 },
+	{ "memory", required_argument, NULL, 0 },
+	{ "disk-size", required_argument, NULL, 0 },
+	{ "net", required_argument, NULL, 0 },
+	{ "nat", no_argument, NULL, 0 },
+	{ "ssh-key", required_argument, NULL, 0 },
+	{ "vmm", required_argument, NULL, 0 },
+	{ "jail", no_argument, NULL, 0 },
+	{ "init", required_argument, NULL, 0 },
+	{ "mount", required_argument, NULL, 0 },
+	{ "publish", required_argument, NULL, 'p' },
+	{ NULL, 0, NULL, 0 },
 };
 
 int vm_create_main(int argc, char **argv)
@@ -67,10 +79,10 @@ int vm_create_main(int argc, char **argv)
 	err_init(&e);
 	vm_config_defaults(&c, "");
 	c.vmm[0] = c.net[0] = '\0';
-	while ((o = xgetopt_long(argc, argv, "+", opts, &idx)) != -1) {
-		if (o != 0)
+	while ((o = xgetopt_long(argc, argv, "+p:", opts, &idx)) != -1) {
+		if (o != 0 && o != 'p')
 			die_usage("unknown option");
-		if (vm_config_option(&c, opts[idx].name, optarg, &e) < 0)
+		if (vm_config_option(&c, o == 'p' ? "publish" : opts[idx].name, optarg, &e) < 0)
 			die_usage("%s", e.msg);
 	}
 	if (optind < argc)

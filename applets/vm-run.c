@@ -4,13 +4,15 @@
  */
 #include "applet.h"
 #include "agent/agent.h"
-#include "catalog/catalog.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
+#include "kernel/initramfs.h"
+#include "kernel/kernel.h"
 #include "lock.h"
 #include "log.h"
 #include "oci/image.h"
+#include "oci/pull.h"
 #include "path.h"
 #include "store.h"
 #include "strlist.h"
@@ -18,14 +20,10 @@
 #include "vm/vm.h"
 #include "xfuncs.h"
 
-#include <cjson/cJSON.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 const char vm_run_usage[] =
@@ -35,12 +33,14 @@ const char vm_run_usage[] =
 	"              [--init auto|systemd|minimal] [--mount type=tmpfs,destination=DIR]...\n"
 	"              [-e K=V]... [--env-file FILE]...\n"
 	"              [-w DIR] [-u USER] [--entrypoint CMD] [--timeout SECS] [--no-wait]\n"
-	"              [-- CMD...]\n"
+	"              [-p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]]... [-- CMD...]\n"
 	"\n"
 	"Pulls the kernel (default debian-cloud, with banger's initramfs when it\n"
-	"needs one) and the image (default debian-bookworm; a registry reference\n"
-	"such as debian:bookworm is pulled as debian-bookworm) when they are not\n"
-	"installed, creates the VM (see vm-create for the options), boots it,\n"
+	"needs one) and the image when they are not installed. --image is an\n"
+	"installed name, a catalog name or a registry reference, found exactly as\n"
+	"'image pull' finds it (default: debian-bookworm, else\n"
+	"docker.io/library/debian:bookworm). Then it creates the VM (see vm-create\n"
+	"for the options), boots it,\n"
 	"waits for the guest agent, then runs the command through it with stdio\n"
 	"and exit code passed through; then stops the VM ('vm start NAME' boots\n"
 	"it again). The command is the image's, as docker runs it: its Entrypoint\n"
@@ -64,6 +64,10 @@ const char vm_run_usage[] =
 	"  --entrypoint CMD  replaces the image's Entrypoint (and drops its Cmd)\n"
 	"  --timeout SECS    how long to wait for the guest agent (default 120)\n"
 	"  --no-wait         with -d: return once the VMM started, without waiting\n"
+	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]\n"
+	"                    forward HOSTIP:HOSTPORT (default 127.0.0.1) to GUESTPORT on\n"
+	"                    the guest's loopback, through the agent: any network mode,\n"
+	"                    no root; for as long as the VM runs ('vm port NAME')\n"
 	"\n"
 	"examples:\n"
 	"  banger vm run -- cat /etc/os-release\n"
@@ -92,6 +96,7 @@ static const struct option opts[] = {
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "entrypoint", required_argument, NULL, 'P' },
+	{ "publish", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -101,7 +106,7 @@ static struct {
 	struct vm_paths p;
 	bool detach, rm, no_wait;
 	int timeout_s;
-	char image_ref[1024]; /* --image as a registry reference, "" for a name */
+	char image_arg[1024]; /* --image as given: a name or a reference */
 	/* The command's settings from the command line, laid over the image's
 	 * config once it is known (apply_image_config). */
 	struct strlist env;	    /* -e and --env-file, in order */
@@ -110,122 +115,35 @@ static struct {
 	struct strlist argv;	    /* what runs: Entrypoint + Cmd or CMD */
 } run;
 
-/* Runs this binary with argv (argv[0] "banger") and returns its exit code;
- * with quiet, its stdout goes to /dev/null. We ignore the terminal's
- * signals meanwhile: the child forwards them to the guest, and we must
- * live on to clean up (--rm). */
-static int self(const char *const *av, bool quiet)
+/* The kernel, its initramfs and the image, each pulled (or built) in
+ * process only when missing, with the lib's whole message on failure. What
+ * was fetched is said on stderr: stdout is the guest command's. */
+static void ensure_pulled(const char *image, const char *fallback_ref)
 {
-	char exe[LIMIT_PATH];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	void (*old_int)(int), (*old_quit)(int);
-	int status;
-	pid_t p;
-
-	if (n < 0)
-		die(EXIT_SYSTEM, "/proc/self/exe: cannot find this binary");
-	exe[n] = '\0';
-	if ((p = fork()) < 0)
-		die(EXIT_SYSTEM, "fork failed");
-	if (p == 0) {
-		if (quiet) {
-			int null = open("/dev/null", O_WRONLY);
-
-			if (null < 0 || dup2(null, 1) < 0)
-				_exit(EXIT_SYSTEM);
-		}
-		execv(exe, (char *const *)av);
-		_exit(127);
-	}
-	old_int = signal(SIGINT, SIG_IGN);
-	old_quit = signal(SIGQUIT, SIG_IGN);
-	while (waitpid(p, &status, 0) < 0)
-		;
-	signal(SIGINT, old_int);
-	signal(SIGQUIT, old_quit);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_SIGNAL + WTERMSIG(status);
-}
-
-/* Pulls kind/name when its file is missing: `banger APPLET [--name NAME] REF`
- * (ref NULL: the name is the reference). */
-static void ensure(const char *kinds, const char *name, const char *ref, const char *file,
-		   const char *applet)
-{
-	char dir[LIMIT_PATH], path[LIMIT_PATH];
+	struct kernel_pull_opts ko = { .if_missing = true };
+	struct image_pull_opts io = { .if_missing = true, .fallback_ref = fallback_ref };
+	struct initramfs_built ib;
+	struct image_pulled ip;
+	enum bundle_outcome kout;
 	struct err e;
-	int rc;
+	bool built;
 
 	err_init(&e);
-	if (store_object_dir(&run.s, kinds, name, dir, sizeof(dir), &e) < 0 ||
-	    path_join(path, sizeof(path), dir, file, &e) < 0)
+	io.progress = log_level() >= LOG_INFO;
+	if (kernel_pull(&run.s, run.c.kernel, &ko, &kout, &e) < 0)
 		die_err(&e);
-	if (access(path, R_OK) == 0)
-		return;
-	log_info("%s is not installed: running 'banger %s %s'", name, applet, ref ? ref : name);
-	const char *by_name[] = { "banger", applet, name, NULL };
-	const char *by_ref[] = { "banger", applet, "--name", name, ref, NULL };
-	if ((rc = self(ref ? by_ref : by_name, true)) != 0)
-		die(rc, "%s '%s' is missing and '%s %s' failed (exit %d)", kinds, name, applet,
-		    ref ? ref : name, rc);
-}
-
-/* A kernel whose manifest says it needs an initramfs (a stock distribution
- * kernel, virtio as modules) gets banger's, built once beside it. */
-static void ensure_initramfs(const char *kernel)
-{
-	char dir[LIMIT_PATH], manifest[LIMIT_PATH], initrd[LIMIT_PATH], *text = NULL;
-	struct err e;
-	size_t len;
-	int rc;
-
-	err_init(&e);
-	if (store_object_dir(&run.s, "kernels", kernel, dir, sizeof(dir), &e) < 0 ||
-	    path_join(manifest, sizeof(manifest), dir, "manifest.json", &e) < 0 ||
-	    path_join(initrd, sizeof(initrd), dir, "initrd.img", &e) < 0)
+	if (kout != BUNDLE_ALREADY)
+		log_info("kernel %s: pulled", run.c.kernel);
+	if (initramfs_ensure(&run.s, run.c.kernel, &built, &ib, &e) < 0)
 		die_err(&e);
-	if (access(initrd, R_OK) == 0 ||
-	    file_read_all(manifest, LIMIT_JSON_DOC, &text, &len, &e) < 0)
-		return;
-	cJSON *m = cJSON_ParseWithLength(text, len);
-	bool needs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "needs_initramfs"));
-
-	cJSON_Delete(m);
-	free(text);
-	if (!needs)
-		return;
-	log_info("kernel %s needs an initramfs: running 'banger initramfs %s'", kernel, kernel);
-	const char *av[] = { "banger", "initramfs", kernel, "-o", initrd, NULL };
-	if ((rc = self(av, true)) != 0)
-		die(rc,
-		    "kernel '%s' needs an initramfs and 'banger initramfs %s -o %s' failed (exit "
-		    "%d)",
-		    kernel, kernel, initrd, rc);
-}
-
-static bool catalog_has(enum catalog_type type, const char *name)
-{
-	struct catalog cat;
-	struct err e;
-	bool has;
-
-	err_init(&e);
-	catalog_init(&cat);
-	has = catalog_load(&cat, type, NULL, &e) == 0 && catalog_find(&cat, name, &e);
-	catalog_fini(&cat);
-	return has;
-}
-
-/* The store name of an image reference, as image-pull names it by default:
- * the last path component with ':' and '@' as '-' (debian:bookworm and
- * localhost:5000/library/debian:bookworm are debian-bookworm). */
-static void image_name(const char *ref, char *out, size_t size)
-{
-	const char *slash = strrchr(ref, '/');
-	size_t n = 0;
-
-	for (const char *p = slash ? slash + 1 : ref; *p && n + 1 < size && n < 64; p++)
-		out[n++] = (*p == ':' || *p == '@') ? '-' : *p;
-	out[n] = '\0';
+	if (built)
+		log_info("kernel %s needs an initramfs: built (%d modules, %s)", run.c.kernel,
+			 ib.nmodules, ib.compress);
+	if (image_pull(&run.s, image, &io, &ip, &e) < 0)
+		die_err(&e);
+	if (ip.outcome != IMAGE_PRESENT)
+		log_info("image %s: pulled %s (%s)", ip.name, ip.source, ip.digest);
+	snprintf(run.c.image, sizeof(run.c.image), "%s", ip.name);
 }
 
 /* ---- the command and its settings (docker's rules) ---------------------- */
@@ -369,15 +287,17 @@ int vm_run_main(int argc, char **argv)
 	struct err e;
 	enum vm_copy_how how;
 	int o, idx, rc, lock;
-	bool default_image;
 
 	err_init(&e);
 	vm_config_defaults(&run.c, "");
 	run.c.vmm[0] = run.c.net[0] = '\0';
 	run.timeout_s = 120;
-	while ((o = xgetopt_long(argc, argv, "+de:w:u:", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+dp:e:w:u:", opts, &idx)) != -1) {
 		if (o == 'd') {
 			run.detach = true;
+		} else if (o == 'p') {
+			if (vm_config_option(&run.c, "publish", optarg, &e) < 0)
+				die_usage("%s", e.msg);
 		} else if (o == 'r') {
 			run.rm = true;
 		} else if (o == 'W') {
@@ -399,17 +319,11 @@ int vm_run_main(int argc, char **argv)
 			if (parse_u64(optarg, 10, 3600, &v) < 0 || !v)
 				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
 			run.timeout_s = (int)v;
-		} else if (o == 0 && !strcmp(opts[idx].name, "image") &&
-			   !path_is_simple_name(optarg)) {
-			/* A reference: pulled under the name image-pull gives it. */
-			if (strlen(optarg) >= sizeof(run.image_ref))
+		} else if (o == 0 && !strcmp(opts[idx].name, "image")) {
+			/* A name or a reference: image_pull resolves it. */
+			if (strlen(optarg) >= sizeof(run.image_arg))
 				die_usage("--image: reference too long");
-			snprintf(run.image_ref, sizeof(run.image_ref), "%s", optarg);
-			image_name(optarg, run.c.image, sizeof(run.c.image));
-			if (!path_is_simple_name(run.c.image))
-				die_usage(
-					"--image '%s': give --name-able reference or an image name",
-					optarg);
+			snprintf(run.image_arg, sizeof(run.image_arg), "%s", optarg);
 		} else if (o == 0) {
 			if (vm_config_option(&run.c, opts[idx].name, optarg, &e) < 0)
 				die_usage("%s", e.msg);
@@ -421,7 +335,6 @@ int vm_run_main(int argc, char **argv)
 		die_usage("-d and --rm do not go together");
 	if (run.no_wait && !run.detach)
 		die_usage("--no-wait is for -d: without it vm run waits to run the command");
-	default_image = !run.c.image[0];
 	if (store_init(&run.s, &e) < 0)
 		die_err(&e);
 	if (vm_config_finish(&run.c, reason, sizeof(reason), &e) < 0) {
@@ -432,14 +345,10 @@ int vm_run_main(int argc, char **argv)
 	/* Said once per store: it is a fact about the host, not this VM. */
 	if (reason[0] && store_first_time(&run.s, "vmm-qemu-fallback"))
 		log_info("%s: using QEMU (said once; 'banger doctor' checks this host)", reason);
-	/* The default image comes from the image catalog when it has one of that
-	 * name, else from Docker Hub's debian:bookworm. */
-	if (default_image && !catalog_has(CATALOG_IMAGES, VM_DEFAULT_IMAGE))
-		snprintf(run.image_ref, sizeof(run.image_ref), "%s", VM_DEFAULT_IMAGE_REF);
-	ensure("kernels", run.c.kernel, NULL, "vmlinux", "kernel-pull");
-	ensure_initramfs(run.c.kernel);
-	ensure("images", run.c.image, run.image_ref[0] ? run.image_ref : NULL, "rootfs.ext4",
-	       "image-pull");
+	/* The default image is the installed or catalog debian-bookworm, else
+	 * Docker Hub's debian:bookworm. */
+	ensure_pulled(run.image_arg[0] ? run.image_arg : VM_DEFAULT_IMAGE,
+		      run.image_arg[0] ? NULL : VM_DEFAULT_IMAGE_REF);
 	apply_image_config(argv + optind, argc - optind);
 	if (vm_create(&run.s, &run.c, &how, &e) < 0 ||
 	    vm_paths_init(&run.s, run.c.name, &run.p, &e) < 0 ||

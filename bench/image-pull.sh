@@ -1,8 +1,9 @@
 #!/bin/bash
 # image-pull.sh — pull of the debootstrap minbase Debian from a local TLS
 # registry into ext4: banger image-pull against skopeo copy + umoci unpack +
-# mke2fs -d (the same image, the same registry, the same run), and banger's
-# warm re-pulls.
+# mke2fs -d (the same image, the same registry, the same run), and against
+# the mke2fs -d step alone on the already unpacked tree; banger's warm
+# re-pulls; ext4 build throughput; the images' used space.
 #
 # usage: BANGER=build/banger bench/image-pull.sh   (as root; make bench runs it)
 set -u
@@ -58,6 +59,13 @@ for round in 1 2; do
 	t1=$(now)
 	alt=$(best "$alt" "$(secs "$t0" "$t1")")
 	sync
+	# The ext4 step alone, on the unpacked tree (page cache warm).
+	rm -f "$TMP/alt.ext4"
+	t0=$(now)
+	truncate -s "$size" "$TMP/alt.ext4" &&
+		mke2fs -q -F -t ext4 -b 4096 -d "$TMP/bundle/rootfs" "$TMP/alt.ext4" || exit 1
+	t1=$(now)
+	mkfs=$(best "${mkfs:-}" "$(secs "$t0" "$t1")")
 done
 
 # banger, warm: the blobs are cached; --force rebuilds the ext4 from them.
@@ -71,10 +79,19 @@ t0=$(now)
 t1=$(now)
 banger_noop=$(secs "$t0" "$t1")
 
-echo "image: $ref ($(du -sh "$TMP/bundle/rootfs" | cut -f1) unpacked, ext4 $((size >> 20)) MiB)"
+content=$(du -sb --apparent-size "$TMP/bundle/rootfs" | cut -f1)
+used() { dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Block count/ {t=$2} /^Free blocks/ {f=$2} END {print (t-f)*4096}'; }
+ub=$(used "$BANGER_HOME/images/debian-bookworm/rootfs.ext4")
+um=$(used "$TMP/alt.ext4")
+mbs() { echo "$content / $1 / 1000000" | bc -l | xargs printf '%.0f'; }
+echo "image: $ref ($((content / 1000000)) MB unpacked, ext4 $((size >> 20)) MiB)"
 echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "banger image-pull, cold:              ${banger_cold} s (best of 2)"
 echo "skopeo copy + umoci unpack + mke2fs:  ${alt} s (best of 2)"
 echo "banger image-pull --force, warm:      ${banger_warm} s (layers cached)"
 echo "banger image-pull, up to date:        ${banger_noop} s"
+echo "mke2fs -d alone (unpacked tree):      ${mkfs} s (best of 2)"
+echo "ext4 build throughput: banger $(mbs "$banger_warm") MB/s (whole warm pull: decompress, replay, write) vs mke2fs -d $(mbs "$mkfs") MB/s (from a tree)"
+echo "used in the image: banger $((ub >> 20)) MiB vs mke2fs -d $((um >> 20)) MiB ($(echo "$ub / $um" | bc -l | xargs printf '%.3f')×); apparent size both $((size >> 20)) MiB"
 echo "ratio: image-pull: $(echo "$banger_cold / $alt" | bc -l | xargs printf '%.2f')× (banger ${banger_cold} s vs skopeo+umoci+mke2fs ${alt} s)"
+echo "ratio: image-pull vs the ext4 step alone: $(echo "$banger_cold / $mkfs" | bc -l | xargs printf '%.2f')× (banger's whole pull ${banger_cold} s vs mke2fs -d ${mkfs} s on the unpacked tree)"

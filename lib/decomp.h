@@ -5,8 +5,9 @@
  * magic bytes, the output is pulled in chunks or whole, and every size is
  * capped by the caller. Tar streams (layers, bundles, .debs) read through
  * libarchive's tar reader in their own modules; this is for a single blob.
- * lz4, bzip2 and lzo run an outside program through libarchive when it has
- * no built-in decoder (the error says which to install).
+ * lz4 is built in (liblz4, from Debian's source: Debian's kernels are lz4);
+ * bzip2 and lzo run an outside program through libarchive, which has no
+ * built-in decoder for them (the error says which to install).
  */
 #ifndef BANGER_DECOMP_H
 #define BANGER_DECOMP_H

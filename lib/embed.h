@@ -1,4 +1,5 @@
-/* embed.h — files from config/ built into the binary (lib/embed.S).
+/* embed.h — files from config/ and initramfs/ built into the binary
+ * (lib/embed.S).
  *
  * Each is NUL-terminated; the size excludes the NUL. Read-only, static.
  * Adding one: a line in embed.S (EMBED name, "config/path") and one here.
@@ -27,6 +28,9 @@ EMBED_DECLARE(unit_first_boot)
 EMBED_DECLARE(unit_vsock_agent)
 EMBED_DECLARE(kernels_catalog)
 EMBED_DECLARE(images_catalog)
+EMBED_DECLARE(initramfs_content)
+EMBED_DECLARE(initramfs_mods_default)
+EMBED_DECLARE(initramfs_mods_debian_cloud)
 EMBED_DECLARE(debian_keyring)
 
 #endif

@@ -4,12 +4,14 @@
 #include "err.h"
 #include "exitcode.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -321,4 +323,43 @@ int proc_wait_socket(const char *path, pid_t pid, int timeout_ms, struct err *e)
 				       timeout_ms);
 		poll(NULL, 0, 10);
 	}
+}
+
+pid_t proc_fork_daemon(const int *keep, size_t nkeep, struct err *e)
+{
+	pid_t pid = fork();
+	DIR *d;
+
+	if (pid < 0)
+		return err_errno(e, EXIT_SYSTEM, "fork");
+	if (pid > 0)
+		return pid;
+	/* The child: nothing of the command that made it but what it keeps
+	 * (a lock's fd held on would lock the VM for good). */
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if ((d = opendir("/proc/self/fd"))) {
+		struct dirent *de;
+
+		while ((de = readdir(d))) {
+			int fd = (int)strtol(de->d_name, NULL, 10);
+			bool kept = fd <= 2 || de->d_name[0] < '0' || de->d_name[0] > '9' ||
+				    fd == dirfd(d);
+
+			for (size_t i = 0; i < nkeep && !kept; i++)
+				kept = keep[i] == fd;
+			if (!kept)
+				close(fd);
+		}
+		closedir(d);
+	}
+	return 0;
 }

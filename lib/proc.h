@@ -55,6 +55,13 @@ int proc_run(const char *const *argv, struct proc_io *io, struct err *e);
  * failure: -1 with e set (EXIT_NOTFOUND when it is not installed). */
 int proc_exec(const char *const *argv, struct err *e);
 
+/* Forks a daemon of this process, for work that outlives the command (a
+ * VM's port forwarder): no exec, so it runs lib code in-process. In the
+ * child (0 returned): its own session, stdio on /dev/null, every fd but
+ * keep[0..nkeep) closed; it must end with _exit. In the parent: the pid.
+ * -1 with e set when fork fails. */
+pid_t proc_fork_daemon(const int *keep, size_t nkeep, struct err *e);
+
 /* SIGKILLs pid, our child that failed to come up, and reaps it. Blocks
  * only until the kernel has taken it down. */
 void proc_kill(pid_t pid);

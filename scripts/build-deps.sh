@@ -4,15 +4,18 @@
 # Usage: scripts/build-deps.sh [PREFIX]        (default build/deps)
 #
 # Fetches the Debian source packages of BearSSL, zlib, zstd, xz (liblzma),
-# libarchive, curl and cJSON with `apt-get source` and builds each with musl-gcc,
-# keeping only what banger uses. The prefix is stamped with the source versions
+# lz4, libarchive, curl and cJSON with `apt-get source` and builds each with
+# musl-gcc, keeping only what banger uses. (lz4: Debian's kernels are
+# lz4-compressed; with liblz4 linked into libarchive, kernel import needs
+# no lz4 program. Only its decoder ends up in banger: --gc-sections drops
+# the rest.) The prefix is stamped with the source versions
 # and this script's own hash: when both match, nothing is rebuilt.
 # Needs deb-src entries (scripts/install-prereqs.sh adds them).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=$(realpath -m "${1:-build/deps}")
-pkgs="bearssl zlib libzstd xz-utils libarchive curl cjson"
+pkgs="bearssl zlib libzstd xz-utils lz4 libarchive curl cjson"
 jobs=$(nproc)
 
 die() { echo "build-deps: $*" >&2; exit 1; }
@@ -133,6 +136,13 @@ build_xz() {
 	make -C src/liblzma install
 }
 
+build_lz4() {
+	cd "$(srcdir lz4)/lib"
+	make -j"$jobs" CC="$CC" AR="$AR" CFLAGS="$CFLAGS" liblz4.a
+	install -m644 liblz4.a "$P/lib/"
+	install -m644 lz4.h lz4hc.h lz4frame.h "$P/include/"
+}
+
 build_libarchive() {
 	cd "$(srcdir libarchive)"
 	# Debian's patches touch configure.ac: without --disable-maintainer-mode
@@ -141,11 +151,11 @@ build_libarchive() {
 	./configure --prefix="$P" --disable-shared --disable-maintainer-mode \
 		--disable-dependency-tracking --disable-bsdtar --disable-bsdcat \
 		--disable-bsdcpio --disable-bsdunzip \
-		--with-zlib --with-zstd --with-lzma --without-bz2lib --without-libb2 \
-		--without-iconv --without-lz4 --without-lzo2 --without-cng \
+		--with-zlib --with-zstd --with-lzma --with-lz4 --without-bz2lib \
+		--without-libb2 --without-iconv --without-lzo2 --without-cng \
 		--without-mbedtls --without-nettle --without-openssl --without-xml2 \
 		--without-expat --disable-acl
-	for h in HAVE_ZLIB_H HAVE_ZSTD_H HAVE_LZMA_H; do
+	for h in HAVE_ZLIB_H HAVE_ZSTD_H HAVE_LZMA_H HAVE_LZ4_H HAVE_LIBLZ4; do
 		grep -q "^#define $h 1" config.h || die "libarchive: $h not detected"
 	done
 	make -j"$jobs"
@@ -198,9 +208,9 @@ build_cjson() {
 
 t0=$SECONDS
 run sources fetch
-for step in bearssl zlib zstd xz libarchive curl cjson; do run "$step" "build_$step"; done
+for step in bearssl zlib zstd xz lz4 libarchive curl cjson; do run "$step" "build_$step"; done
 rm -f "$P"/lib/*.la
-for l in bearssl z zstd lzma archive curl cjson; do
+for l in bearssl z zstd lzma lz4 archive curl cjson; do
 	[ -s "$P/lib/lib$l.a" ] || die "lib$l.a missing"
 done
 echo "$want" >"$P/.stamp"

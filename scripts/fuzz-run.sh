@@ -16,7 +16,7 @@ failed=0
 sym=$(command -v llvm-symbolizer || true)
 for name in "$@"; do
 	case $name in
-	layer | vmlinux | kmod) max=65536 ;;
+	layer | vmlinux | kmod | pgp) max=65536 ;;
 	catalog | oci | deb) max=16384 ;;
 	*) max=8192 ;;
 	esac

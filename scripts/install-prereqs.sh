@@ -39,9 +39,9 @@ fi
 # check-asan: Debian's -dev builds of the same libraries (sanitizers need glibc).
 # make fuzz: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev),
 # llvm for llvm-symbolizer (readable stacks in findings).
-# Tests: real registry, image tools, ext4 tools, QEMU, busybox, HTTPS via openssl.
-# lz4: Debian's cloud kernel is lz4-compressed and libarchive here has no built-in
-# lz4, so kernel-import and deb kernel pulls run the lz4 program.
+# Tests: real registry, image tools, ext4 tools (e2fsck, debugfs: checking the
+# images banger writes; banger itself runs neither), QEMU, busybox, HTTPS via
+# openssl. lz4: tests make lz4 kernels (banger decodes them with liblz4).
 # Tests (vm): netns networking (iproute2, nftables, iptables), the Firecracker API spec check (python3-yaml).
 # Bench: XFS with reflink for the per-VM disk benchmark (xfsprogs).
 apt-get install -y -qq --no-install-recommends \

@@ -31,3 +31,46 @@ debmirror_sign() {
 	} >"$d/Release"
 	gpg --batch --quiet --yes --digest-algo SHA256 --clearsign -o "$d/InRelease" "$d/Release"
 }
+
+# debmirror_closure PKG…: the names apt would need for PKG… plus Debian's
+# Priority required and Essential packages (every alternative, so a
+# superset of any resolver's choice), from the host's apt lists.
+debmirror_closure() {
+	local base
+	# shellcheck disable=SC2016 # apt's own $(FILENAME) template
+	base=$(apt-get indextargets --format '$(FILENAME)' 'Identifier: Packages' |
+		xargs -r /usr/lib/apt/apt-helper cat-file 2>/dev/null |
+		awk '/^Package:/ {p=$2} /^Priority: required/ || /^Essential: yes/ {print p}' | sort -u)
+	# shellcheck disable=SC2086 # one name a word
+	apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+		--no-replaces --no-enhances $base "$@" 2>/dev/null | grep -v '^[ <]' | sort -u
+}
+
+# debmirror_fetch DIR PKG…: the .debs of PKG… (apt-get download, cached in
+# DIR across runs).
+debmirror_fetch() {
+	local d=$1 p missing=()
+	shift
+	mkdir -p "$d"
+	for p in "$@"; do
+		compgen -G "$d/${p}_*.deb" >/dev/null || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] || (cd "$d" && apt-get download -q "${missing[@]}" >/dev/null 2>&1)
+}
+
+# debmirror_make ROOT SUITE DEB…: a one-suite archive of those .debs
+# (symlinked into ROOT/pool/main), its Packages index (plain and .xz), signed.
+debmirror_make() {
+	local root=$1 suite=$2 idx
+	shift 2
+	idx=$root/dists/$suite/main/binary-amd64
+	mkdir -p "$root/pool/main" "$idx"
+	# Debian's pool names carry no epoch (apt-get download writes it as %3a).
+	for f in "$@"; do
+		ln -sf "$f" "$root/pool/main/$(basename "$f" | sed 's/_[0-9]*%3a/_/')"
+	done
+	# The plain index too, as Debian's Release lists it (debootstrap wants it).
+	(cd "$root" && dpkg-scanpackages -m pool /dev/null 2>/dev/null) >"$idx/Packages"
+	xz -T1 -k "$idx/Packages"
+	debmirror_sign "$root" "$suite"
+}

@@ -5,8 +5,9 @@ ext4 image without mounting it (debugfs).
 usage: ext4_tree.py dir ROOT
        ext4_tree.py ext4 IMAGE
 
-One line an entry, sorted: PATH TYPE MODE UID:GID SIZE NLINK TARGET, where
-SIZE is for regular files only and TARGET for symlinks and devices.
+One line an entry, sorted: PATH TYPE MODE UID:GID SIZE NLINK TARGET XATTRS,
+where SIZE is for regular files only, TARGET for symlinks and devices, and
+XATTRS lists NAME:LENGTH of each extended attribute.
 """
 import os
 import stat
@@ -23,11 +24,12 @@ def kind(mode):
     return "?"
 
 
-def line(path, mode, uid, gid, size, nlink, target):
+def line(path, mode, uid, gid, size, nlink, target, xattrs):
     k = kind(mode)
-    return "%s %s %04o %d:%d %s %s %s" % (path, k, stat.S_IMODE(mode), uid, gid,
-                                          size if k == "file" else "-",
-                                          nlink if k == "file" else "-", target)
+    return "%s %s %04o %d:%d %s %s %s %s" % (path, k, stat.S_IMODE(mode), uid, gid,
+                                             size if k == "file" else "-",
+                                             nlink if k == "file" else "-", target,
+                                             ",".join(sorted(xattrs)) or "-")
 
 
 def from_dir(root):
@@ -41,8 +43,10 @@ def from_dir(root):
                 target = os.readlink(p)
             elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
                 target = "%d,%d" % (os.major(st.st_rdev), os.minor(st.st_rdev))
+            xattrs = ["%s:%d" % (x, len(os.getxattr(p, x, follow_symlinks=False)))
+                      for x in os.listxattr(p, follow_symlinks=False)]
             out.append(line(os.path.relpath(p, root), st.st_mode, st.st_uid, st.st_gid,
-                            st.st_size, st.st_nlink, target))
+                            st.st_size, st.st_nlink, target, xattrs))
     return out
 
 
@@ -70,20 +74,30 @@ def from_ext4(img):
             if name in (".", "..") or ino == 0:
                 continue
             p = (cur + "/" + name) if cur else name
-            entries[p] = [ino, mode, int(uid), int(gid), size, "-", 1]
+            entries[p] = [ino, mode, int(uid), int(gid), size, "-", 1, []]
             if stat.S_ISDIR(mode) and p != "lost+found":
                 nxt.append(p)
         todo = nxt
-    # Link targets, device numbers and link counts from `stat`.
-    need = [p for p, e in entries.items() if not stat.S_ISDIR(e[1])]
+    # Link targets, device numbers, link counts and xattrs from `stat`.
+    need = list(entries)
     for i in range(0, len(need), 500):
         out = debugfs(img, ['stat "/%s"' % p for p in need[i:i + 500]])
         cur = None
+        in_xattrs = False
         for ln in out.splitlines():
             if ln.startswith("debugfs: stat "):
                 cur = ln[len('debugfs: stat "/'):-1]
+                in_xattrs = False
             elif cur in entries:
                 e = entries[cur]
+                if ln.startswith("Extended attributes:"):
+                    in_xattrs = True
+                    continue
+                if in_xattrs and ln.startswith("  ") and " (" in ln:
+                    name, rest = ln.strip().split(" (", 1)
+                    e[7].append("%s:%s" % (name, rest.split(")")[0]))
+                    continue
+                in_xattrs = False
                 if "Links: " in ln:
                     e[6] = int(ln.split("Links: ")[1].split()[0])
                 if ln.startswith("Fast link dest: "):
@@ -94,7 +108,7 @@ def from_ext4(img):
     slow = [p for p, e in entries.items() if stat.S_ISLNK(e[1]) and e[5] == "-"]
     for p in slow:
         entries[p][5] = debugfs(img, ['cat "/%s"' % p]).split("\n", 1)[1].rstrip("\n")
-    return [line(p, e[1], e[2], e[3], e[4], e[6], e[5]) for p, e in entries.items()]
+    return [line(p, e[1], e[2], e[3], e[4], e[6], e[5], e[7]) for p, e in entries.items()]
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@
 #include "exitcode.h"
 #include "limits.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum chan_kind { AC_CTRL, AC_EXEC, AC_PUT, AC_GET };
+enum chan_kind { AC_CTRL, AC_EXEC, AC_PUT, AC_GET, AC_TCP };
 
 struct agent_chan {
 	struct agent_chan *next;
@@ -36,6 +38,8 @@ struct agent_chan {
 	bool in_ended;	    /* the empty STDIN/DATA was sent */
 	uint32_t credit;    /* bytes we may still send */
 	int out_fd, err_fd; /* exec output, get destination (out_fd) */
+	int sock;	    /* a forwarded TCP connection (in_fd and out_fd until done) */
+	bool rd_eof;	    /* TCP: the guest side's EOF came */
 	bool done, failed;
 	int status;
 	struct err err;
@@ -384,7 +388,15 @@ static int handle_frame(struct agent *a, const struct ap_frame *f, struct err *e
 		return ch->kind == AC_GET ? 0
 					  : err_set(e, EXIT_VERIFY, "agent: unexpected file frame");
 	case AP_DATA:
-		if (ch->kind != AC_GET)
+		if (ch->kind == AC_TCP && !f->len) {
+			/* The guest side is done writing: so are we, to our peer. */
+			shutdown(ch->sock, SHUT_WR);
+			ch->rd_eof = true;
+			if (ch->in_ended)
+				chan_end(ch, 0);
+			return 0;
+		}
+		if (ch->kind != AC_GET && ch->kind != AC_TCP)
 			break;
 		if (!f->len) {
 			chan_end(ch, 0);
@@ -397,6 +409,8 @@ static int handle_frame(struct agent *a, const struct ap_frame *f, struct err *e
 		}
 		return 0;
 	case AP_OK:
+		if (ch->kind == AC_TCP)
+			return 0; /* connected in the guest */
 		if (ch->kind != AC_PUT && ch->kind != AC_CTRL)
 			break;
 		chan_end(ch, 0);
@@ -493,7 +507,11 @@ static int local_input(struct agent *a, struct agent_chan *ch, struct err *e)
 	if (r == 0) {
 		ch->in_fd = -1;
 		ch->in_ended = true;
-		return send_frame(a, type, ch->id, NULL, 0, e);
+		if (send_frame(a, type, ch->id, NULL, 0, e) < 0)
+			return -1;
+		if (ch->kind == AC_TCP && ch->rd_eof)
+			chan_end(ch, 0);
+		return 0;
 	}
 	ch->credit -= r;
 	return send_frame(a, type, ch->id, b, r, e);
@@ -528,12 +546,14 @@ static void forward_signal(struct agent *a, struct err *e)
 	}
 }
 
-/* One turn: poll the stream, local inputs, forwarded signals. */
-static int pump(struct agent *a, long long deadline, struct err *e)
+/* One turn: poll the stream, local inputs, forwarded signals, and the
+ * caller's nextra fds (their revents filled in, or 0). */
+static int pump_with(struct agent *a, long long deadline, struct pollfd *extra, int nextra,
+		     struct err *e)
 {
-	struct pollfd p[2 + LIMIT_AGENT_CHANNELS];
-	struct agent_chan *who[2 + LIMIT_AGENT_CHANNELS];
-	int n = 0, r;
+	struct pollfd p[2 + LIMIT_AGENT_CHANNELS + AGENT_PORTS_MAX + 2];
+	struct agent_chan *who[2 + LIMIT_AGENT_CHANNELS + AGENT_PORTS_MAX + 2];
+	int n = 0, r, x;
 	long long left = deadline < 0 ? -1 : deadline - now_ms();
 
 	if (a->dead)
@@ -547,13 +567,19 @@ static int pump(struct agent *a, long long deadline, struct err *e)
 	/* Local input only while the queue is short: the agent's pace rules. */
 	for (struct agent_chan *ch = a->chans; ch && a->out.len < AP_CHUNK; ch = ch->next)
 		if (!ch->done && ch->in_fd >= 0 && ch->credit > 0 &&
-		    n < (int)(sizeof(p) / sizeof(*p))) {
+		    n < 2 + LIMIT_AGENT_CHANNELS) { /* the rest is for extra */
 			p[n] = (struct pollfd){ .fd = ch->in_fd, .events = POLLIN };
 			who[n++] = ch;
 		}
 	if (left < 0 && deadline >= 0)
 		left = 0;
+	x = n;
+	for (int i = 0; i < nextra; i++)
+		p[n++] = extra[i];
 	r = poll(p, n, left > 1000 ? 1000 : (int)left);
+	for (int i = 0; i < nextra; i++)
+		extra[i].revents = r > 0 ? p[x + i].revents : 0;
+	n = x;
 	if (r < 0 && errno != EINTR)
 		return err_errno(e, EXIT_SYSTEM, "poll");
 	if (r <= 0)
@@ -573,6 +599,11 @@ static int pump(struct agent *a, long long deadline, struct err *e)
 			return -1;
 	}
 	return a->dead ? -1 : 0;
+}
+
+static int pump(struct agent *a, long long deadline, struct err *e)
+{
+	return pump_with(a, deadline, NULL, 0, e);
 }
 
 static uint32_t nonce(void)
@@ -1186,4 +1217,190 @@ int agent_shutdown(const struct agent_addr *addr, int timeout_ms, bool reboot, s
 out:
 	agent_close(&a);
 	return rc;
+}
+
+/* --- port forwarding ------------------------------------------------------ */
+
+int agent_port_parse(struct agent_port *p, const char *spec, struct err *e)
+{
+	char buf[128], *parts[3], *slash, *end;
+	int n = 0;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(spec) >= sizeof(buf))
+		goto bad;
+	memcpy(buf, spec, strlen(spec) + 1);
+	if ((slash = strchr(buf, '/'))) {
+		if (strcmp(slash, "/tcp"))
+			return err_set(e, EXIT_USAGE, "-p %s: only tcp is forwarded", spec);
+		*slash = '\0';
+	}
+	/* HOSTPORT:GUESTPORT, or HOSTIP:HOSTPORT:GUESTPORT ([v6] in brackets). */
+	for (char *q = buf, *c; n < 3; q = c + 1) {
+		parts[n++] = q;
+		if (*q == '[' && (c = strchr(q, ']')) && c[1] == ':') {
+			*c = '\0';
+			parts[n - 1] = q + 1;
+			c++;
+		} else if (!(c = strchr(q, ':'))) {
+			break;
+		}
+		*c = '\0';
+		if (n == 3)
+			goto bad;
+	}
+	if (n < 2)
+		goto bad;
+	snprintf(p->host, sizeof(p->host), "%s", n == 3 ? parts[0] : "127.0.0.1");
+	if (inet_pton(AF_INET, p->host, &a4) != 1 && inet_pton(AF_INET6, p->host, &a6) != 1)
+		return err_set(e, EXIT_USAGE, "-p %s: '%s' is not an IP address", spec, p->host);
+	for (int k = 0; k < 2; k++) {
+		const char *v = parts[n - 2 + k];
+		unsigned long port;
+
+		errno = 0;
+		port = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end || errno || port < 1 || port > 65535)
+			goto bad;
+		*(k ? &p->guest_port : &p->host_port) = (unsigned short)port;
+	}
+	return 0;
+bad:
+	return err_set(e, EXIT_USAGE,
+		       "-p %s: give [HOSTIP:]HOSTPORT:GUESTPORT[/tcp], ports 1-65535", spec);
+}
+
+int agent_port_format(const struct agent_port *p, char *out, size_t size)
+{
+	bool v6 = strchr(p->host, ':') != NULL;
+
+	return snprintf(out, size, "%s%s%s:%u:%u", v6 ? "[" : "", p->host, v6 ? "]" : "",
+			p->host_port, p->guest_port);
+}
+
+int agent_port_listen(const struct agent_port *p, struct err *e)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len = sizeof(*in4);
+	int fd, one = 1;
+
+	if (inet_pton(AF_INET, p->host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(p->host_port);
+	} else if (inet_pton(AF_INET6, p->host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(p->host_port);
+		len = sizeof(*in6);
+	} else {
+		return err_set(e, EXIT_USAGE, "%s: not an IP address", p->host);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_errno(e, EXIT_SYSTEM, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 64) < 0) {
+		err_errno(e, errno == EADDRINUSE ? EXIT_BUSY : EXIT_SYSTEM,
+			  "-p %s:%u: cannot listen (pick another host port)", p->host,
+			  p->host_port);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A channel for one accepted connection: CONNECT to guest_port. */
+static bool tcp_start(struct agent *a, unsigned short guest_port, int sock, struct err *e)
+{
+	struct agent_chan *ch = chan_new(a, AC_TCP, e);
+	cJSON *j;
+
+	if (!ch)
+		return false;
+	j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "port", guest_port);
+	ch->sock = ch->in_fd = ch->out_fd = sock;
+	if (send_json(a, AP_CONNECT, ch->id, j, e) < 0) {
+		chan_free(a, ch);
+		return false;
+	}
+	return true;
+}
+
+/* Closes the local side of every finished connection (all, with every). */
+static void tcp_sweep(struct agent *a, bool every)
+{
+	struct agent_chan *ch = a->chans, *next;
+
+	for (; ch; ch = next) {
+		next = ch->next;
+		if (ch->kind == AC_TCP && (ch->done || every)) {
+			close(ch->sock);
+			chan_free(a, ch);
+		}
+	}
+}
+
+int agent_forward(const struct agent_addr *addr, const struct agent_port *ports, const int *fds,
+		  size_t n, const int stop[2], struct err *e)
+{
+	struct pollfd x[AGENT_PORTS_MAX + 2];
+	long long quiet_since = now_ms();
+	struct agent a;
+	bool up = false;
+
+	if (n > AGENT_PORTS_MAX)
+		return err_set(e, EXIT_USAGE, "at most %d ports", AGENT_PORTS_MAX);
+	memset(&a, 0, sizeof(a));
+	a.fd = a.sigfd = a.tty_fd = -1;
+	a.dead = true;
+	for (;;) {
+		for (size_t i = 0; i < n; i++)
+			x[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		x[n] = (struct pollfd){ .fd = stop[0], .events = POLLIN };
+		x[n + 1] = (struct pollfd){ .fd = stop[1], .events = POLLIN };
+		if (up && pump_with(&a, now_ms() + 1000, x, (int)n + 2, e) < 0) {
+			/* The session went (the guest rebooted, the agent restarted):
+			 * its connections with it; the next one opens a new session. */
+			tcp_sweep(&a, true);
+			agent_close(&a);
+			up = false;
+		} else if (!up && poll(x, n + 2, 1000) < 0 && errno != EINTR) {
+			return err_errno(e, EXIT_SYSTEM, "poll");
+		}
+		if (x[n].revents || x[n + 1].revents)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			int sock;
+
+			if (!(x[i].revents & POLLIN) ||
+			    (sock = accept4(fds[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+				continue;
+			/* The session is opened for the first connection, not before:
+			 * on QEMU's one-host port the forwarder holds it only while
+			 * something is forwarded. */
+			err_init(e);
+			if (!up && wait_ready(&a, addr, AGENT_FORWARD_WAIT_MS, -1, e) == 0)
+				up = true;
+			if (!up || !tcp_start(&a, ports[i].guest_port, sock, e))
+				close(sock);
+		}
+		tcp_sweep(&a, false);
+		if (a.chans)
+			quiet_since = now_ms();
+		/* Give the session up before the agent's idle timeout does; on
+		 * QEMU's chardev (one host at a time) as soon as nothing is
+		 * forwarded, so vm exec gets its turn. */
+		if (up && now_ms() - quiet_since >
+				  (addr->via == AGENT_UNIX ? 0 : LIMIT_AGENT_IDLE_MS / 2)) {
+			agent_close(&a);
+			up = false;
+		}
+	}
+	tcp_sweep(&a, true);
+	agent_close(&a);
+	return 0;
 }

@@ -121,6 +121,44 @@ int agent_get(const struct agent_addr *a, int timeout_ms, const char *remote, co
  * accepted (answers within 30 s once connected). */
 int agent_shutdown(const struct agent_addr *a, int timeout_ms, bool reboot, struct err *e);
 
+/* --- port forwarding -----------------------------------------------------
+ * `-p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]`: the host listens on HOSTIP:HOSTPORT
+ * (default 127.0.0.1), and each connection becomes a CONNECT channel to
+ * the agent, which connects to 127.0.0.1:GUESTPORT inside the guest. No
+ * root, no NAT, the same with every network mode and VMM. */
+
+#define AGENT_PORTS_MAX 16	    /* -p options of one VM */
+#define AGENT_FORWARD_WAIT_MS 10000 /* a connection waits this long for the agent */
+
+struct agent_port {
+	char host[46]; /* the host address listened on, numeric */
+	unsigned short host_port, guest_port;
+};
+
+/* Parses a -p value; EXIT_USAGE naming it when malformed (a name instead
+ * of an address, a port out of 1-65535, udp). Never blocks. */
+int agent_port_parse(struct agent_port *p, const char *spec, struct err *e);
+
+/* The value back, "HOSTIP:HOSTPORT:GUESTPORT" ([v6] bracketed), as snprintf. */
+int agent_port_format(const struct agent_port *p, char *out, size_t size);
+
+/* A listening, non-blocking CLOEXEC socket on the port's host side (caller
+ * closes). EXIT_BUSY when the address is in use. */
+int agent_port_listen(const struct agent_port *p, struct err *e);
+
+/* Serves ports[i] on listening fds[i] until stop[0] or stop[1] (a signalfd,
+ * a pidfd; -1: none) is readable: each accepted connection is a channel of
+ * one session, opened with the first connection (waiting up to
+ * AGENT_FORWARD_WAIT_MS) and closed after LIMIT_AGENT_IDLE_MS / 2 with none
+ * (at once on a unix address: QEMU's chardev serves one host at a time, so
+ * while a connection is forwarded there, vm exec waits for it);
+ * a connection the guest refuses is closed. A lost session takes its
+ * connections with it; the next one reconnects. Writes to a forwarded
+ * connection block: a peer that does not read stalls the others.
+ * 0 when stopped; -1 with e set only when the loop itself fails. */
+int agent_forward(const struct agent_addr *a, const struct agent_port *ports, const int *fds,
+		  size_t n, const int stop[2], struct err *e);
+
 /* --- the session, under the transactions (and unit tests) ----------------- */
 
 struct agent_chan; /* one exec/put/get in flight (internal) */

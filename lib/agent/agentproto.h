@@ -52,7 +52,8 @@ enum ap_type {
 	AP_ACK = 16,	  /* a→h  4-byte count: STDIN/DATA bytes consumed, window credit back */
 	AP_CLOSE = 17,	  /* h→a  empty: abort the channel (kill the exec, drop the put) */
 	AP_SHUTDOWN = 18, /* h→a  JSON {"action":"poweroff"|"reboot"} */
-	AP_TYPE_MAX = 18,
+	AP_CONNECT = 19,  /* h→a  JSON {"port","host"}: a TCP connection in the guest; DATA… */
+	AP_TYPE_MAX = 19,
 };
 
 struct ap_hdr {

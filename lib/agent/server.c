@@ -9,11 +9,13 @@
 #include "limits.h"
 #include "version.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -44,7 +46,7 @@
 #define REST_MAX_MS 1000
 #define ACCEPT_BURST 16 /* connections taken off a listener's queue per turn */
 
-enum chan_kind { CH_EXEC, CH_PUT, CH_GET };
+enum chan_kind { CH_EXEC, CH_PUT, CH_GET, CH_TCP };
 
 struct agent_conn;
 
@@ -65,10 +67,14 @@ struct chan {
 	struct buf inq;		   /* stdin not yet written to the child */
 	size_t inoff;
 	uint32_t unacked; /* STDIN/DATA bytes not yet acknowledged */
-	/* put / get */
+	/* put / get; a TCP connection's socket is file_fd, its input inq */
 	struct atomic_file af;
 	long long size, got;
 	int file_fd;
+	bool connecting; /* TCP: connect in progress */
+	bool rd_eof;	 /* TCP: the guest side's EOF was sent on */
+	bool wr_done;	 /* TCP: the host's EOF was passed on (shutdown SHUT_WR) */
+	long long port;	 /* TCP: the guest port, for messages */
 };
 
 struct agent_conn {
@@ -88,7 +94,7 @@ struct agent_conn {
 	long long peer;	  /* who connected: a Unix peer's pid, a vsock CID (kind above) */
 };
 
-enum slot_kind { SL_EXTRA, SL_CHLD, SL_LISTEN, SL_CONN, SL_IN, SL_OUT, SL_ERR };
+enum slot_kind { SL_EXTRA, SL_CHLD, SL_LISTEN, SL_CONN, SL_IN, SL_OUT, SL_ERR, SL_TCP };
 struct agent_slot {
 	enum slot_kind kind;
 	struct agent_conn *c;
@@ -858,10 +864,151 @@ out:
 	return 0;
 }
 
+/* --- connect: a TCP connection inside the guest ----------------------------- */
+
+static int do_connect(struct agent_conn *c, const struct ap_frame *f, struct err *e)
+{
+	cJSON *o = parse_json(f, e);
+	const char *host = "127.0.0.1";
+	long long port = -1;
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	struct chan *ch;
+	int fd;
+
+	if (!o)
+		return -1;
+	if (json_int(o, "port", 1, 65535, &port) < 0 || port < 0 ||
+	    json_str(o, "host", 64, &host) < 0) {
+		cJSON_Delete(o);
+		return err_set(e, EXIT_VERIFY,
+			       "connect: needs \"port\" 1..65535, optional \"host\" (an address)");
+	}
+	if (!(ch = chan_new(c, f->channel, CH_TCP))) {
+		send_error(c, f->channel, EXIT_SYSTEM, "connect: out of memory");
+		goto out;
+	}
+	/* An address, never a name: the host says where, the guest resolves nothing. */
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*in6);
+	} else {
+		send_error(c, f->channel, EXIT_USAGE, "connect: '%s' is not an IP address", host);
+		ch->done = true;
+		goto out;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)) {
+		send_error(c, f->channel, EXIT_NETWORK, "%s:%lld: cannot connect: %s", host, port,
+			   strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		ch->done = true;
+		goto out;
+	}
+	ch->file_fd = fd;
+	ch->connecting = true;
+	ch->port = port;
+	say(c->srv, LOG_DEBUG, "channel %u: connect %s:%lld", (unsigned)f->channel, host, port);
+out:
+	cJSON_Delete(o);
+	return 0;
+}
+
+/* The host's bytes for the guest socket, within the window; empty: its EOF. */
+static int tcp_data(struct chan *ch, const struct ap_frame *f, struct err *e)
+{
+	if (ch->in_eof)
+		return err_set(e, EXIT_VERIFY, "data on channel %u after its end",
+			       (unsigned)f->channel);
+	if (!f->len) {
+		ch->in_eof = true;
+		return 0;
+	}
+	if ((size_t)ch->unacked + f->len > LIMIT_AGENT_WINDOW)
+		return err_set(e, EXIT_VERIFY, "channel %u: data over the %d-byte window",
+			       (unsigned)f->channel, LIMIT_AGENT_WINDOW);
+	ch->unacked += f->len;
+	if (ch->inoff) {
+		memmove(ch->inq.data, ch->inq.data + ch->inoff, ch->inq.len - ch->inoff);
+		ch->inq.len -= ch->inoff;
+		ch->inoff = 0;
+	}
+	return buf_append(&ch->inq, f->payload, f->len, e);
+}
+
+static void tcp_fail(struct chan *ch, const char *what)
+{
+	send_error(ch->c, ch->id, EXIT_NETWORK, "port %lld: %s: %s", ch->port, what,
+		   strerror(errno));
+	chan_finish(ch);
+}
+
+/* The socket is ready: finish the connect, pass bytes either way, pass
+ * EOFs on; the channel ends (an empty DATA each way) when both are done. */
+static void tcp_step(struct chan *ch, short re)
+{
+	if (ch->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(ch->file_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+			errno = err ? err : errno;
+			tcp_fail(ch, "cannot connect");
+			return;
+		}
+		ch->connecting = false;
+		send_json(ch->c, AP_OK, ch->id, cJSON_CreateObject());
+		return;
+	}
+	if (re & (POLLIN | POLLHUP | POLLERR) && !ch->rd_eof) {
+		ssize_t n = read(ch->file_fd, io, sizeof(io));
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			tcp_fail(ch, "read");
+			return;
+		}
+		if (n >= 0)
+			send_frame(ch->c, AP_DATA, ch->id, io, n);
+		ch->rd_eof = n == 0;
+	}
+	if (ch->inq.len > ch->inoff) {
+		ssize_t n = write(ch->file_fd, ch->inq.data + ch->inoff, ch->inq.len - ch->inoff);
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			tcp_fail(ch, "write");
+			return;
+		}
+		if (n > 0) {
+			ch->inoff += n;
+			send_ack(ch, n);
+		}
+		if (ch->inoff == ch->inq.len) {
+			buf_reset(&ch->inq);
+			ch->inoff = 0;
+		}
+	}
+	if (ch->in_eof && ch->inq.len == 0 && !ch->wr_done) {
+		shutdown(ch->file_fd, SHUT_WR);
+		ch->wr_done = true;
+	}
+	if (ch->rd_eof && ch->wr_done)
+		chan_finish(ch);
+}
+
 static int do_data(struct agent_conn *c, struct chan *ch, const struct ap_frame *f, struct err *e)
 {
 	struct err fe;
 
+	if (ch->kind == CH_TCP)
+		return tcp_data(ch, f, e);
 	if (ch->kind != CH_PUT)
 		return err_set(e, EXIT_VERIFY, "data for channel %u, which is not a put",
 			       (unsigned)f->channel);
@@ -1008,6 +1155,7 @@ static int handle_frame(struct agent_conn *c, const struct ap_frame *f, struct e
 	case AP_EXEC:
 	case AP_PUT:
 	case AP_GET:
+	case AP_CONNECT:
 		if (f->channel == 0 || chan_find(c, f->channel))
 			return err_set(e, EXIT_VERIFY, "%s on channel %u, which is %s",
 				       ap_type_name(f->type), (unsigned)f->channel,
@@ -1019,7 +1167,8 @@ static int handle_frame(struct agent_conn *c, const struct ap_frame *f, struct e
 		}
 		return f->type == AP_EXEC  ? do_exec(c, f, e)
 		       : f->type == AP_PUT ? do_put(c, f, e)
-					   : do_get(c, f, e);
+		       : f->type == AP_GET ? do_get(c, f, e)
+					   : do_connect(c, f, e);
 	case AP_SHUTDOWN:
 		return do_shutdown(c, f, e);
 	case AP_STDIN:
@@ -1482,6 +1631,17 @@ static bool add_conn(struct agent_server *s, struct agent_conn *c)
 
 		if (ch->kind == CH_GET && room)
 			work = true;
+		if (ch->kind == CH_TCP) {
+			short ev = ch->connecting ? POLLOUT
+						  : (room && !ch->rd_eof ? POLLIN : 0) |
+							    (ch->inq.len > ch->inoff ? POLLOUT : 0);
+
+			/* The host's EOF with nothing left to write: pass it on now. */
+			if (!ch->connecting && ch->in_eof && ch->inq.len == ch->inoff)
+				work = true;
+			if (ev)
+				add(s, ch->file_fd, ev, SL_TCP, c, ch, NULL);
+		}
 		if (ch->kind != CH_EXEC)
 			continue;
 		if (room && ch->out_fd >= 0 && !ch->out_eof)
@@ -1557,6 +1717,9 @@ static void dispatch_one(struct agent_server *s, size_t i)
 	case SL_ERR:
 		exec_output(sl->ch, &sl->ch->err_fd, AP_STDERR);
 		break;
+	case SL_TCP:
+		tcp_step(sl->ch, re);
+		break;
 	case SL_IN:
 		exec_input(sl->ch);
 		break;
@@ -1565,9 +1728,13 @@ static void dispatch_one(struct agent_server *s, size_t i)
 
 static void get_work(struct agent_conn *c)
 {
-	for (struct chan *ch = c->chans; ch; ch = ch->next)
+	for (struct chan *ch = c->chans; ch; ch = ch->next) {
 		if (ch->kind == CH_GET && !ch->done && !c->dead && outq_pending(c) < OUTQ_HIGH)
 			get_step(ch);
+		if (ch->kind == CH_TCP && !ch->done && !c->dead && !ch->connecting && ch->in_eof &&
+		    ch->inq.len == ch->inoff && !ch->wr_done)
+			tcp_step(ch, 0);
+	}
 }
 
 static void sweep(struct agent_server *s)

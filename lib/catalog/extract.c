@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* Strips leading "./" and trailing "/"; "" means the root itself. */
@@ -193,13 +194,25 @@ static int write_data(struct extract *x, struct archive *a, int fd, const char *
 	return 0;
 }
 
+/* rootfs: the entry's owner, then its mode (chown clears setuid). */
+static int keep_owner(struct extract *x, int dir, const char *base, mode_t type,
+		      struct archive_entry *ae, mode_t perm, const char *name, struct err *e)
+{
+	if (fchownat(dir, base, (uid_t)archive_entry_uid(ae), (gid_t)archive_entry_gid(ae),
+		     AT_SYMLINK_NOFOLLOW) < 0)
+		return err_errno(e, 0, "%s: chown %s", x->what, name);
+	if (type != AE_IFLNK && fchmodat(dir, base, perm, 0) < 0)
+		return err_errno(e, 0, "%s: chmod %s", x->what, name);
+	return 0;
+}
+
 int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae, struct err *e)
 {
 	char name[LIMIT_TAR_NAME + 1], path[LIMIT_TAR_NAME + 1], tgt[LIMIT_TAR_NAME + 1];
 	const char *raw = archive_entry_pathname(ae), *hl = archive_entry_hardlink(ae);
 	const char *sl = archive_entry_symlink(ae), *base;
 	mode_t type = archive_entry_filetype(ae);
-	mode_t perm = archive_entry_perm(ae) & 0777;
+	mode_t perm = archive_entry_perm(ae) & (x->rootfs ? 07777 : 0777);
 	int dir = -1, fd, rc = 0;
 
 	if (!raw || !clean_name(raw, name, sizeof(name)) || map_name(x, name, sizeof(name)) < 0)
@@ -252,13 +265,19 @@ int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae
 	case AE_IFREG:
 	case AE_IFLNK:
 		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+	case AE_IFIFO:
+		if (x->rootfs)
+			break;
+		/* fall through */
 	default:
 		return err_set(e, EXIT_VERIFY,
 			       "%s: entry '%s' is not a file, directory or symlink — refusing the "
 			       "bundle",
 			       x->what, name);
 	}
-	if (type == AE_IFLNK && (!sl || !extract_link_confined(name, sl)))
+	if (type == AE_IFLNK && (!sl || (!x->rootfs && !extract_link_confined(name, sl))))
 		return err_set(e, EXIT_VERIFY,
 			       "%s: symlink '%s' → '%s' points outside the archive — refusing the "
 			       "unsafe bundle",
@@ -284,6 +303,10 @@ int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae
 	} else if (type == AE_IFLNK) {
 		if (symlinkat(sl, dir, base) < 0)
 			rc = err_errno(e, 0, "%s: cannot create symlink %s", x->what, name);
+	} else if (type != AE_IFREG) {
+		if (mknodat(dir, base, type | 0600,
+			    makedev(archive_entry_rdevmajor(ae), archive_entry_rdevminor(ae))) < 0)
+			rc = err_errno(e, 0, "%s: cannot create %s", x->what, name);
 	} else {
 		fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
 		if (fd < 0) {
@@ -299,6 +322,8 @@ int extract_entry(struct extract *x, struct archive *a, struct archive_entry *ae
 				rc = err_errno(e, 0, "%s: writing %s", x->what, name);
 		}
 	}
+	if (rc == 0 && x->rootfs)
+		rc = keep_owner(x, dir, base, type, ae, perm, name, e);
 	close(dir);
 	return rc;
 }

@@ -9,8 +9,12 @@
  * an earlier regular file inside the root, and only regular files,
  * directories, symlinks and hard links are accepted. Owners are not kept
  * (everything belongs to the caller); permission bits are kept without
- * setuid/setgid/sticky. OCI layer replay (owners, devices, whiteouts) is a
- * different job: lib/oci/layer.c.
+ * setuid/setgid/sticky. With rootfs set (a root file system that a chroot
+ * will run: Debian packages), owners, setuid/setgid/sticky, devices and
+ * FIFOs are kept and symlink targets are not checked — they are never
+ * followed here, and inside the chroot they resolve inside it. OCI layer
+ * replay (whiteouts, into an ext4 image) is a different job:
+ * lib/oci/layer.c.
  *
  * Unsafe entries fail with EXIT_VERIFY and a message naming the entry and
  * saying the archive was refused. Blocks on disk I/O.
@@ -29,6 +33,7 @@ struct extract {
 	const char *what;   /* the archive, for messages */
 	const char *strip;  /* optional: removed from the front of names that start with it */
 	const char *prefix; /* optional: put in front of every name ("modules/") */
+	bool rootfs;	    /* keep owners, all mode bits, devices; any symlink target */
 };
 
 /* Opens dir (which must exist) as the root. */

@@ -7,7 +7,7 @@
 #include "file.h"
 #include "http.h"
 #include "log.h"
-#include "oci/layer.h"
+#include "catalog/extract.h"
 #include "path.h"
 #include "proc.h"
 #include "progress.h"
@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -721,9 +720,53 @@ static ssize_t member_read(void *ud, const void **out)
 	return n < 0 ? -1 : n;
 }
 
-/* The data.tar member of a verified .deb replayed into the tree (layer.h:
+static la_ssize_t member_cb(struct archive *a, void *ud, const void **out)
+{
+	ssize_t n = member_read(ud, out);
+
+	if (n < 0)
+		archive_set_error(a, EIO, "reading the data.tar member failed");
+	return n;
+}
+
+/* The tar stream of a data.tar member into the tree (extract.h, rootfs:
  * confined, owners and modes kept). */
-static int unpack_deb(struct layer_root *lr, const char *path, const char *what, struct err *e)
+static int unpack_data(struct extract *x, struct member *m, const char *what, struct err *e)
+{
+	struct archive *t = archive_read_new();
+	struct archive_entry *ae;
+	int r, rc = -1;
+
+	if (!t)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	archive_read_support_filter_gzip(t);
+	archive_read_support_filter_zstd(t);
+	archive_read_support_filter_xz(t);
+	archive_read_support_format_tar(t);
+	if (archive_read_open(t, m, NULL, member_cb, NULL) != ARCHIVE_OK)
+		goto bad;
+	while ((r = archive_read_next_header(t, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		int x_rc = extract_entry(x, t, ae, e);
+
+		if (x_rc == EXTRACT_ARCHIVE_FAILED)
+			goto bad;
+		if (x_rc < 0)
+			goto out;
+	}
+	if (r == ARCHIVE_EOF) {
+		rc = 0;
+		goto out;
+	}
+bad:
+	err_set(e, EXIT_VERIFY, "%s: data.tar: %s", what,
+		archive_error_string(t) ? archive_error_string(t) : "not a tar archive");
+out:
+	archive_read_free(t);
+	return rc;
+}
+
+/* The data.tar member of a verified .deb replayed into the tree. */
+static int unpack_deb(struct extract *x, const char *path, const char *what, struct err *e)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
@@ -749,7 +792,8 @@ static int unpack_deb(struct layer_root *lr, const char *path, const char *what,
 			goto out;
 		}
 		data = true;
-		if (layer_apply_stream(lr, member_read, m, what, e) < 0)
+		x->what = what;
+		if (unpack_data(x, m, what, e) < 0)
 			goto out;
 	}
 	if (r != ARCHIVE_EOF)
@@ -1116,7 +1160,11 @@ static int clamp_times(int dirfd, int64_t epoch, int depth, struct err *e)
 				close(sub);
 			}
 		}
-		if (st.st_mtime > epoch || st.st_atime != st.st_mtime)
+		/* atime follows mtime: what the build read must not show. */
+		if (st.st_mtime < epoch)
+			ts[0].tv_sec = ts[1].tv_sec = st.st_mtime;
+		if (st.st_mtime > epoch || st.st_atime != ts[1].tv_sec || st.st_mtim.tv_nsec ||
+		    st.st_atim.tv_nsec)
 			utimensat(dirfd, de->d_name, ts, AT_SYMLINK_NOFOLLOW);
 	}
 	closedir(d);
@@ -1151,7 +1199,7 @@ int debian_build(const struct debian_spec *s, const struct debian_plan *p, const
 		 struct err *e)
 {
 	char log[LIMIT_PATH + 32], audit[LIMIT_PATH + 32], path[LIMIT_PATH];
-	struct layer_root lr = { .fd = -1 };
+	struct extract x = { .root = -1 };
 	struct progress prog;
 	size_t nbase = 0, done = 0;
 	int root = -1, rc = -1;
@@ -1166,8 +1214,9 @@ int debian_build(const struct debian_spec *s, const struct debian_plan *p, const
 		return -1;
 	snprintf(log, sizeof(log), "%s", s->log);
 	snprintf(audit, sizeof(audit), "%s.audit", s->log);
-	if (layer_root_open(&lr, tree, e) < 0)
+	if (extract_open(&x, tree, "debian", e) < 0)
 		return -1;
+	x.rootfs = true;
 	root = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0) {
 		err_errno(e, EXIT_SYSTEM, "%s", tree);
@@ -1181,7 +1230,7 @@ int debian_build(const struct debian_spec *s, const struct debian_plan *p, const
 		if (!p->pkgs[i].in_base)
 			continue;
 		if (cache_path(s, &p->pkgs[i], path, sizeof(path), e) < 0 ||
-		    unpack_deb(&lr, path, p->pkgs[i].name, e) < 0) {
+		    unpack_deb(&x, path, p->pkgs[i].name, e) < 0) {
 			progress_fini(&prog);
 			goto out;
 		}
@@ -1220,7 +1269,7 @@ int debian_build(const struct debian_spec *s, const struct debian_plan *p, const
 	}
 	scrub(root);
 	unlinkat(root, "run/banger-debs", AT_REMOVEDIR);
-	if (sources_file(root, s, e) < 0 || clamp_times(root, p->epoch, 0, e) < 0)
+	if (sources_file(root, s, e) < 0)
 		goto out;
 	unlink(log);
 	unlink(audit);
@@ -1229,6 +1278,17 @@ out:
 	free(out);
 	if (root >= 0)
 		close(root);
-	layer_root_close(&lr);
+	extract_close(&x);
+	return rc;
+}
+
+int debian_clamp_times(const char *tree, int64_t epoch, struct err *e)
+{
+	int root = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (root < 0)
+		return err_errno(e, EXIT_SYSTEM, "%s", tree);
+	rc = clamp_times(root, epoch, 0, e);
+	close(root);
 	return rc;
 }

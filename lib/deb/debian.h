@@ -16,7 +16,8 @@
  * tree with /proc and /dev mounted in a private mount namespace (the caller
  * must be root) — then checks `dpkg --audit` is silent, and removes what
  * must not be shared or breaks reproducibility: SSH host keys, machine-id,
- * random seed, logs, caches; mtimes are clamped to the newest Release date.
+ * random seed, logs, caches (debian_clamp_times then clamps mtimes to the
+ * newest Release date).
  * Progress goes through lib/progress (stderr, TTY only).
  *
  * Everything blocks (network, disk, child processes). Errors name the
@@ -83,5 +84,10 @@ int debian_resolve(const struct debian_spec *s, struct debian_plan *p, struct er
  * verified files. */
 int debian_build(const struct debian_spec *s, const struct debian_plan *p, const char *tree,
 		 struct err *e);
+
+/* Brings every mtime (and atime) in tree after epoch down to it: what the
+ * build wrote bears the build's time, and must not, for the same packages
+ * to give the same bytes. Call last, after anything else is added. */
+int debian_clamp_times(const char *tree, int64_t epoch, struct err *e);
 
 #endif

@@ -265,7 +265,7 @@ static struct node *N(struct ext4_fs *fs, uint32_t ino)
 
 static int grow(void **v, uint32_t *cap, uint32_t need, size_t size, struct err *e)
 {
-	uint32_t n = *cap ? *cap : 8;
+	uint32_t n = *cap ? *cap : need; /* most files have one run */
 	void *p;
 
 	if (need <= *cap)
@@ -468,6 +468,19 @@ static int take_free(struct ext4_fs *fs, uint32_t i, uint64_t at, uint32_t want,
 	return (int)got;
 }
 
+static int too_small(struct ext4_fs *fs, uint64_t more, struct err *e)
+{
+	struct ext4_usage u;
+	struct ext4_plan p;
+
+	ext4_usage(fs, &u);
+	u.blocks += more;
+	if (ext4_plan(&u, fs->size, &p, e) < 0)
+		return -1; /* says how much is needed */
+	return err_set(e, EXIT_USAGE, "--size %" PRIu64 " MiB is too small for this image",
+		       fs->size / MIB);
+}
+
 /* Allocates up to want contiguous blocks, continuing at after when it is
  * free (0: anywhere); a hole left by a removed file is used when it holds
  * at least need blocks. Returns the count (≥ 1), or -1 with e set. */
@@ -494,10 +507,7 @@ from_hwm:
 	nr = next_reserved(b);
 	got = nr - b < want ? (uint32_t)(nr - b) : want;
 	if (fs->limit && b + got > fs->limit)
-		return err_set(e, EXIT_USAGE,
-			       "the image does not fit in %" PRIu64
-			       " MiB — give a larger --size, or none",
-			       fs->size / MIB);
+		return too_small(fs, got, e);
 	if ((b + got) / BPG >= (uint64_t)fs->gdt_res * (BS / DESC))
 		return err_set(e, EXIT_USAGE, "the image grows past %" PRIu64 " GiB — give --size",
 			       (uint64_t)fs->gdt_res * (BS / DESC) * BPG * BS >> 30);
@@ -665,6 +675,7 @@ void ext4_set_attr(struct ext4_fs *fs, uint32_t ino, const struct ext4_attr *a)
 void ext4_stat(struct ext4_fs *fs, uint32_t ino, struct ext4_attr *a)
 {
 	*a = N(fs, ino)->a;
+	a->links = S_ISDIR(a->mode) ? 2 + N(fs, ino)->nsubdirs : N(fs, ino)->links;
 }
 
 uint32_t ext4_tag(struct ext4_fs *fs, uint32_t ino)
@@ -1214,9 +1225,6 @@ int ext4_plan(const struct ext4_usage *u, uint64_t size, struct ext4_plan *p, st
 	uint64_t data = u->blocks * BS;
 	uint64_t meta = inodes * 256 + data / 32; /* inode tables, bitmaps, extents */
 	uint64_t need = data + meta, total;
-
-	p->uuid = NULL;
-	p->epoch = 0;
 
 	need += journal_blocks(need / BS) * BS;
 	need = need + need / 16; /* 5% reserved for root, rounded up */

@@ -53,6 +53,7 @@ struct ext4_attr {
 	uint32_t atime_ns, mtime_ns, ctime_ns;
 	uint32_t major, minor; /* character and block devices */
 	const char *symlink;   /* symlinks: the target (at most 4095 bytes) */
+	uint32_t links;	       /* filled by ext4_stat, ignored otherwise */
 };
 
 struct ext4_fs;
@@ -129,16 +130,18 @@ int ext4_make_empty(const char *out, uint64_t bytes, const char *label, struct e
 /* Sizes an image for u: size (bytes, 0 for automatic) overrides the total
  * but must hold the content, else EXIT_USAGE saying how much is needed. */
 struct ext4_plan {
-	uint64_t bytes;	  /* image size, a multiple of 1 MiB */
-	uint64_t inodes;  /* inodes to provide */
-	const char *uuid; /* NULL: random; else the UUID and the htree hash seed */
-	int64_t epoch;	  /* 0: now; else the file system's own timestamps */
+	uint64_t bytes;	 /* image size, a multiple of 1 MiB */
+	uint64_t inodes; /* inodes to provide */
 };
 int ext4_plan(const struct ext4_usage *u, uint64_t size, struct ext4_plan *p, struct err *e);
 
-/* Interim: mke2fs -d tree onto out (p->inodes 0: mke2fs's default). */
-int ext4_build_mke2fs(const char *tree, const char *out, const struct ext4_plan *p,
-		      const char *label, struct err *e);
+/* Adds the host directory tree dir (its content, not dir itself) under
+ * the root: files, directories, symlinks, hard links, devices, FIFOs,
+ * sockets with owners, modes, times and xattrs; holes stay holes. Nothing
+ * is followed (each name is opened O_NOFOLLOW below a directory fd) and
+ * names are taken in sorted order, so the same tree gives the same image.
+ * Blocks on reading the tree. */
+int ext4_add_tree(struct ext4_fs *fs, const char *dir, struct err *e);
 
 /* True when path holds an ext2/3/4 superblock (magic 0xEF53). */
 bool ext4_is_ext4(const char *path);

@@ -155,14 +155,19 @@ static int deb_newest(const struct catalog_entry *ent, const struct kernel_pull_
 	return 0;
 }
 
-int kernel_pull(const struct store *s, const struct catalog_entry *ent,
-		const struct kernel_pull_opts *o, enum bundle_outcome *out, struct err *e)
+/* One catalog entry installed as kernels/ENT->NAME. */
+static int pull_entry(const struct store *s, const struct catalog_entry *ent,
+		      const struct kernel_pull_opts *o, enum bundle_outcome *out, struct err *e)
 {
+	const cJSON *flavour = cJSON_GetObjectItemCaseSensitive(ent->raw, "initramfs_modules");
 	cJSON *m = cJSON_CreateObject();
 	int rc = -1;
 
 	if (!m)
 		return err_set(e, EXIT_SYSTEM, "out of memory");
+	/* Which initramfs/modules list the kernel's initramfs takes (initramfs.h). */
+	if (cJSON_IsString(flavour) && add_str(m, "initramfs_modules", flavour->valuestring, e))
+		goto out;
 	if (add_str(m, "kind", catalog_kind_name(ent->kind), e) ||
 	    add_str(m, "distro", ent->distro, e) || add_str(m, "arch", ent->arch, e) ||
 	    add_str(m, "kernel_version", ent->kernel_version, e))
@@ -202,6 +207,64 @@ int kernel_pull(const struct store *s, const struct catalog_entry *ent,
 out:
 	cJSON_Delete(m);
 	return rc;
+}
+
+static bool has_vmlinux(const struct store *s, const char *name)
+{
+	char dir[LIMIT_PATH], file[LIMIT_PATH];
+	struct err e;
+
+	err_init(&e);
+	return store_object_dir(s, KERNEL_KIND, name, dir, sizeof(dir), &e) == 0 &&
+	       path_join(file, sizeof(file), dir, "vmlinux", &e) == 0 && access(file, R_OK) == 0;
+}
+
+int kernel_pull(const struct store *s, const char *name, const struct kernel_pull_opts *o,
+		enum bundle_outcome *out, struct err *e)
+{
+	const struct catalog_entry *ent;
+	struct catalog cat;
+	int rc;
+
+	if (!path_is_simple_name(name))
+		return err_set(e, EXIT_USAGE, "'%s' is not a kernel name", name);
+	if (o->if_missing && has_vmlinux(s, name)) {
+		*out = BUNDLE_ALREADY;
+		return 0;
+	}
+	catalog_init(&cat);
+	if (catalog_load(&cat, CATALOG_KERNELS, o->catalog, e) < 0) {
+		catalog_fini(&cat);
+		return -1;
+	}
+	ent = catalog_find(&cat, name, e);
+	if (!ent)
+		rc = err_set(e, EXIT_NOTFOUND,
+			     "%s: not in the kernel catalog %.200s — 'kernel-list --catalog' shows "
+			     "what can be pulled",
+			     name, cat.source);
+	else
+		rc = pull_entry(s, ent, o, out, e);
+	catalog_fini(&cat);
+	return rc;
+}
+
+void kernel_installed_version(const struct store *s, const char *name, char *out, size_t size)
+{
+	char dir[LIMIT_PATH];
+	struct err e;
+	cJSON *m;
+	const cJSON *v;
+
+	out[0] = '\0';
+	err_init(&e);
+	if (store_object_dir(s, KERNEL_KIND, name, dir, sizeof(dir), &e) < 0 ||
+	    !(m = bundle_read_manifest(dir, &e)))
+		return;
+	v = cJSON_GetObjectItemCaseSensitive(m, "kernel_version");
+	if (cJSON_IsString(v))
+		snprintf(out, size, "%s", v->valuestring);
+	cJSON_Delete(m);
 }
 
 /* ---- import --------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #define BANGER_KERNEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "catalog/bundle.h"
 
@@ -26,14 +27,22 @@ struct kernel_pull_opts {
 	bool force;	     /* reinstall even when the same digest is installed */
 	const char *mirror;  /* deb entries: use this mirror instead of the entry's */
 	const char *ca_file; /* NULL: $SSL_CERT_FILE or the system bundle */
+	const char *catalog; /* catalog URL or file; NULL: $BANGER_KERNEL_CATALOG or built in */
+	bool if_missing;     /* an installed kernels/NAME is used as it is: no network */
 };
 
-/* Installs the catalog entry ent as kernels/ENT->NAME. bundle entries: the
- * tar.zst must hold an ELF vmlinux. deb entries: the newest matching
- * package is resolved from the mirror's index first (so a new Debian
- * kernel is a new digest, hence a new install). oci entries are refused. */
-int kernel_pull(const struct store *s, const struct catalog_entry *ent,
-		const struct kernel_pull_opts *o, enum bundle_outcome *out, struct err *e);
+/* The whole pull of kernel NAME: the catalog loaded (o->catalog), its entry
+ * installed as kernels/NAME. bundle entries: the tar.zst must hold an ELF
+ * vmlinux. deb entries: the newest matching package is resolved from the
+ * mirror's index first (so a new Debian kernel is a new digest, hence a new
+ * install). oci entries are refused. A name not in the catalog is
+ * EXIT_NOTFOUND naming the catalog. With o->if_missing, an installed
+ * vmlinux is BUNDLE_ALREADY at once. */
+int kernel_pull(const struct store *s, const char *name, const struct kernel_pull_opts *o,
+		enum bundle_outcome *out, struct err *e);
+
+/* The installed kernel's version from its manifest; "" when unknown. */
+void kernel_installed_version(const struct store *s, const char *name, char *out, size_t size);
 
 struct kernel_import {
 	const char *vmlinux; /* an ELF, or */

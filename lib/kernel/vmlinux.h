@@ -7,9 +7,9 @@
  * scanned for a compressor's magic, as the kernel's own
  * scripts/extract-vmlinux does; then the ELF must prove itself whole (its
  * segments and section table inside what was decompressed). The payload is decompressed with
- * libarchive's raw filters (gzip, xz, lzma, zstd; lz4, bzip2 and lzo through
- * the matching external program, since this build's libarchive has no
- * built-in lz4/bzip2/lzo), and the result must be an x86-64 or arm64 ELF
+ * libarchive's raw filters (gzip, xz, lzma, zstd and lz4 built in — Debian's
+ * kernels are lz4; bzip2 and lzo through the matching external program),
+ * and the result must be an x86-64 or arm64 ELF
  * executable whose size matches the 4-byte size the kernel build appends
  * after the payload.
  *

@@ -60,23 +60,20 @@ static int spec_from(const struct catalog_entry *ent, const struct image_debian_
 	return 0;
 }
 
-/* A UUID made of the package set's digest: the same set, the same file
- * system identity (and hash seed), so the image is reproducible. */
-static void set_uuid(const char *hex, char out[37])
-{
-	snprintf(out, 37, "%.8s-%.4s-4%.3s-8%.3s-%.12s", hex, hex + 8, hex + 13, hex + 17,
-		 hex + 20);
-}
-
+/* The tree debian_build made, with the agent, as dir/rootfs.ext4: its UUID
+ * and hash seed come from the package set's digest and its times from the
+ * plan's epoch, so the same set gives the same image. */
 static int build(const struct debian_spec *sp, const struct debian_plan *plan, const char *stage,
 		 const char *name, const struct image_debian_opts *o, struct image_meta *m,
 		 struct err *e)
 {
-	char tree[LIMIT_PATH], ext4[LIMIT_PATH], list[LIMIT_PATH], uuid[37];
-	struct layer_root lr = { .fd = -1 };
-	struct layer_usage u;
-	struct ext4_usage eu;
-	struct ext4_plan ep;
+	char tree[LIMIT_PATH], ext4[LIMIT_PATH], list[LIMIT_PATH];
+	struct ext4_opts eo = {
+		.size = o->size, .label = name, .seed = plan->digest, .time = plan->epoch
+	};
+	struct layer_root lr;
+	struct ext4_fs *fs;
+	int rc;
 
 	if (path_join(tree, sizeof(tree), stage, "rootfs", e) < 0 ||
 	    path_join(ext4, sizeof(ext4), stage, "rootfs.ext4", e) < 0 ||
@@ -84,27 +81,23 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 		return -1;
 	if (mkdir(tree, 0755) < 0)
 		return err_errno(e, 0, "%s: cannot create", tree);
-	if (debian_build(sp, plan, tree, e) < 0 || layer_root_open(&lr, tree, e) < 0)
+	if (debian_build(sp, plan, tree, e) < 0)
 		return -1;
-	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, e) < 0 ||
-	    layer_usage(&lr, &u, e) < 0) {
-		layer_root_close(&lr);
+	if (debian_clamp_times(tree, plan->epoch, e) < 0)
 		return -1;
-	}
-	eu.blocks = u.blocks;
-	eu.inodes = u.inodes;
-	if (ext4_plan(&eu, o->size, &ep, e) < 0) {
-		layer_root_close(&lr);
-		return -1;
-	}
-	layer_root_close(&lr);
-	set_uuid(plan->digest, uuid);
-	ep.uuid = uuid;
-	ep.epoch = plan->epoch;
 	log_info("%s: writing the ext4 image", name);
-	if (ext4_build_mke2fs(tree, ext4, &ep, name, e) < 0 || path_remove_tree(tree, e) < 0)
+	if (!(fs = ext4_new(ext4, &eo, e)))
 		return -1;
-	m->size = ep.bytes;
+	layer_root_open(&lr, fs);
+	lr.time = plan->epoch;
+	rc = ext4_add_tree(fs, tree, e) < 0 ||
+			     image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, e) < 0 ||
+			     ext4_finish(fs, &m->size, e) < 0
+		     ? -1
+		     : 0;
+	ext4_free(fs);
+	if (rc < 0 || path_remove_tree(tree, e) < 0)
+		return -1;
 	return file_write_atomic(list, plan->list, strlen(plan->list), 0644, e);
 }
 

@@ -5,8 +5,8 @@
  * Beside manifest.json and rootfs.ext4 the image directory holds
  * packages.txt: "NAME VERSION ARCH SHA256" a line, sorted — the package set,
  * whose sha256 is the manifest's "digest" (the same set gives the same
- * digest, and the same rootfs.ext4: mke2fs gets a UUID, hash seed and time
- * derived from it).
+ * digest, and the same rootfs.ext4: the writer's UUID and hash seed come
+ * from it, its times from the newest Release date).
  */
 #ifndef BANGER_IMAGE_DEBIAN_H
 #define BANGER_IMAGE_DEBIAN_H

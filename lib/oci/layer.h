@@ -1,26 +1,30 @@
-/* layer.h — replay OCI image layers (tar, tar+gzip, tar+zstd) into a tree.
+/* layer.h — replay OCI image layers (tar, tar+gzip, tar+zstd) into an ext4 tree.
  *
- * Layers are applied in order into a staging root, as the image spec says
- * (https://github.com/opencontainers/image-spec/blob/main/layer.md): entries
- * replace what lower layers had, ".wh.NAME" deletes NAME, ".wh..wh..opq"
- * empties its directory of lower-layer content. Regular files, directories,
- * symlinks, hard links, character and block devices and FIFOs keep their
- * mode (setuid/setgid/sticky too), numeric owner, mtime and xattrs; the
- * caller must be root for owners and devices.
+ * Layers are applied in order into the in-memory tree of lib/ext4, as the
+ * image spec says (https://github.com/opencontainers/image-spec/blob/main/
+ * layer.md): entries replace what lower layers had, ".wh.NAME" deletes
+ * NAME, ".wh..wh..opq" empties its directory of lower-layer content.
+ * Regular files, directories, symlinks, hard links (also to files of
+ * earlier layers), character and block devices, FIFOs and sockets keep
+ * their mode (setuid/setgid/sticky too), numeric owner, times to the
+ * nanosecond and xattrs — as the layer says, whoever runs it: nothing is
+ * created on the host, so no privilege is needed. File data goes straight
+ * to its blocks in the image file.
  *
  * Hardening — each violation fails the layer with EXIT_VERIFY, naming the
  * layer and the entry:
  *  - names are relative: absolute names and ".." components are refused;
- *  - every entry is created relative to a directory fd of the root, walking
- *    the parent one component at a time with O_NOFOLLOW: a symlink anywhere
- *    in the parent path (planted by this or an earlier layer) is refused,
- *    never followed; the final component is never followed either (what is
- *    there is removed and created afresh, files opened O_EXCL|O_NOFOLLOW);
- *  - hard links only to entries already inside the root, by the same walk;
- *  - whiteouts only remove names inside the root, by the same walk.
- * libarchive only reads; it never writes a path.
+ *  - every entry's parent is walked from the root one component at a time:
+ *    a symlink anywhere in the parent path (planted by this or an earlier
+ *    layer) is refused, never followed; the final component is never
+ *    followed either (what is there is removed and created afresh);
+ *  - hard links only to entries already in the tree, by the same walk,
+ *    never to a directory;
+ *  - whiteouts only remove names inside the tree, by the same walk.
+ * libarchive only reads.
  *
- * A struct layer_root is caller-owned; calls block on disk I/O only.
+ * A struct layer_root is caller-owned and borrows the ext4 tree; calls
+ * block on the image file's I/O only.
  */
 #ifndef BANGER_LAYER_H
 #define BANGER_LAYER_H
@@ -30,14 +34,16 @@
 #include <sys/types.h>
 
 struct err;
+struct ext4_fs;
 
 struct layer_root {
-	int fd; /* O_PATH directory fd of the root; -1 when closed */
+	struct ext4_fs *fs;
+	uint32_t layer; /* layers applied so far: what the current one wrote is tagged so */
+	int64_t time;	/* times of what banger adds (directories, agent files) */
 };
 
-/* Opens dir (which must exist and be a directory) as the root. */
-int layer_root_open(struct layer_root *lr, const char *dir, struct err *e);
-void layer_root_close(struct layer_root *lr);
+/* Starts replaying into fs (which stays the caller's). */
+void layer_root_open(struct layer_root *lr, struct ext4_fs *fs);
 
 /* Applies the layer in the file at path (compression detected from its
  * content). what names the layer in messages ("layer 2 (sha256:ab12…)").
@@ -55,20 +61,11 @@ int layer_apply_stream(struct layer_root *lr, layer_read_fn read, void *ud, cons
  * through a symlink), replacing what is there. Owner root. */
 int layer_put_file(struct layer_root *lr, const char *rel, const void *data, size_t len,
 		   mode_t mode, struct err *e);
-/* Copies the file src into the tree at rel with mode. */
+/* Copies the host file src into the tree at rel with mode. */
 int layer_copy_file(struct layer_root *lr, const char *rel, const char *src, mode_t mode,
 		    struct err *e);
 /* Creates the symlink rel → target, replacing what is there. */
 int layer_put_symlink(struct layer_root *lr, const char *rel, const char *target, struct err *e);
-
-/* Totals for sizing a filesystem: bytes in 4 KiB blocks (files, directories,
- * long symlinks; hard links counted once) and inodes. */
-struct layer_usage {
-	uint64_t blocks;
-	uint64_t inodes;
-	uint64_t bytes; /* apparent size of regular files */
-};
-int layer_usage(struct layer_root *lr, struct layer_usage *u, struct err *e);
 
 /* Normalises a tar entry name: strips "./" and duplicate slashes, refuses
  * absolute names and ".." (EXIT_VERIFY). "" means the root itself.

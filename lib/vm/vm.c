@@ -48,6 +48,7 @@ int vm_paths_init(const struct store *s, const char *name, struct vm_paths *p, s
 		{ offsetof(struct vm_paths, agent_sock), "agent.sock" },
 		{ offsetof(struct vm_paths, qmp_sock), "qmp.sock" },
 		{ offsetof(struct vm_paths, jail), "jail" },
+		{ offsetof(struct vm_paths, forward), "forward.pid" },
 	};
 
 	if (store_object_dir(s, "vms", name, p->dir, sizeof(p->dir), e) < 0)
@@ -83,6 +84,41 @@ static bool run_to_json(cJSON *o, const struct vm_config *c)
 	       cJSON_AddStringToObject(o, "user", c->user);
 }
 
+static bool ports_to_json(cJSON *o, const struct vm_config *c)
+{
+	cJSON *a = cJSON_AddArrayToObject(o, "ports");
+
+	for (int i = 0; a && i < c->nports; i++) {
+		char v[80];
+
+		agent_port_format(&c->ports[i], v, sizeof(v));
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(v)))
+			return false;
+	}
+	return a != NULL;
+}
+
+/* "ports": ["HOSTIP:HOSTPORT:GUESTPORT", ...], absent in older configs. */
+static int ports_from_json(const cJSON *o, struct vm_config *c, struct err *e)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "ports"), *v;
+
+	c->nports = 0;
+	if (!a)
+		return 0;
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > AGENT_PORTS_MAX)
+		return err_set(e, EXIT_VERIFY, "config.json: \"ports\" must be at most %d strings",
+			       AGENT_PORTS_MAX);
+	cJSON_ArrayForEach(v, a)
+	{
+		if (!cJSON_IsString(v) ||
+		    agent_port_parse(&c->ports[c->nports], v->valuestring, e) < 0)
+			return err_set(e, EXIT_VERIFY, "config.json: a bad entry in \"ports\"");
+		c->nports++;
+	}
+	return 0;
+}
+
 char *vm_config_to_json(const struct vm_config *c, struct err *e)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -107,7 +143,8 @@ char *vm_config_to_json(const struct vm_config *c, struct err *e)
 	    cJSON_AddStringToObject(o, "ssh_key", c->ssh_key) &&
 	    cJSON_AddNumberToObject(o, "created", (double)c->created) &&
 	    cJSON_AddStringToObject(o, "init", c->init) &&
-	    cJSON_AddStringToObject(o, "tmpfs", c->tmpfs) && run_to_json(o, c))
+	    cJSON_AddStringToObject(o, "tmpfs", c->tmpfs) && run_to_json(o, c) &&
+	    ports_to_json(o, c))
 		s = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -206,7 +243,8 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 	    get_num(o, "vsock_cid", 0, 4294967295.0, &cid, e) < 0 ||
 	    get_num(o, "ssh_port", 0, 65535, &ssh_port, e) < 0 ||
 	    get_num(o, "created", 0, 9.0e15, &created, e) < 0 ||
-	    get_bool(o, "nat", &c->nat, e) < 0 || get_bool(o, "jail", &c->jail, e) < 0)
+	    get_bool(o, "nat", &c->nat, e) < 0 || get_bool(o, "jail", &c->jail, e) < 0 ||
+	    ports_from_json(o, c, e) < 0)
 		goto out;
 	c->cpus = (int)cpus;
 	c->mem_mib = (int)mem;
@@ -711,9 +749,9 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 	     size_t notice_size, struct err *e)
 {
 	enum vm_status st = vm_status_get(p, NULL);
+	int fds[AGENT_PORTS_MAX], r;
 	bool bridged = false;
 	pid_t pid = 0;
-	int r;
 
 	if (notice && notice_size)
 		notice[0] = '\0';
@@ -730,8 +768,11 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 			snprintf(c->vmm, sizeof(c->vmm), "qemu");
 		}
 	}
-	if (net_up(c, &bridged, e) < 0)
+	/* Published ports are taken before the VM boots: one in use fails here. */
+	if (vm_forward_listen(c, fds, e) < 0)
 		return -1;
+	if (net_up(c, &bridged, e) < 0)
+		goto fail;
 	/* Host network state made on the user's behalf is said, once. */
 	if (bridged && notice && notice_size) {
 		size_t n = strlen(notice);
@@ -746,13 +787,17 @@ int vm_start(const struct store *s, const struct vm_paths *p, struct vm_config *
 	else
 		r = start_firecracker(s, p, c, &pid, e);
 	if (r < 0)
-		return -1;
+		goto fail;
 	if (vm_pid_save(p, pid, e) < 0 || vm_config_save(p, c, e) < 0 ||
 	    vm_state_set(p, "running", e) < 0) {
 		kill(pid, SIGKILL);
-		return -1;
+		goto fail;
 	}
-	return 0;
+	return vm_forward_spawn(p, c, pid, fds, e);
+fail:
+	for (int i = 0; i < c->nports; i++)
+		close(fds[i]);
+	return -1;
 }
 
 /* Waits until pid has gone (or is a zombie), up to timeout_ms. */
@@ -770,6 +815,7 @@ static bool wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 /* What a VMM leaves behind once it is gone. */
 static int vm_stopped(const struct vm_paths *p, struct err *e)
 {
+	vm_forward_stop(p);
 	unlink(p->api_sock);
 	unlink(p->vsock);
 	unlink(p->agent_sock);
@@ -789,7 +835,7 @@ int vm_stop(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 
 	if (st != VM_RUNNING) {
 		if (st == VM_DEAD)
-			return vm_state_set(p, "stopped", e);
+			return vm_stopped(p, e);
 		return err_set(e, EXIT_NO, "VM '%s' is not running", c->name);
 	}
 	read_small(p->pid, pidline, sizeof(pidline));
@@ -1119,6 +1165,19 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		}
 		snprintf(c->ssh_key, sizeof(c->ssh_key), "%s", text);
 		free(text);
+		return 0;
+	}
+	if (!strcmp(opt, "publish")) {
+		if (c->nports >= AGENT_PORTS_MAX)
+			return err_set(e, EXIT_USAGE, "-p: at most %d ports", AGENT_PORTS_MAX);
+		if (agent_port_parse(&c->ports[c->nports], arg, e) < 0)
+			return -1;
+		for (int i = 0; i < c->nports; i++)
+			if (c->ports[i].host_port == c->ports[c->nports].host_port &&
+			    !strcmp(c->ports[i].host, c->ports[c->nports].host))
+				return err_set(e, EXIT_USAGE,
+					       "-p %s: that host port is published twice", arg);
+		c->nports++;
 		return 0;
 	}
 	if (!strcmp(opt, "nat")) {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/agent.h"
 #include "limits.h"
 #include "strlist.h"
 
@@ -68,9 +69,11 @@ struct vm_config {
 	char tmpfs[1024];   /* banger.tmpfs for the guest: "DIR:BYTES:MODE,…", "" none */
 	/* What commands in the guest run with: the image's config, then vm
 	 * run's -e/--env-file/-w/-u. vm exec starts from these. */
-	struct strlist env;	   /* "K=V" */
-	char workdir[LIMIT_PATH];  /* "" the user's home */
-	char user[LIMIT_RUN_USER]; /* "" root */
+	struct strlist env;			  /* "K=V" */
+	char workdir[LIMIT_PATH];		  /* "" the user's home */
+	char user[LIMIT_RUN_USER];		  /* "" root */
+	struct agent_port ports[AGENT_PORTS_MAX]; /* -p: published through the agent */
+	int nports;
 };
 
 struct vm_paths {
@@ -85,7 +88,8 @@ struct vm_paths {
 	char agent_sock[LIMIT_PATH];
 	char qmp_sock[LIMIT_PATH];
 	char jail[LIMIT_PATH];
-	char leases[LIMIT_PATH]; /* BANGER_HOME/net/leases: VMs without a tap (net.h) */
+	char leases[LIMIT_PATH];  /* BANGER_HOME/net/leases: VMs without a tap (net.h) */
+	char forward[LIMIT_PATH]; /* forward.pid: the port forwarder's "PID STARTTIME" */
 };
 
 enum vm_status { VM_CREATED, VM_RUNNING, VM_STOPPED, VM_DEAD };
@@ -206,6 +210,17 @@ int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeo
  * process); 0 once the agent accepted. -1 when there is no agent socket or
  * no answer within timeout_s. Blocks. */
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s);
+
+/* Published ports (-p, forward.c). vm_forward_listen binds every port of c
+ * (EXIT_BUSY naming one in use), so a start fails before the VMM runs;
+ * vm_forward_spawn forks the forwarder (lib/agent's agent_forward, in a
+ * daemon of this process: no second banger) that lives until the VMM pid
+ * exits or vm_forward_stop, records it in p->forward and closes fds here.
+ * Both are no-ops without ports. */
+int vm_forward_listen(const struct vm_config *c, int *fds, struct err *e);
+int vm_forward_spawn(const struct vm_paths *p, const struct vm_config *c, pid_t vmm, int *fds,
+		     struct err *e);
+void vm_forward_stop(const struct vm_paths *p);
 
 /* Which VMM to use: "firecracker" when it is found and /dev/kvm is usable,
  * else "qemu". reason gets why firecracker was not chosen ("" otherwise). */

@@ -1,15 +1,16 @@
 /* fuzz-layer — lib/oci/layer.c: a layer (tar, maybe gzip or zstd) replayed
- * into a scratch root through layer_apply_stream, read in pieces whose size
- * the first byte sets. The root starts as an earlier layer might have left
- * it: symlinks escape -> ../outside, abs -> SANDBOX/outside and a hard-link
- * target. Invariants, success or failure: the replay never writes outside
- * the root (outside/ still holds exactly its file, unchanged, with one
- * link; the sandbox holds only root/ and outside/); the planted symlinks
- * are never followed; a successful replay can be measured (layer_usage);
- * a refusal names the layer. */
+ * into an ext4 tree through layer_apply_stream, read in pieces whose size
+ * the first byte sets. The tree starts as an earlier layer might have left
+ * it: symlinks escape -> ../outside, abs -> SANDBOX/outside, dot -> "..".
+ * Invariants, success or failure: nothing on the host changes but the
+ * image (outside/ still holds exactly its file, unchanged, with one link;
+ * the sandbox holds only the image and outside/); a successful replay
+ * gives an image that can be finished (or a message why not); a refusal
+ * names the layer. */
 #include "fuzz.h"
 
 #include "err.h"
+#include "ext4/ext4.h"
 #include "oci/layer.h"
 #include "path.h"
 
@@ -18,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char sandbox[64], root[96], outside[96], keep[128];
+static char sandbox[64], image[96], outside[96], keep[128];
 
 struct src {
 	const uint8_t *p;
@@ -37,11 +38,10 @@ static ssize_t next(void *ud, const void **buf)
 
 static void setup(void)
 {
-	char link[160];
 	int fd;
 
 	snprintf(sandbox, sizeof(sandbox), "/tmp/fuzz-layer-%d", (int)getpid());
-	snprintf(root, sizeof(root), "%s/root", sandbox);
+	snprintf(image, sizeof(image), "%s/image.ext4", sandbox);
 	snprintf(outside, sizeof(outside), "%s/outside", sandbox);
 	snprintf(keep, sizeof(keep), "%s/keep", outside);
 	mkdir(sandbox, 0700);
@@ -49,13 +49,16 @@ static void setup(void)
 	fd = open(keep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	FUZZ_CHECK(fd >= 0 && write(fd, "keep", 4) == 4);
 	close(fd);
-	FUZZ_CHECK(mkdir(root, 0755) == 0);
-	snprintf(link, sizeof(link), "%s/escape", root);
-	FUZZ_CHECK(symlink("../outside", link) == 0);
-	snprintf(link, sizeof(link), "%s/abs", root);
-	FUZZ_CHECK(symlink(outside, link) == 0);
-	snprintf(link, sizeof(link), "%s/dot", root);
-	FUZZ_CHECK(symlink("..", link) == 0);
+}
+
+static void plant(struct layer_root *lr)
+{
+	struct err e;
+
+	err_init(&e);
+	FUZZ_CHECK(layer_put_symlink(lr, "escape", "../outside", &e) == 0);
+	FUZZ_CHECK(layer_put_symlink(lr, "abs", outside, &e) == 0);
+	FUZZ_CHECK(layer_put_symlink(lr, "dot", "..", &e) == 0);
 }
 
 static void confined(void)
@@ -80,7 +83,7 @@ static void confined(void)
 	FUZZ_CHECK(d);
 	while ((de = readdir(d)))
 		FUZZ_CHECK(!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-			   !strcmp(de->d_name, "root") || !strcmp(de->d_name, "outside"));
+			   !strcmp(de->d_name, "image.ext4") || !strcmp(de->d_name, "outside"));
 	closedir(d);
 	FUZZ_CHECK(lstat(sandbox, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
 }
@@ -88,8 +91,10 @@ static void confined(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct src s = { data + 1, size ? size - 1 : 0, 0, 0 };
+	struct ext4_opts o = { .size = 16 << 20, .seed = "fuzz" };
 	struct layer_root lr;
-	struct layer_usage u;
+	struct ext4_fs *fs;
+	uint64_t bytes;
 	struct err e;
 
 	if (size < 1)
@@ -97,14 +102,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.piece = 1 + (size_t)data[0] * 37;
 	setup();
 	err_init(&e);
-	FUZZ_CHECK(layer_root_open(&lr, root, &e) == 0);
+	fs = ext4_new(image, &o, &e);
+	FUZZ_CHECK(fs);
+	layer_root_open(&lr, fs);
+	plant(&lr);
 	if (layer_apply_stream(&lr, next, &s, "layer 1 (fuzz)", &e) == 0) {
 		err_init(&e);
-		FUZZ_CHECK(layer_usage(&lr, &u, &e) == 0 || e.msg[0]);
+		FUZZ_CHECK(ext4_finish(fs, &bytes, &e) == 0 || e.msg[0]);
 	} else {
 		FUZZ_CHECK(e.msg[0] && strstr(e.msg, "layer 1 (fuzz)"));
 	}
-	layer_root_close(&lr);
+	ext4_free(fs);
 	confined();
 	err_init(&e);
 	FUZZ_CHECK(path_remove_tree(sandbox, &e) == 0);

@@ -12,7 +12,9 @@
 #include "exitcode.h"
 #include "limits.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -332,6 +334,124 @@ static void transactions(void)
 	waitpid(pinger, NULL, 0);
 }
 
+static void port_specs(void)
+{
+	struct agent_port p;
+	struct err e;
+	char out[80];
+
+	err_init(&e);
+	CHECK(agent_port_parse(&p, "8080:80", &e) == 0);
+	CHECK(!strcmp(p.host, "127.0.0.1") && p.host_port == 8080 && p.guest_port == 80);
+	CHECK(agent_port_parse(&p, "0.0.0.0:8080:80/tcp", &e) == 0 && !strcmp(p.host, "0.0.0.0"));
+	CHECK(agent_port_parse(&p, "[::1]:9:10", &e) == 0 && !strcmp(p.host, "::1"));
+	agent_port_format(&p, out, sizeof(out));
+	CHECK_STR(out, "[::1]:9:10");
+	CHECK(agent_port_parse(&p, "80", &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(agent_port_parse(&p, "8080:80/udp", &e) == -1 && strstr(e.msg, "only tcp"));
+	CHECK(agent_port_parse(&p, "localhost:8080:80", &e) == -1 && strstr(e.msg, "not an IP"));
+	CHECK(agent_port_parse(&p, "0:80", &e) == -1);
+	CHECK(agent_port_parse(&p, "8080:65536", &e) == -1);
+	CHECK(agent_port_parse(&p, "1:2:3:4", &e) == -1);
+	CHECK(agent_port_parse(&p, "8080:-80", &e) == -1);
+}
+
+/* A TCP server standing in for the guest's: answers "got:" and what it
+ * read until EOF, then closes. Returns its port. */
+static unsigned short echo_server(pid_t *pid)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, len) < 0 || listen(l, 4) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &len) < 0)
+		exit(2);
+	if ((*pid = fork()) == 0) {
+		for (;;) {
+			char b[256] = "got:";
+			size_t n = 4;
+			ssize_t r;
+			int c = accept(l, NULL, NULL);
+
+			while (c >= 0 && (r = read(c, b + n, sizeof(b) - n)) > 0)
+				n += r;
+			(void)!write(c, b, n);
+			close(c);
+		}
+	}
+	close(l);
+	return ntohs(sa.sin_port);
+}
+
+static void forwarding(void)
+{
+	struct agent_port port = { .host = "127.0.0.1" };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	struct agent_addr addr;
+	pid_t srv, echo, fwd;
+	char path[108], b[256];
+	struct err e;
+	int lfd, stop[2];
+
+	snprintf(path, sizeof(path), "%s/f.sock", harness_tmpdir());
+	unlink(path);
+	srv = server_child(path);
+	err_init(&e);
+	CHECK(agent_addr_set(&addr, AGENT_UNIX, path, &e) == 0);
+	port.guest_port = echo_server(&echo);
+	CHECK((lfd = agent_port_listen(&port, &e)) >= 0);
+	CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+	CHECK(agent_port_listen(
+		      &(struct agent_port){ .host = "127.0.0.1", .host_port = ntohs(sa.sin_port) },
+		      &e) == -1 &&
+	      e.code == EXIT_BUSY);
+	if (pipe(stop) < 0)
+		exit(2);
+	if ((fwd = fork()) == 0) {
+		int st[2] = { stop[0], -1 };
+
+		_exit(agent_forward(&addr, &port, &lfd, 1, st, &e) == 0 ? 0 : 1);
+	}
+	close(lfd);
+	/* Two connections in turn through one session, each with a half-close. */
+	for (int round = 0; round < 2; round++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		size_t n = 0;
+		ssize_t r;
+
+		CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+		CHECK(write(c, round ? "second" : "first", round ? 6 : 5) > 0);
+		shutdown(c, SHUT_WR);
+		while ((r = read(c, b + n, sizeof(b) - 1 - n)) > 0)
+			n += r;
+		b[n] = '\0';
+		CHECK_STR(b, round ? "got:second" : "got:first");
+		close(c);
+	}
+	/* A guest port nobody listens on: the connection is closed. */
+	kill(echo, SIGKILL);
+	waitpid(echo, NULL, 0);
+	{
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+		CHECK(read(c, b, sizeof(b)) <= 0);
+		close(c);
+	}
+	int status = -1;
+
+	CHECK(write(stop[1], "x", 1) == 1);
+	CHECK(waitpid(fwd, &status, 0) == fwd && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(stop[0]);
+	close(stop[1]);
+	kill(srv, SIGKILL);
+	waitpid(srv, NULL, 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -341,5 +461,7 @@ int main(void)
 	RUN(open_skips_leftovers);
 	RUN(open_flushes_a_shared_stream);
 	RUN(transactions);
+	RUN(port_specs);
+	RUN(forwarding);
 	HARNESS_END();
 }

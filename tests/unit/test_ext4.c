@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define MIB ((uint64_t)1 << 20)
@@ -527,6 +528,52 @@ static void a_small_size_is_a_clean_error(void)
 	CHECK(access(p, F_OK) != 0); /* an unfinished image is removed */
 }
 
+/* A host tree (what mke2fs -d was given) read into the writer: every
+ * kind, a hole, a hard link, xattrs; nothing followed. */
+static void a_host_tree_goes_in_as_it_is(void)
+{
+	struct ext4_opts o = { .seed = "tree" };
+	char d[600], f[700];
+	const char *p;
+	struct ext4_fs *fs;
+	struct err e;
+	int fd;
+
+	snprintf(d, sizeof(d), "%s/tree", tmp);
+	mkdir(d, 0755);
+	snprintf(f, sizeof(f), "%s/sub", d);
+	mkdir(f, 0750);
+	snprintf(f, sizeof(f), "%s/sub/file", d);
+	fd = open(f, O_CREAT | O_WRONLY, 04755);
+	CHECK(fd >= 0 && pwrite(fd, "end", 3, 3 * MIB) == 3);
+	fchmod(fd, 04755);
+	fsetxattr(fd, "user.tree", "yes", 3, 0);
+	close(fd);
+	{
+		char l[700];
+
+		snprintf(l, sizeof(l), "%s/tree/hard", tmp);
+		CHECK(link(f, l) == 0);
+		snprintf(l, sizeof(l), "%s/tree/up", tmp);
+		CHECK(symlink("/etc/passwd", l) == 0);
+		snprintf(l, sizeof(l), "%s/tree/fifo", tmp);
+		CHECK(mkfifo(l, 0640) == 0);
+	}
+	err_init(&e);
+	if (!(fs = new_fs("tree", &o, &p)))
+		return;
+	CHECK(ext4_add_tree(fs, d, &e) == 0);
+	if (e.code)
+		printf("  %s\n", e.msg);
+	if (!finish_and_check(fs, p))
+		return;
+	CHECK(shows(p, "stat /sub/file", "Mode:  04755", "Links: 2", "Size: 3145731",
+		    "Blockcount: 8\n", "user.tree (3)", NULL));
+	CHECK(shows(p, "stat /up", "Fast link dest: \"/etc/passwd\"", NULL));
+	CHECK(shows(p, "stat /fifo", "Type: FIFO", "Mode:  0640", NULL));
+	CHECK(shows(p, "stat /hard", "Links: 2", "Size: 3145731", NULL));
+}
+
 int main(void)
 {
 	char *argv[] = { "e2fsck", "-V", NULL };
@@ -547,5 +594,6 @@ int main(void)
 	RUN(sizes_parse);
 	RUN(plans_grow_with_content);
 	RUN(a_small_size_is_a_clean_error);
+	RUN(a_host_tree_goes_in_as_it_is);
 	HARNESS_END();
 }

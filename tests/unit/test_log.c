@@ -64,10 +64,36 @@ static void long_lines_end_with_newline(void)
 	CHECK(strstr(out, "banger: x: e 1\n") == out);
 }
 
+static void say_outside(void)
+{
+	/* As a registry or a reference could word it. */
+	log_error("'%s': %s", "ho\x1b[2Jst\r/x",
+		  "denied\x07 — \xc2\x9b"
+		  "31m \\ ok\n");
+}
+
+/* Outside text cannot drive the terminal: controls come out as \xNN. */
+static void control_characters_escaped(void)
+{
+	char out[512], small[12];
+
+	log_init("image-pull");
+	capture(say_outside, out, sizeof(out));
+	CHECK_STR(out, "banger: image-pull: 'ho\\x1b[2Jst\\x0d/x': denied\\x07 — \\x9b31m "
+		       "\\\\ ok\\x0a\n");
+	CHECK_STR(log_escape("tab\there", out, sizeof(out)), "tab\\x09here");
+	CHECK_STR(log_escape("plain — text", out, sizeof(out)), "plain — text");
+	CHECK_STR(log_escape("\x7f\x01", out, sizeof(out)), "\\x7f\\x01");
+	CHECK_STR(log_escape("abcdefghijklmnop", small, sizeof(small)), "abcdefgh…");
+	CHECK_STR(log_escape("\x1b\x1b\x1b", small, sizeof(small)), "\\x1b\\x1b…");
+	CHECK_STR(log_escape("abcdefg", small, sizeof(small)), "abcdefg");
+}
+
 int main(void)
 {
 	HARNESS_BEGIN("log");
 	RUN(prefix_and_levels);
 	RUN(long_lines_end_with_newline);
+	RUN(control_characters_escaped);
 	HARNESS_END();
 }
