@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -33,8 +34,7 @@ const char first_boot_usage[] =
 	"\n"
 	"As PID 1: mounts /proc /sys /dev /run, applies the banger.* kernel\n"
 	"parameters (hostname, SSH key, DNS, masks), grows the root filesystem,\n"
-	"then execs systemd (installing it with the distribution's package manager\n"
-	"if missing and the network is up) or stays a minimal init that runs the\n"
+	"then execs the image's systemd, or stays a minimal init that runs the\n"
 	"agent (and sshd), reaps orphans and shuts down on SIGTERM, SIGINT\n"
 	"(Ctrl-Alt-Del), SIGPWR, SIGUSR1 or SIGUSR2. Not PID 1: applies the\n"
 	"settings once and exits (banger-first-boot.service). Progress goes to the\n"
@@ -43,6 +43,10 @@ const char first_boot_usage[] =
 	"  --root DIR      apply the file settings under DIR, skip live changes\n"
 	"                  (mounts, hostname, resize, unmount) and systemd\n"
 	"  --cmdline FILE  read the parameters from FILE, not /proc/cmdline\n"
+	"\n"
+	"banger.init=systemd installs systemd with the distribution's package\n"
+	"manager when the image has none (and the network is up); nothing is\n"
+	"installed otherwise.\n"
 	"\n"
 	"Environment: BANGER_AGENT=PATH runs PATH as the agent, BANGER_SYSTEMD=PATH\n"
 	"is the systemd to hand over to. See docs/first-boot.md.\n"
@@ -184,6 +188,27 @@ static void apply_settings(void)
 		else
 			log_info("dns %s%s%s", g->dns[0], g->ndns > 1 ? " ..." : "",
 				 changed ? "" : " (unchanged)");
+	}
+	/* tmpfs mounts before anything runs: the agent's commands and systemd
+	 * see them. Made with MS_NOSUID|MS_NODEV, as docker's --tmpfs. */
+	for (int i = 0; fb.live && fb.pid1 && i < g->ntmpfs; i++) {
+		char opts[64];
+
+		err_init(&e);
+		if (g->tmpfs_bytes[i])
+			snprintf(opts, sizeof(opts), "mode=%o,size=%" PRIu64, g->tmpfs_mode[i],
+				 g->tmpfs_bytes[i]);
+		else
+			snprintf(opts, sizeof(opts), "mode=%o", g->tmpfs_mode[i]);
+		if (path_mkdirs(g->tmpfs_dir[i], 0755, &e) < 0) {
+			failed(&e, "tmpfs");
+		} else if (mount("tmpfs", g->tmpfs_dir[i], "tmpfs", MS_NOSUID | MS_NODEV, opts) <
+			   0) {
+			err_errno(&e, 0, "mount tmpfs on %s (%s)", g->tmpfs_dir[i], opts);
+			failed(&e, "tmpfs");
+		} else {
+			log_info("tmpfs on %s (%s)", g->tmpfs_dir[i], opts);
+		}
 	}
 	err_init(&e);
 	if (fb.live && g->resize) {
@@ -450,15 +475,21 @@ static const struct family *os_family(void)
 	return NULL;
 }
 
-/* Tries to install systemd and an SSH server; true when it ran. */
+/* Tries to install systemd and an SSH server (banger.init=systemd only:
+ * the default runs the image as it is, and must not change its disk). */
 static void try_install(void)
 {
 	const struct family *f;
 	uint64_t until;
 	int rc;
 
-	if (!fb.live || !fb.cfg.install || fb.cfg.init == INIT_MINIMAL)
+	if (!fb.live)
 		return;
+	if (!fb.cfg.install) {
+		log_info("no systemd, and installing it is off (banger.install=0): staying a "
+			 "minimal init");
+		return;
+	}
 	if (!(f = os_family())) {
 		log_info("no systemd, unknown distribution: staying a minimal init");
 		return;
@@ -725,9 +756,12 @@ int first_boot_main(int argc, char **argv)
 		return fb.errors ? EXIT_SYSTEM : EXIT_OK;
 	}
 	if (fb.cfg.init != INIT_MINIMAL) {
-		if (!(systemd = find_systemd())) {
+		if (!(systemd = find_systemd()) && fb.cfg.init == INIT_SYSTEMD) {
 			try_install();
 			systemd = find_systemd();
+		} else if (!systemd && fb.live) {
+			log_info("no systemd in the image: minimal init (banger.init=systemd "
+				 "installs it)");
 		}
 		if (systemd && !fb.shutdown_sig)
 			handover(systemd);

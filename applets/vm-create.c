@@ -16,7 +16,9 @@
 const char vm_create_usage[] =
 	"usage: vm-create [--name N] [--image NAME] [--kernel NAME] [--cpus N] [--memory MiB]\n"
 	"                 [--disk-size SIZE] [--net tap|user|none] [--nat] [--ssh-key FILE]\n"
-	"                 [--vmm firecracker|qemu] [--jail] [-p [HOSTIP:]HOSTPORT:GUESTPORT]...\n"
+	"                 [--vmm firecracker|qemu] [--jail] [--init auto|systemd|minimal]\n"
+	"                 [--mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE]]...\n"
+	"                 [-p [HOSTIP:]HOSTPORT:GUESTPORT]...\n"
 	"\n"
 	"Makes BANGER_HOME/vms/NAME/ with config.json and rootfs.ext4, a copy of the\n"
 	"image's disk that shares its blocks (reflink) where the filesystem allows,\n"
@@ -26,8 +28,8 @@ const char vm_create_usage[] =
 	"  --name N         the VM's name (default: vm-XXXXXX)\n"
 	"  --image NAME     an installed image (default: debian-bookworm)\n"
 	"  --kernel NAME    an installed kernel (default: debian-cloud)\n"
-	"  --cpus N         vCPUs: 1 or an even number up to 32 (default 1)\n"
-	"  --memory MiB     guest memory (default 512)\n"
+	"  --cpus N         vCPUs, up to 32 (default 1); Firecracker takes 1 or even\n"
+	"  --memory SIZE    guest memory: MiB, or with a suffix (1G, 768M; default 512)\n"
 	"  --disk-size SIZE grow the disk to SIZE (2G, 512M…); the guest grows its fs\n"
 	"  --net MODE       tap (bridge banger0; default as root), user (QEMU\n"
 	"                   user-mode; default otherwise), none\n"
@@ -35,13 +37,18 @@ const char vm_create_usage[] =
 	"  --ssh-key FILE   an OpenSSH public key for the guest's root\n"
 	"  --vmm VMM        firecracker (default when it and /dev/kvm are usable) or qemu\n"
 	"  --jail           run Firecracker under its jailer\n"
+	"  --init MODE      auto (the image's systemd, else banger's minimal init),\n"
+	"                   systemd (installed with the package manager if missing),\n"
+	"                   minimal; the guest's banger.init (docs/first-boot.md)\n"
+	"  --mount SPEC     type=tmpfs,destination=DIR[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]:\n"
+	"                   a tmpfs in the guest (banger.tmpfs), repeatable\n"
 	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]\n"
 	"                   while the VM runs, forward HOSTIP:HOSTPORT (default\n"
 	"                   127.0.0.1) to GUESTPORT inside it, through the agent\n"
 	"\n"
 	"examples:\n"
 	"  banger vm create --name web\n"
-	"  banger vm create --name big --cpus 4 --memory 4096 --disk-size 10G\n";
+	"  banger vm create --name big --cpus 4 --memory 4G --disk-size 10G\n";
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, 0 },
@@ -55,6 +62,8 @@ static const struct option opts[] = {
 	{ "ssh-key", required_argument, NULL, 0 },
 	{ "vmm", required_argument, NULL, 0 },
 	{ "jail", no_argument, NULL, 0 },
+	{ "init", required_argument, NULL, 0 },
+	{ "mount", required_argument, NULL, 0 },
 	{ "publish", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -78,7 +87,11 @@ int vm_create_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	vm_config_finish(&c);
+	if (vm_config_finish(&c, NULL, 0, &e) < 0) {
+		if (e.code == EXIT_USAGE)
+			die_usage("%s", e.msg);
+		die_err(&e);
+	}
 	if (store_init(&s, &e) < 0 || vm_create(&s, &c, &how, &e) < 0)
 		die_err(&e);
 	log_info("created %s: %s, %s/%d, %s, disk %s", c.name, c.vmm, c.ip, c.prefix, c.net,

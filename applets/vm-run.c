@@ -6,13 +6,16 @@
 #include "agent/agent.h"
 #include "err.h"
 #include "exitcode.h"
+#include "file.h"
 #include "kernel/initramfs.h"
 #include "kernel/kernel.h"
 #include "lock.h"
 #include "log.h"
+#include "oci/image.h"
 #include "oci/pull.h"
 #include "path.h"
 #include "store.h"
+#include "strlist.h"
 #include "units.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
@@ -25,29 +28,46 @@
 
 const char vm_run_usage[] =
 	"usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]\n"
-	"              [--memory MiB] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
-	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail] [--timeout SECS]\n"
+	"              [--memory SIZE] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
+	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail]\n"
+	"              [--init auto|systemd|minimal] [--mount type=tmpfs,destination=DIR]...\n"
+	"              [-e K=V]... [--env-file FILE]...\n"
+	"              [-w DIR] [-u USER] [--entrypoint CMD] [--timeout SECS] [--no-wait]\n"
 	"              [-p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]]... [-- CMD...]\n"
 	"\n"
 	"Pulls the kernel (default debian-cloud, with banger's initramfs when it\n"
 	"needs one) and the image when they are not installed. --image is an\n"
 	"installed name, a catalog name or a registry reference, found exactly as\n"
-	"'image pull' finds it: a reference is the image pulled from that registry,\n"
-	"repository and tag or digest, and nothing else (default: debian-bookworm,\n"
-	"else docker.io/library/debian:bookworm). Then it creates the VM (see\n"
-	"vm-create for the options), boots it,\n"
-	"waits for the guest agent, then runs CMD through it with stdio and exit\n"
-	"code passed through, or a shell when CMD is absent; then stops the VM\n"
-	"('vm start NAME' boots it again). Firecracker is used when it and\n"
-	"/dev/kvm are usable, else QEMU (said once).\n"
+	"'image pull' finds it (default: debian-bookworm, else\n"
+	"docker.io/library/debian:bookworm). Then it creates the VM (see vm-create\n"
+	"for the options), boots it,\n"
+	"waits for the guest agent, then runs the command through it with stdio\n"
+	"and exit code passed through; then stops the VM ('vm start NAME' boots\n"
+	"it again). The command is the image's, as docker runs it: its Entrypoint\n"
+	"followed by CMD, or by its Cmd when CMD is absent; a login shell when the\n"
+	"image has neither. The image's Env, WorkingDir and User apply, and stay\n"
+	"the defaults of 'vm exec'. Firecracker is used when it and /dev/kvm are\n"
+	"usable, else QEMU (said once per store; 'banger doctor' says why).\n"
 	"\n"
-	"  -d              leave the VM running in the background; print its name\n"
-	"  --rm            remove the VM when CMD or the shell ends\n"
-	"  --timeout SECS  how long to wait for the guest agent (default 120)\n"
+	"  -d                leave the VM running in the background: print its name\n"
+	"                    once its agent answers\n"
+	"  --rm              remove the VM when the command ends\n"
+	"  --init MODE       auto (default: the image's systemd, else banger's minimal\n"
+	"                    init with the agent and sshd), systemd (installed with\n"
+	"                    the package manager if missing), minimal\n"
+	"  --mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
+	"                    a tmpfs at DIR in the guest (mode 1777 by default)\n"
+	"  -e, --env K=V     set K in the command's environment (K alone: this one's)\n"
+	"  --env-file FILE   K=V lines (# comments and blank lines skipped)\n"
+	"  -w, --workdir DIR the command's working directory\n"
+	"  -u, --user USER   run as USER (NAME, UID or UID:GID)\n"
+	"  --entrypoint CMD  replaces the image's Entrypoint (and drops its Cmd)\n"
+	"  --timeout SECS    how long to wait for the guest agent (default 120)\n"
+	"  --no-wait         with -d: return once the VMM started, without waiting\n"
 	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]\n"
-	"                  forward HOSTIP:HOSTPORT (default 127.0.0.1) to GUESTPORT on\n"
-	"                  the guest's loopback, through the agent: any network mode,\n"
-	"                  no root; for as long as the VM runs ('vm port NAME')\n"
+	"                    forward HOSTIP:HOSTPORT (default 127.0.0.1) to GUESTPORT on\n"
+	"                    the guest's loopback, through the agent: any network mode,\n"
+	"                    no root; for as long as the VM runs ('vm port NAME')\n"
 	"\n"
 	"examples:\n"
 	"  banger vm run -- cat /etc/os-release\n"
@@ -66,8 +86,16 @@ static const struct option opts[] = {
 	{ "ssh-key", required_argument, NULL, 0 },
 	{ "vmm", required_argument, NULL, 0 },
 	{ "jail", no_argument, NULL, 0 },
+	{ "init", required_argument, NULL, 0 },
+	{ "mount", required_argument, NULL, 0 },
 	{ "rm", no_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
+	{ "no-wait", no_argument, NULL, 'W' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "env-file", required_argument, NULL, 'E' },
+	{ "workdir", required_argument, NULL, 'w' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "entrypoint", required_argument, NULL, 'P' },
 	{ "publish", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -76,9 +104,15 @@ static struct {
 	struct store s;
 	struct vm_config c;
 	struct vm_paths p;
-	bool detach, rm;
+	bool detach, rm, no_wait;
 	int timeout_s;
 	char image_arg[1024]; /* --image as given: a name or a reference */
+	/* The command's settings from the command line, laid over the image's
+	 * config once it is known (apply_image_config). */
+	struct strlist env;	    /* -e and --env-file, in order */
+	const char *workdir, *user; /* -w, -u; NULL: the image's */
+	const char *entrypoint;	    /* --entrypoint; NULL: the image's */
+	struct strlist argv;	    /* what runs: Entrypoint + Cmd or CMD */
 } run;
 
 /* The kernel, its initramfs and the image, each pulled (or built) in
@@ -112,16 +146,115 @@ static void ensure_pulled(const char *image, const char *fallback_ref)
 	snprintf(run.c.image, sizeof(run.c.image), "%s", ip.name);
 }
 
+/* ---- the command and its settings (docker's rules) ---------------------- */
+
+/* -e K=V, or -e K: this process's K (skipped when unset, as docker does). */
+static void add_env(const char *kv, const char *from)
+{
+	size_t k = strcspn(kv, "=");
+	struct err e;
+
+	err_init(&e);
+	if (!k || strcspn(kv, " \t\n") < k)
+		die_usage("%s '%s': want NAME=VALUE (or NAME), no spaces in NAME", from, kv);
+	if (!kv[k]) {
+		const char *v = getenv(kv);
+		char *both;
+
+		if (!v)
+			return;
+		both = xmalloc(k + strlen(v) + 2);
+		snprintf(both, k + strlen(v) + 2, "%s=%s", kv, v);
+		if (strlist_setenv(&run.env, both, "-e", &e) < 0)
+			die_usage("%s", e.msg);
+		free(both);
+		return;
+	}
+	if (strlist_setenv(&run.env, kv, "-e", &e) < 0)
+		die_usage("%s", e.msg);
+}
+
+/* --env-file: K=V lines; blank lines and # comments skipped. */
+static void add_env_file(const char *file)
+{
+	char *text, *line, *next;
+	struct err e;
+	size_t len;
+
+	err_init(&e);
+	if (file_read_all(file, LIMIT_STRLIST, &text, &len, &e) < 0) {
+		err_prefix(&e, "--env-file");
+		die_err(&e);
+	}
+	for (line = text; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line && line[strlen(line) - 1] == '\r')
+			line[strlen(line) - 1] = '\0';
+		if (*line && *line != '#')
+			add_env(line, file);
+	}
+	free(text);
+}
+
+/* Lays the command line over the image's config (manifest.json "config")
+ * into the VM's settings and run.argv, as docker does: --entrypoint
+ * replaces Entrypoint and drops Cmd; CMD replaces Cmd; -e over Env; -w, -u
+ * over WorkingDir, User. An image without a manifest (imported) has none. */
+static void apply_image_config(char **cmd, int ncmd)
+{
+	static struct image_meta m;
+	char dir[LIMIT_PATH];
+	struct err e;
+
+	err_init(&e);
+	if (store_object_dir(&run.s, "images", run.c.image, dir, sizeof(dir), &e) < 0)
+		die_err(&e);
+	if (image_meta_read(dir, &m, &e) < 0) {
+		if (e.code != EXIT_NOTFOUND)
+			die_err(&e);
+		memset(&m, 0, sizeof(m));
+	}
+	run.c.env = m.config.env;
+	for (const char *p = strlist_next(&run.env, NULL); p; p = strlist_next(&run.env, p))
+		if (strlist_setenv(&run.c.env, p, "the environment", &e) < 0)
+			die_err(&e);
+	snprintf(run.c.workdir, sizeof(run.c.workdir), "%s",
+		 run.workdir ? run.workdir : m.config.workdir);
+	snprintf(run.c.user, sizeof(run.c.user), "%s", run.user ? run.user : m.config.user);
+	if (run.entrypoint) {
+		if (*run.entrypoint &&
+		    strlist_add(&run.argv, run.entrypoint, "--entrypoint", &e) < 0)
+			die_usage("%s", e.msg);
+	} else {
+		run.argv = m.config.entrypoint;
+	}
+	if (ncmd) {
+		for (int i = 0; i < ncmd; i++)
+			if (strlist_add(&run.argv, cmd[i], "the command", &e) < 0)
+				die_usage("%s", e.msg);
+	} else if (!run.entrypoint) {
+		for (const char *p = strlist_next(&m.config.cmd, NULL); p;
+		     p = strlist_next(&m.config.cmd, p))
+			if (strlist_add(&run.argv, p, "the image's Cmd", &e) < 0)
+				die_err(&e);
+	}
+}
+
 /* The guest side, in this process: wait until the agent answers, then run
- * the command, or a login shell (bash if the guest has it) on a terminal
- * when we have one. Signals go to the guest meanwhile (lib/agent blocks
- * them), so we live on to stop or remove the VM. */
-static int in_guest(char **cmd, int ncmd)
+ * the command (run.argv, with the VM's env, workdir and user), or a login
+ * shell (bash if the guest has it) on a terminal when we have one. Signals
+ * go to the guest meanwhile (lib/agent blocks them), so we live on to stop
+ * or remove the VM. */
+static int in_guest(bool cli_cmd)
 {
 	static const char *const shell[] = {
 		"/bin/sh", "-c", "command -v bash >/dev/null && exec bash -l; exec sh -l", NULL
 	};
 	struct agent_exec_opts x = { .in_fd = 0, .out_fd = 1, .err_fd = 2 };
+	const char **argv = xcalloc((size_t)run.argv.n + 1, sizeof(*argv));
+	const char **env = xcalloc((size_t)run.c.env.n + 1, sizeof(*env));
 	struct agent_addr addr;
 	struct err e;
 	int status;
@@ -129,15 +262,18 @@ static int in_guest(char **cmd, int ncmd)
 	err_init(&e);
 	if (vm_agent_address(&run.p, &run.c, &addr, &e) < 0)
 		die_err(&e);
-	if (agent_ping(&addr, run.timeout_s * 1000, NULL, &e) < 0) {
-		log_error("the guest agent of '%s' did not answer within %d s (%s) — see "
-			  "'banger vm logs %s'",
-			  run.c.name, run.timeout_s, e.msg, run.c.name);
-		return e.code > EXIT_SIGNAL ? e.code : EXIT_GUEST;
+	if (vm_wait_agent(&run.p, &run.c, run.timeout_s * 1000, &e) < 0) {
+		log_error("%s", e.msg);
+		return e.code;
 	}
-	x.tty = isatty(0) && (!ncmd || isatty(1));
+	strlist_ptrs(&run.argv, argv);
+	strlist_ptrs(&run.c.env, env);
+	x.tty = isatty(0) && (!cli_cmd || isatty(1));
 	x.term = getenv("TERM");
-	x.argv = ncmd ? (const char *const *)cmd : shell;
+	x.argv = run.argv.n ? argv : shell;
+	x.env = run.c.env.n ? env : NULL;
+	x.cwd = run.c.workdir[0] ? run.c.workdir : NULL;
+	x.user = run.c.user[0] ? run.c.user : NULL;
 	if (agent_exec(&addr, VM_AGENT_TIMEOUT_MS, &x, &status, &e) < 0) {
 		log_error("%s", e.msg);
 		return e.code;
@@ -156,7 +292,7 @@ int vm_run_main(int argc, char **argv)
 	vm_config_defaults(&run.c, "");
 	run.c.vmm[0] = run.c.net[0] = '\0';
 	run.timeout_s = 120;
-	while ((o = xgetopt_long(argc, argv, "+dp:", opts, &idx)) != -1) {
+	while ((o = xgetopt_long(argc, argv, "+dp:e:w:u:", opts, &idx)) != -1) {
 		if (o == 'd') {
 			run.detach = true;
 		} else if (o == 'p') {
@@ -164,6 +300,19 @@ int vm_run_main(int argc, char **argv)
 				die_usage("%s", e.msg);
 		} else if (o == 'r') {
 			run.rm = true;
+		} else if (o == 'W') {
+			run.no_wait = true;
+		} else if (o == 'e') {
+			add_env(optarg, "-e");
+		} else if (o == 'E') {
+			add_env_file(optarg);
+		} else if (o == 'w' || o == 'u') {
+			if (!*optarg || strlen(optarg) >= (o == 'w' ? LIMIT_PATH : LIMIT_RUN_USER))
+				die_usage("-%c '%s': give a %s", o, optarg,
+					  o == 'w' ? "directory" : "user name or UID[:GID]");
+			*(o == 'w' ? &run.workdir : &run.user) = optarg;
+		} else if (o == 'P') {
+			run.entrypoint = optarg;
 		} else if (o == 't') {
 			uint64_t v;
 
@@ -184,15 +333,23 @@ int vm_run_main(int argc, char **argv)
 	}
 	if (run.detach && run.rm)
 		die_usage("-d and --rm do not go together");
-	if (!run.c.vmm[0] && strcmp(vm_pick_vmm(reason, sizeof(reason)), "firecracker"))
-		log_info("%s: using QEMU", reason);
-	vm_config_finish(&run.c);
+	if (run.no_wait && !run.detach)
+		die_usage("--no-wait is for -d: without it vm run waits to run the command");
 	if (store_init(&run.s, &e) < 0)
 		die_err(&e);
+	if (vm_config_finish(&run.c, reason, sizeof(reason), &e) < 0) {
+		if (e.code == EXIT_USAGE)
+			die_usage("%s", e.msg);
+		die_err(&e);
+	}
+	/* Said once per store: it is a fact about the host, not this VM. */
+	if (reason[0] && store_first_time(&run.s, "vmm-qemu-fallback"))
+		log_info("%s: using QEMU (said once; 'banger doctor' checks this host)", reason);
 	/* The default image is the installed or catalog debian-bookworm, else
 	 * Docker Hub's debian:bookworm. */
 	ensure_pulled(run.image_arg[0] ? run.image_arg : VM_DEFAULT_IMAGE,
 		      run.image_arg[0] ? NULL : VM_DEFAULT_IMAGE_REF);
+	apply_image_config(argv + optind, argc - optind);
 	if (vm_create(&run.s, &run.c, &how, &e) < 0 ||
 	    vm_paths_init(&run.s, run.c.name, &run.p, &e) < 0 ||
 	    (lock = vm_lock(&run.s, run.c.name, &e)) < 0)
@@ -207,10 +364,13 @@ int vm_run_main(int argc, char **argv)
 		log_info("%s", notice);
 	lock_release(lock);
 	if (run.detach) {
+		/* Ready means the agent answers: a vm exec right after works. */
+		if (!run.no_wait && vm_wait_agent(&run.p, &run.c, run.timeout_s * 1000, &e) < 0)
+			die_err(&e);
 		printf("%s\n", run.c.name);
 		return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 	}
-	rc = in_guest(argv + optind, argc - optind);
+	rc = in_guest(argc > optind);
 	/* The VM lived for this command: stop it (orderly), or remove it. */
 	err_init(&e);
 	if ((lock = vm_lock(&run.s, run.c.name, &e)) < 0 ||

@@ -11,39 +11,65 @@
 #include "vm/vm.h"
 #include "xfuncs.h"
 
+#include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char vm_start_usage[] =
-	"usage: vm-start NAME\n"
+	"usage: vm-start [--no-wait] [--timeout SECS] NAME\n"
 	"\n"
 	"Brings up its network (bridge, tap, NAT as configured), starts its VMM\n"
 	"detached with the console going to the VM's console.log, and returns once\n"
-	"the VMM has accepted the configuration. A VM created for Firecracker\n"
-	"starts with QEMU, saying so, when /dev/kvm is not usable.\n"
+	"the guest agent answers, so a 'vm exec' right after works. A VM created\n"
+	"for Firecracker starts with QEMU, saying so, when /dev/kvm is not usable.\n"
+	"\n"
+	"  --no-wait       return once the VMM has accepted the configuration\n"
+	"  --timeout SECS  how long to wait for the agent (default 120)\n"
 	"\n"
 	"examples:\n"
 	"  banger vm start web\n"
 	"  banger vm start web && banger vm exec web -- uptime\n";
 
+static const struct option opts[] = {
+	{ "no-wait", no_argument, NULL, 'W' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int vm_start_main(int argc, char **argv)
 {
-	char notice[256];
+	char notice[256], *end;
 	struct vm_config c;
 	struct vm_paths p;
 	struct store s;
 	struct err e;
-	int lock;
+	bool wait = true;
+	long timeout_s = 120;
+	int lock, o;
 
 	err_init(&e);
-	if (argc != 2 || argv[1][0] == '-')
+	while ((o = xgetopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (o == 'W') {
+			wait = false;
+		} else if (o == 't') {
+			timeout_s = strtol(optarg, &end, 10);
+			if (*end || end == optarg || timeout_s < 1 || timeout_s > 3600)
+				die_usage("--timeout '%s': give seconds from 1 to 3600", optarg);
+		} else {
+			die_usage("unknown option");
+		}
+	}
+	if (argc - optind != 1 || argv[optind][0] == '-')
 		die_usage("give the name of one VM");
-	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[1], &p, &e) < 0 ||
-	    (lock = vm_lock(&s, argv[1], &e)) < 0 || vm_config_load(&p, &c, &e) < 0)
+	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[optind], &p, &e) < 0 ||
+	    (lock = vm_lock(&s, argv[optind], &e)) < 0 || vm_config_load(&p, &c, &e) < 0)
 		die_err(&e);
 	if (vm_start(&s, &p, &c, notice, sizeof(notice), &e) < 0)
 		die_err(&e);
 	if (notice[0])
 		log_info("%s", notice);
 	lock_release(lock);
+	if (wait && vm_wait_agent(&p, &c, (int)timeout_s * 1000, &e) < 0)
+		die_err(&e);
 	return EXIT_OK;
 }

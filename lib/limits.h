@@ -45,6 +45,9 @@
 #define LIMIT_MODULE_SIZE (64 << 20)	   /* one kernel module, decompressed */
 #define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
 #define LIMIT_LEASES (1024 * 1024)	   /* a lease file (store or host): ~80 bytes a VM */
+#define LIMIT_STRLIST (16 * 1024)	   /* an image's Env, Entrypoint or Cmd; a VM's env */
+#define LIMIT_RUN_USER 256		   /* an image's User, -u */
+#define LIMIT_TMPFS 8			   /* banger.tmpfs mounts (vm run --mount type=tmpfs) */
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
 #define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
 #define LIMIT_SUGGEST_LOCAL 1024	   /* installed names weighed for "did you mean" */

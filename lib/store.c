@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,4 +177,21 @@ void store_sweep_staging(const struct store *s, const char *kind, const char *na
 			path_remove_tree(path, &e);
 	}
 	closedir(d);
+}
+
+bool store_first_time(const struct store *s, const char *what)
+{
+	char dir[LIMIT_PATH], path[LIMIT_PATH];
+	struct err e;
+	int fd;
+
+	err_init(&e);
+	if (store_kind_dir(s, "notices", dir, sizeof(dir), &e) < 0 ||
+	    path_join(path, sizeof(path), dir, what, &e) < 0)
+		return false;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }

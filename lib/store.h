@@ -55,4 +55,10 @@ void store_sweep(const struct store *s, const char *kind);
  * PID is gone). Call with the object's lock held. */
 void store_sweep_staging(const struct store *s, const char *kind, const char *name);
 
+/* True the first time it is asked about `what` in this store (it creates
+ * the marker home/notices/WHAT), so a notice about the host is said once,
+ * not on every command. False when said before, or when the marker cannot
+ * be made (a read-only store: better silent than repeating). */
+bool store_first_time(const struct store *s, const char *what);
+
 #endif

@@ -277,6 +277,46 @@ static void parse_mask(struct guest_config *g, const char *v, struct err *e, int
 	}
 }
 
+/* A guest path a mount may go to: absolute, no "..", nothing that would
+ * end a field of banger.tmpfs. */
+static bool mount_dir_ok(const char *d)
+{
+	size_t len = strlen(d);
+
+	return d[0] == '/' && len > 1 && len < LIMIT_PATH && !strpbrk(d, ",: \t\"") &&
+	       !strstr(d, "/../") && !(len >= 3 && !strcmp(d + len - 3, "/.."));
+}
+
+static void parse_tmpfs(struct guest_config *g, const char *v, struct err *e, int *rc)
+{
+	if (split_list(v, g->tmpfs_buf, g->tmpfs_dir, LIMIT_TMPFS, &g->ntmpfs) < 0) {
+		problem(e, rc, "banger.tmpfs: too many mounts%s%s", "", " — give at most 8");
+		g->ntmpfs = 0;
+		return;
+	}
+	for (int i = 0; i < g->ntmpfs; i++) {
+		char *size = strchr(g->tmpfs_dir[i], ':'),
+		     *mode = size ? strchr(size + 1, ':') : NULL;
+		uint64_t b = 0, m = 01777;
+
+		if (size)
+			*size++ = '\0';
+		if (mode)
+			*mode++ = '\0';
+		if (!mount_dir_ok(g->tmpfs_dir[i]) ||
+		    (size && *size && parse_u64(size, 10, LIMIT_SIZE, &b) < 0) ||
+		    (mode && *mode && parse_u64(mode, 8, 07777, &m) < 0)) {
+			problem(e, rc, "banger.tmpfs: '%s' is not DIR:BYTES:MODE%s",
+				g->tmpfs_dir[i],
+				" — an absolute path, a byte count, an octal mode");
+			g->ntmpfs = 0;
+			return;
+		}
+		g->tmpfs_bytes[i] = b;
+		g->tmpfs_mode[i] = (unsigned)m;
+	}
+}
+
 static int mask_prefix(const char *m)
 {
 	struct in_addr a;
@@ -391,6 +431,8 @@ int guest_config_parse(struct guest_config *g, const struct cmdline *c, struct e
 			parse_dns(g, v, e, &rc);
 		} else if (!strcmp(key, "banger.mask")) {
 			parse_mask(g, v, e, &rc);
+		} else if (!strcmp(key, "banger.tmpfs")) {
+			parse_tmpfs(g, v, e, &rc);
 		} else if (!strcmp(key, "banger.init")) {
 			if (!strcmp(v, "auto"))
 				g->init = INIT_AUTO;

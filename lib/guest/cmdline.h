@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "limits.h"
 
@@ -59,6 +60,14 @@ struct guest_config {
 	char mask_buf[LIMIT_CMDLINE + 1];
 	const char *mask[LIMIT_MASK_UNITS];
 	int nmask;
+	/* banger.tmpfs=DIR:BYTES:MODE[,...]: tmpfs mounts (vm run --mount
+	 * type=tmpfs): DIR absolute, without "..", ',', ':' or spaces; BYTES 0
+	 * for the kernel's default (half the RAM); MODE octal. */
+	char tmpfs_buf[LIMIT_CMDLINE + 1];
+	const char *tmpfs_dir[LIMIT_TMPFS];
+	uint64_t tmpfs_bytes[LIMIT_TMPFS];
+	unsigned tmpfs_mode[LIMIT_TMPFS];
+	int ntmpfs;
 	enum guest_init init;  /* banger.init=auto|systemd|minimal */
 	bool install;	       /* banger.install=0 forbids installing systemd */
 	int install_timeout_s; /* banger.install_timeout=SECONDS (default 300) */

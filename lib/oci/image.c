@@ -91,6 +91,97 @@ int image_inject_agent(struct layer_root *lr, const char *self, char agent_hex[D
 	return 0;
 }
 
+/* ---- the run settings --------------------------------------------------- */
+
+static int config_list(const cJSON *o, const char *key, struct strlist *l, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key), *it;
+
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsArray(v))
+		return err_set(e, EXIT_VERIFY, "image config: %s is not a list of strings", key);
+	cJSON_ArrayForEach(it, v)
+	{
+		if (!cJSON_IsString(it))
+			return err_set(e, EXIT_VERIFY, "image config: %s holds a non-string", key);
+		if (strlist_add(l, it->valuestring, key, e) < 0)
+			return err_prefix(e, "image config");
+	}
+	return 0;
+}
+
+static int config_str(const cJSON *o, const char *key, char *out, size_t size, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= size)
+		return err_set(e, EXIT_VERIFY, "image config: %s must be a string under %zu bytes",
+			       key, size);
+	memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+	return 0;
+}
+
+/* The keys of the OCI config's "config" object, as manifest.json keeps them. */
+static int config_read(const cJSON *o, struct image_config *c, struct err *e)
+{
+	memset(c, 0, sizeof(*c));
+	if (!o || cJSON_IsNull(o))
+		return 0;
+	if (!cJSON_IsObject(o))
+		return err_set(e, EXIT_VERIFY, "image config: \"config\" is not an object");
+	return config_list(o, "Env", &c->env, e) < 0 ||
+			       config_list(o, "Entrypoint", &c->entrypoint, e) < 0 ||
+			       config_list(o, "Cmd", &c->cmd, e) < 0 ||
+			       config_str(o, "WorkingDir", c->workdir, sizeof(c->workdir), e) < 0 ||
+			       config_str(o, "User", c->user, sizeof(c->user), e) < 0
+		       ? -1
+		       : 0;
+}
+
+int image_config_from_oci(const char *config_json, struct image_config *c, struct err *e)
+{
+	cJSON *doc = cJSON_Parse(config_json);
+	int rc;
+
+	if (!cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		return err_set(e, EXIT_VERIFY, "image config: not a JSON object");
+	}
+	rc = config_read(cJSON_GetObjectItemCaseSensitive(doc, "config"), c, e);
+	cJSON_Delete(doc);
+	return rc;
+}
+
+static bool config_add_list(cJSON *o, const char *key, const struct strlist *l)
+{
+	cJSON *a;
+
+	if (!l->n)
+		return true;
+	if (!(a = cJSON_AddArrayToObject(o, key)))
+		return false;
+	for (const char *p = strlist_next(l, NULL); p; p = strlist_next(l, p))
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(p)))
+			return false;
+	return true;
+}
+
+static bool config_write(cJSON *j, const struct image_config *c)
+{
+	cJSON *o;
+
+	if (!c->env.n && !c->entrypoint.n && !c->cmd.n && !c->workdir[0] && !c->user[0])
+		return true;
+	return (o = cJSON_AddObjectToObject(j, "config")) && config_add_list(o, "Env", &c->env) &&
+	       config_add_list(o, "Entrypoint", &c->entrypoint) &&
+	       config_add_list(o, "Cmd", &c->cmd) &&
+	       (!c->workdir[0] || cJSON_AddStringToObject(o, "WorkingDir", c->workdir)) &&
+	       (!c->user[0] || cJSON_AddStringToObject(o, "User", c->user));
+}
+
 void image_now(char out[32])
 {
 	time_t t = time(NULL);
@@ -138,7 +229,7 @@ int image_meta_write(const char *dir, const struct image_meta *m, struct err *e)
 		cJSON_AddStringToObject(agent, "version", m->agent_version);
 		cJSON_AddStringToObject(agent, "sha256", m->agent_sha256);
 	}
-	text = cJSON_Print(j);
+	text = config_write(j, &m->config) ? cJSON_Print(j) : NULL;
 	if (!text || !agent) {
 		err_set(e, EXIT_SYSTEM, "out of memory");
 		goto out;
@@ -200,6 +291,10 @@ int image_meta_read(const char *dir, struct image_meta *m, struct err *e)
 	v = cJSON_GetObjectItemCaseSensitive(j, "agent");
 	copy_str(v, "version", m->agent_version, sizeof(m->agent_version));
 	copy_str(v, "sha256", m->agent_sha256, sizeof(m->agent_sha256));
+	if (config_read(cJSON_GetObjectItemCaseSensitive(j, "config"), &m->config, e) < 0) {
+		cJSON_Delete(j);
+		return err_prefix(e, "%s", path);
+	}
 	cJSON_Delete(j);
 	return 0;
 }

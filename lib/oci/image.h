@@ -5,7 +5,11 @@
  *   { "name", "source" (normalised ref, or "import:PATH"), "digest" (the
  *     resolved manifest digest, or the sha256 of an imported file),
  *     "index_digest", "platform", "size" (bytes of rootfs.ext4), "created"
- *     (RFC 3339 UTC), "agent": { "version", "sha256" } }
+ *     (RFC 3339 UTC), "agent": { "version", "sha256" },
+ *     "config": { "Env", "Entrypoint", "Cmd", "WorkingDir", "User" } }
+ *   "config" is what the OCI image config's "config" object said at pull
+ *   time (the keys present, with the spec's names), so `vm run` can run the
+ *   image the way docker does.
  */
 #ifndef BANGER_IMAGE_H
 #define BANGER_IMAGE_H
@@ -16,6 +20,7 @@
 
 #include "digest.h"
 #include "limits.h"
+#include "strlist.h"
 
 struct err;
 struct layer_root;
@@ -31,6 +36,21 @@ struct layer_root;
 int image_inject_agent(struct layer_root *lr, const char *self, char agent_hex[DIGEST_HEX_LEN + 1],
 		       struct err *e);
 
+/* How the image wants to be run (OCI image-spec config.config). */
+struct image_config {
+	struct strlist env;	   /* "K=V" */
+	struct strlist entrypoint; /* argv prefix */
+	struct strlist cmd;	   /* default arguments (or the command) */
+	char workdir[LIMIT_PATH];  /* "" unset */
+	char user[LIMIT_RUN_USER]; /* "" unset: NAME, UID, UID:GID, NAME:GROUP */
+};
+
+/* Reads the run settings out of an image config blob (the verified JSON
+ * document a registry serves). Absent keys stay empty; wrong types, and
+ * values over the limits (strlist.h, LIMIT_PATH, LIMIT_RUN_USER), are
+ * EXIT_VERIFY naming the key. */
+int image_config_from_oci(const char *config_json, struct image_config *c, struct err *e);
+
 struct image_meta {
 	char name[65];
 	char source[LIMIT_PATH + 16];
@@ -41,6 +61,7 @@ struct image_meta {
 	char created[32];
 	char agent_version[64];
 	char agent_sha256[DIGEST_HEX_LEN + 1];
+	struct image_config config;
 };
 
 struct oci_image;

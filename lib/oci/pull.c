@@ -452,6 +452,11 @@ static int pull_ref(const struct store *s, const struct image_target *t,
 	snprintf(m.platform, sizeof(m.platform), "%s", img.platform);
 	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
 	image_now(m.created);
+	/* How the image wants to run (Env, Cmd…), for vm run. */
+	if (image_config_from_oci(img.config_json, &m.config, e) < 0) {
+		err_prefix(e, "%s", t->source);
+		goto out;
+	}
 	/* Each round evicts a rotted cached layer, which the next downloads. */
 	for (size_t round = 0;; round++) {
 		int b = build(&r, &img, blobs, tmp, staging, o, &m, &out->fetched, e);

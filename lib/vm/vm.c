@@ -70,6 +70,20 @@ void vm_config_defaults(struct vm_config *c, const char *name)
 	c->prefix = 24;
 }
 
+/* What commands run with: "env", "workdir", "user". */
+static bool run_to_json(cJSON *o, const struct vm_config *c)
+{
+	cJSON *a = cJSON_AddArrayToObject(o, "env");
+
+	if (!a)
+		return false;
+	for (const char *p = strlist_next(&c->env, NULL); p; p = strlist_next(&c->env, p))
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(p)))
+			return false;
+	return cJSON_AddStringToObject(o, "workdir", c->workdir) &&
+	       cJSON_AddStringToObject(o, "user", c->user);
+}
+
 static bool ports_to_json(cJSON *o, const struct vm_config *c)
 {
 	cJSON *a = cJSON_AddArrayToObject(o, "ports");
@@ -127,7 +141,10 @@ char *vm_config_to_json(const struct vm_config *c, struct err *e)
 	    cJSON_AddNumberToObject(o, "vsock_cid", c->cid) &&
 	    cJSON_AddNumberToObject(o, "ssh_port", c->ssh_port) &&
 	    cJSON_AddStringToObject(o, "ssh_key", c->ssh_key) &&
-	    cJSON_AddNumberToObject(o, "created", (double)c->created) && ports_to_json(o, c))
+	    cJSON_AddNumberToObject(o, "created", (double)c->created) &&
+	    cJSON_AddStringToObject(o, "init", c->init) &&
+	    cJSON_AddStringToObject(o, "tmpfs", c->tmpfs) && run_to_json(o, c) &&
+	    ports_to_json(o, c))
 		s = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -174,6 +191,25 @@ static int get_bool(const cJSON *o, const char *key, bool *out, struct err *e)
 	return 0;
 }
 
+static int get_env(const cJSON *o, struct strlist *l, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "env"), *it;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsArray(v))
+		return err_set(e, EXIT_VERIFY, "config.json: \"env\" must be a list of strings");
+	memset(l, 0, sizeof(*l));
+	cJSON_ArrayForEach(it, v)
+	{
+		if (!cJSON_IsString(it))
+			return err_set(e, EXIT_VERIFY, "config.json: \"env\" holds a non-string");
+		if (strlist_add(l, it->valuestring, "config.json: env", e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struct err *e)
 {
 	cJSON *o = cJSON_ParseWithLength(text, len);
@@ -196,6 +232,10 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 	    get_str(o, "tap", c->tap, sizeof(c->tap), e) < 0 ||
 	    get_str(o, "mac", c->mac, sizeof(c->mac), e) < 0 ||
 	    get_str(o, "ssh_key", c->ssh_key, sizeof(c->ssh_key), e) < 0 ||
+	    get_str(o, "init", c->init, sizeof(c->init), e) < 0 ||
+	    get_str(o, "tmpfs", c->tmpfs, sizeof(c->tmpfs), e) < 0 ||
+	    get_str(o, "workdir", c->workdir, sizeof(c->workdir), e) < 0 ||
+	    get_str(o, "user", c->user, sizeof(c->user), e) < 0 || get_env(o, &c->env, e) < 0 ||
 	    get_num(o, "cpus", 1, VM_MAX_CPUS, &cpus, e) < 0 ||
 	    get_num(o, "memory_mib", 16, VM_MAX_MEM_MIB, &mem, e) < 0 ||
 	    get_num(o, "disk_bytes", 0, 9.0e15, &disk, e) < 0 ||
@@ -428,12 +468,14 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 	if (c->ssh_key[0] && base64_encode(c->ssh_key, strlen(c->ssh_key), key, sizeof(key)) < 0)
 		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
 	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
-	n = snprintf(out, size,
-		     "console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s",
-		     !strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
-		     qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
-		     c->name, key[0] ? " banger.ssh_key=" : "", key, extra && *extra ? " " : "",
-		     extra ? extra : "");
+	n = snprintf(
+		out, size,
+		"console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s%s%s%s%s",
+		!strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
+		qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
+		c->name, key[0] ? " banger.ssh_key=" : "", key, c->init[0] ? " banger.init=" : "",
+		c->init, c->tmpfs[0] ? " banger.tmpfs=" : "", c->tmpfs, extra && *extra ? " " : "",
+		extra ? extra : "");
 	if (n < 0 || (size_t)n >= size || (size_t)n >= LIMIT_CMDLINE)
 		return err_set(e, EXIT_USAGE,
 			       "%s: kernel command line longer than %d bytes — shorten it", c->name,
@@ -982,6 +1024,69 @@ out:
 	return r;
 }
 
+/* --mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]
+ * (docker's keys; dst and target name the destination too), appended to
+ * c->tmpfs as banger.tmpfs's DIR:BYTES:MODE. */
+static int mount_option(struct vm_config *c, const char *arg, struct err *e)
+{
+	char spec[LIMIT_PATH], *field, *next, *dir = NULL;
+	uint64_t bytes = 0, mode = 01777;
+	bool tmpfs = false;
+	size_t used = strlen(c->tmpfs);
+	int n, count = used ? 1 : 0;
+
+	for (const char *p = c->tmpfs; *p; p++)
+		count += *p == ',';
+	if ((size_t)snprintf(spec, sizeof(spec), "%s", arg) >= sizeof(spec))
+		return err_set(e, EXIT_USAGE, "--mount: too long");
+	for (field = spec; field; field = next) {
+		char *eq = strchr(field, '=');
+
+		if ((next = strchr(field, ',')))
+			*next++ = '\0';
+		if (!eq)
+			return err_set(e, EXIT_USAGE, "--mount '%s': want KEY=VALUE fields", arg);
+		*eq++ = '\0';
+		if (!strcmp(field, "type")) {
+			if (strcmp(eq, "tmpfs"))
+				return err_set(e, EXIT_USAGE,
+					       "--mount type=%s: only type=tmpfs is supported", eq);
+			tmpfs = true;
+		} else if (!strcmp(field, "destination") || !strcmp(field, "dst") ||
+			   !strcmp(field, "target")) {
+			dir = eq;
+		} else if (!strcmp(field, "tmpfs-size")) {
+			if (parse_size(eq, &bytes, e) < 0)
+				return err_prefix(e, "--mount tmpfs-size");
+		} else if (!strcmp(field, "tmpfs-mode")) {
+			if (parse_u64(eq, 8, 07777, &mode) < 0)
+				return err_set(e, EXIT_USAGE,
+					       "--mount tmpfs-mode=%s: give octal, e.g. 1777", eq);
+		} else {
+			return err_set(e, EXIT_USAGE,
+				       "--mount: unknown key '%s' (type, destination, "
+				       "tmpfs-size, tmpfs-mode)",
+				       field);
+		}
+	}
+	if (!tmpfs || !dir)
+		return err_set(e, EXIT_USAGE, "--mount '%s': give type=tmpfs,destination=DIR", arg);
+	if (dir[0] != '/' || !dir[1] || strpbrk(dir, ",: \t\"") || strstr(dir, ".."))
+		return err_set(e, EXIT_USAGE,
+			       "--mount destination=%s: an absolute guest path without ',', ':', "
+			       "spaces or '..'",
+			       dir);
+	if (count >= LIMIT_TMPFS)
+		return err_set(e, EXIT_USAGE, "--mount: at most %d tmpfs mounts", LIMIT_TMPFS);
+	n = snprintf(c->tmpfs + used, sizeof(c->tmpfs) - used, "%s%s:%llu:%llo", used ? "," : "",
+		     dir, (unsigned long long)bytes, (unsigned long long)mode);
+	if (n < 0 || (size_t)n >= sizeof(c->tmpfs) - used) {
+		c->tmpfs[used] = '\0';
+		return err_set(e, EXIT_USAGE, "--mount: the tmpfs mounts are too long together");
+	}
+	return 0;
+}
+
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e)
 {
 	uint64_t v;
@@ -1004,11 +1109,7 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		if (parse_u64(arg, 10, VM_MAX_CPUS, &v) < 0 || !v)
 			return err_set(e, EXIT_USAGE, "--cpus '%s': give a number from 1 to %d",
 				       arg, VM_MAX_CPUS);
-		if (v > 1 && v % 2)
-			return err_set(e, EXIT_USAGE,
-				       "--cpus %s: Firecracker takes 1 or an even number of vCPUs",
-				       arg);
-		c->cpus = (int)v;
+		c->cpus = (int)v; /* what the VMM takes is checked by vm_config_finish */
 		return 0;
 	}
 	if (!strcmp(opt, "memory")) {
@@ -1020,6 +1121,17 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 		c->mem_mib = (int)(v >> 20);
 		return 0;
 	}
+	if (!strcmp(opt, "init")) {
+		if (strcmp(arg, "auto") && strcmp(arg, "systemd") && strcmp(arg, "minimal"))
+			return err_set(e, EXIT_USAGE,
+				       "--init '%s': use auto (the image as it is), systemd "
+				       "(installed if missing) or minimal",
+				       arg);
+		snprintf(c->init, sizeof(c->init), "%s", strcmp(arg, "auto") ? arg : "");
+		return 0;
+	}
+	if (!strcmp(opt, "mount"))
+		return mount_option(c, arg, e);
 	if (!strcmp(opt, "disk-size")) {
 		if (parse_size(arg, &c->disk_bytes, e) < 0)
 			return err_prefix(e, "--disk-size");
@@ -1079,21 +1191,45 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 	return err_set(e, EXIT_USAGE, "unknown option --%s", opt);
 }
 
-void vm_config_finish(struct vm_config *c)
+int vm_config_finish(struct vm_config *c, char *fallback, size_t size, struct err *e)
 {
 	char reason[128];
+	const char *picked = vm_pick_vmm(reason, sizeof(reason));
+	bool vmm_given = c->vmm[0], net_given = c->net[0];
 
-	if (!c->vmm[0])
-		snprintf(c->vmm, sizeof(c->vmm), "%s", vm_pick_vmm(reason, sizeof(reason)));
+	if (fallback && size)
+		fallback[0] = '\0';
+	if (c->nat && net_given && strcmp(c->net, "tap"))
+		return err_set(e, EXIT_USAGE,
+			       "--nat and --net %s conflict: NAT is for --net tap (user networking "
+			       "has its own)",
+			       c->net);
+	if (c->jail && vmm_given && !strcmp(c->vmm, "qemu"))
+		return err_set(e, EXIT_USAGE,
+			       "--jail and --vmm qemu conflict: the jail is Firecracker's jailer");
+	if (vmm_given && !strcmp(c->vmm, "firecracker") && strcmp(picked, "firecracker"))
+		return err_set(e, EXIT_NOTFOUND, "--vmm firecracker: %s — or use --vmm qemu",
+			       reason);
+	if (!vmm_given) {
+		snprintf(c->vmm, sizeof(c->vmm), "%s", picked);
+		if (c->jail && strcmp(picked, "firecracker"))
+			return err_set(e, EXIT_NOTFOUND,
+				       "--jail needs Firecracker: %s — or drop --jail", reason);
+		if (fallback && size)
+			snprintf(fallback, size, "%s", reason);
+	}
+	if (!strcmp(c->vmm, "firecracker") && c->cpus > 1 && c->cpus % 2)
+		return err_set(e, EXIT_USAGE,
+			       "--cpus %d: Firecracker takes 1 or an even number of vCPUs (QEMU "
+			       "takes any)",
+			       c->cpus);
 	if (!c->net[0]) {
-		if (geteuid() == 0)
+		if (geteuid() == 0 || c->nat)
 			snprintf(c->net, sizeof(c->net), "tap");
 		else
 			snprintf(c->net, sizeof(c->net), "%s",
 				 !strcmp(c->vmm, "qemu") ? "user" : "none");
 	}
-	if (c->nat && !strcmp(c->net, "none"))
-		snprintf(c->net, sizeof(c->net), "tap");
 	if (!c->kernel[0])
 		snprintf(c->kernel, sizeof(c->kernel), "%s", VM_DEFAULT_KERNEL);
 	if (!c->image[0])
@@ -1109,6 +1245,7 @@ void vm_config_finish(struct vm_config *c)
 		}
 		snprintf(c->name, sizeof(c->name), "vm-%02x%02x%02x", r[0], r[1], r[2]);
 	}
+	return 0;
 }
 
 int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct agent_addr *out,
@@ -1134,6 +1271,40 @@ int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct
 	out->port = AP_PORT;
 	memcpy(out->path, path, (size_t)n + 1);
 	return 0;
+}
+
+int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e)
+{
+	struct agent_addr addr;
+	struct timespec t0, t;
+	int left = timeout_ms;
+
+	if (vm_agent_address(p, c, &addr, e) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* In slices, so a VMM that died (a kernel panic, a bad disk) ends the
+	 * wait at once instead of after the whole timeout. */
+	while (left > 0) {
+		struct err slice;
+
+		err_init(&slice);
+		if (agent_ping(&addr, left < 2000 ? left : 2000, NULL, &slice) == 0)
+			return 0;
+		if (slice.code > EXIT_SIGNAL) /* interrupted: Ctrl-C ends the wait */
+			return err_set(e, slice.code, "%s", slice.msg);
+		if (vm_status_get(p, NULL) != VM_RUNNING)
+			return err_set(e, EXIT_GUEST,
+				       "VM '%s' stopped while booting — see 'banger vm logs %s'",
+				       c->name, c->name);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms -
+		       (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+	return err_set(e, EXIT_GUEST,
+		       "the guest agent of '%s' did not answer within %d s — see 'banger vm logs "
+		       "%s'",
+		       c->name, (timeout_ms + 999) / 1000, c->name);
 }
 
 int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int timeout_s)

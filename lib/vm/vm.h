@@ -24,6 +24,7 @@
 
 #include "agent/agent.h"
 #include "limits.h"
+#include "strlist.h"
 
 struct agent_addr;
 struct err;
@@ -64,6 +65,13 @@ struct vm_config {
 	int ssh_port;	    /* QEMU user networking: host port forwarded to the guest's 22 */
 	char ssh_key[1024]; /* authorized key line passed as banger.ssh_key, may be "" */
 	long long created;  /* Unix time */
+	char init[8];	    /* banger.init for the guest: "" (auto), "systemd", "minimal" */
+	char tmpfs[1024];   /* banger.tmpfs for the guest: "DIR:BYTES:MODE,…", "" none */
+	/* What commands in the guest run with: the image's config, then vm
+	 * run's -e/--env-file/-w/-u. vm exec starts from these. */
+	struct strlist env;			  /* "K=V" */
+	char workdir[LIMIT_PATH];		  /* "" the user's home */
+	char user[LIMIT_RUN_USER];		  /* "" root */
 	struct agent_port ports[AGENT_PORTS_MAX]; /* -p: published through the agent */
 	int nports;
 };
@@ -126,15 +134,22 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 		 size_t size, struct err *e);
 
 /* Applies one command-line option (long name without "--": name, image,
- * kernel, cpus, memory, disk-size, vmm, net, ssh-key, nat, jail) to c.
- * EXIT_USAGE with a message naming the option when arg is bad. */
+ * kernel, cpus, memory, disk-size, vmm, net, ssh-key, nat, jail, init,
+ * mount) to c; mount is docker's "type=tmpfs,destination=DIR[,tmpfs-size=
+ * SIZE][,tmpfs-mode=OCTAL]" (other types are refused), repeatable. Sizes take suffixes (--memory 1G; a bare number is MiB). EXIT_USAGE
+ * with a message naming the option when arg is bad. */
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e);
 
 /* Fills what the options left unset: vmm (vm_pick_vmm), net (tap as root,
  * else user for QEMU, none for Firecracker; --nat implies tap), kernel and
  * image (VM_DEFAULT_*), a random name "vm-XXXXXX". Start from a zeroed
- * config with vm_config_defaults(c, "") and clear vmm and net first. */
-void vm_config_finish(struct vm_config *c);
+ * config with vm_config_defaults(c, "") and clear vmm and net first.
+ * Options that contradict each other are EXIT_USAGE naming both (--nat
+ * with --net user|none, --jail with QEMU, an odd --cpus for Firecracker);
+ * an explicit --vmm firecracker where it cannot run is EXIT_NOTFOUND, not
+ * a quiet QEMU. *fallback (may be NULL) gets why Firecracker was not
+ * picked when QEMU was chosen for the caller ("" otherwise). */
+int vm_config_finish(struct vm_config *c, char *fallback, size_t size, struct err *e);
 
 /* Creates vms/NAME from c (name, image, kernel, vmm, cpus, memory, disk,
  * net, nat, jail, ssh_key set by the caller): checks the kernel and image
@@ -184,6 +199,12 @@ int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_c
  * --jail), port AP_PORT. EXIT_USAGE when the path does not fit a socket. */
 int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct agent_addr *out,
 		     struct err *e);
+
+/* Readiness: waits until the guest agent answers (READY), up to
+ * timeout_ms, in this process. EXIT_GUEST naming the VM and 'vm logs' when
+ * it does not, or when the VMM exits meanwhile (no point waiting on). */
+int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e);
 
 /* Asks the guest agent to power off (lib/agent's agent_shutdown, in this
  * process); 0 once the agent accepted. -1 when there is no agent socket or

@@ -176,6 +176,31 @@ static void guest_config_bad_values_skipped(void)
 	CHECK(guest_config_parse(&g, &cl, &e) == -1 && g.ndns == 0);
 }
 
+static void tmpfs_mounts(void)
+{
+	struct err e;
+
+	err_init(&e);
+	CHECK(parse("banger.tmpfs=/scratch:16777216:1777,/run/x::700,/y") == 0);
+	CHECK(guest_config_parse(&g, &cl, &e) == 0 && g.ntmpfs == 3);
+	CHECK_STR(g.tmpfs_dir[0], "/scratch");
+	CHECK(g.tmpfs_bytes[0] == 16777216 && g.tmpfs_mode[0] == 01777);
+	CHECK_STR(g.tmpfs_dir[1], "/run/x");
+	CHECK(g.tmpfs_bytes[1] == 0 && g.tmpfs_mode[1] == 0700);
+	CHECK(g.tmpfs_mode[2] == 01777); /* docker's default */
+	const char *bad[] = {
+		"banger.tmpfs=relative:1:1777", "banger.tmpfs=/a/../etc:1:1777",
+		"banger.tmpfs=/a:12x:1777",	"banger.tmpfs=/a:1:999",
+		"banger.tmpfs=/:1:1777",	"banger.tmpfs=/a,/b,/c,/d,/e,/f,/g,/h,/i"
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_init(&e);
+		CHECK(parse(bad[i]) == 0);
+		CHECK(guest_config_parse(&g, &cl, &e) == -1 && e.code == EXIT_VERIFY);
+		CHECK(g.ntmpfs == 0); /* all or nothing: no half of a mount list */
+	}
+}
+
 static void ip_static_form(void)
 {
 	struct err e;
@@ -230,6 +255,7 @@ int main(void)
 	RUN(guest_config_defaults);
 	RUN(guest_config_values);
 	RUN(guest_config_bad_values_skipped);
+	RUN(tmpfs_mounts);
 	RUN(ip_static_form);
 	RUN(hostnames);
 	HARNESS_END();

@@ -12,6 +12,7 @@
 #include "path.h"
 #include "vm/qemu.h"
 #include "store.h"
+#include "strlist.h"
 #include "vm/vm.h"
 #include "agent/agent.h"
 
@@ -41,6 +42,11 @@ static void config_round_trip(void)
 	c.nat = true;
 	c.cid = 11;
 	c.created = 1700000000;
+	snprintf(c.init, sizeof(c.init), "systemd");
+	snprintf(c.user, sizeof(c.user), "nobody");
+	snprintf(c.workdir, sizeof(c.workdir), "/srv");
+	CHECK(strlist_add(&c.env, "GREETING=hello world", "env", &e) == 0);
+	CHECK(strlist_add(&c.env, "EMPTY=", "env", &e) == 0);
 	s = vm_config_to_json(&c, &e);
 	CHECK(s != NULL);
 	vm_config_defaults(&d, "");
@@ -246,9 +252,52 @@ static void sizes_and_options(void)
 	CHECK(parse_size("99999999999T", &v, &e) == -1);
 	vm_config_defaults(&c, "");
 	CHECK(vm_config_option(&c, "cpus", "2", &e) == 0 && c.cpus == 2);
-	CHECK(vm_config_option(&c, "cpus", "3", &e) == -1 && e.code == EXIT_USAGE);
 	CHECK(vm_config_option(&c, "cpus", "64", &e) == -1);
 	CHECK(vm_config_option(&c, "memory", "1024", &e) == 0 && c.mem_mib == 1024);
+	/* Sizes take suffixes; a bare number stays MiB. */
+	CHECK(vm_config_option(&c, "memory", "1g", &e) == 0 && c.mem_mib == 1024);
+	CHECK(vm_config_option(&c, "memory", "768M", &e) == 0 && c.mem_mib == 768);
+	CHECK(vm_config_option(&c, "memory", "1.5G", &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(vm_config_option(&c, "memory", "8", &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(vm_config_option(&c, "init", "systemd", &e) == 0);
+	CHECK_STR(c.init, "systemd");
+	CHECK(vm_config_option(&c, "init", "auto", &e) == 0);
+	CHECK_STR(c.init, "");
+	CHECK(vm_config_option(&c, "init", "upstart", &e) == -1 && e.code == EXIT_USAGE);
+	/* --mount type=tmpfs becomes banger.tmpfs's DIR:BYTES:MODE list. */
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,destination=/scratch,tmpfs-size=16m", &e) ==
+	      0);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,dst=/run/x,tmpfs-mode=700", &e) == 0);
+	CHECK_STR(c.tmpfs, "/scratch:16777216:1777,/run/x:0:700");
+	CHECK(vm_config_option(&c, "mount", "type=bind,source=/,destination=/x", &e) == -1 &&
+	      e.code == EXIT_USAGE);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,destination=../x", &e) == -1);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs", &e) == -1);
+	CHECK(vm_config_option(&c, "mount", "type=tmpfs,destination=/a,bogus=1", &e) == -1);
+	CHECK_STR(c.tmpfs, "/scratch:16777216:1777,/run/x:0:700"); /* refusals change nothing */
+	c.tmpfs[0] = '\0';
+	/* Limits are the VMM's: 3 vCPUs are fine for QEMU, not for Firecracker. */
+	CHECK(vm_config_option(&c, "cpus", "3", &e) == 0 && c.cpus == 3);
+	snprintf(c.vmm, sizeof(c.vmm), "qemu");
+	c.net[0] = '\0';
+	CHECK(vm_config_finish(&c, NULL, 0, &e) == 0);
+	snprintf(c.vmm, sizeof(c.vmm), "firecracker");
+	setenv("BANGER_FIRECRACKER", "/bin/true", 1);
+	CHECK(vm_config_finish(&c, NULL, 0, &e) == -1);
+	CHECK(e.code == (vm_kvm_usable() ? EXIT_USAGE : EXIT_NOTFOUND));
+	/* Conflicts name both options. */
+	c.cpus = 1;
+	c.nat = true;
+	snprintf(c.vmm, sizeof(c.vmm), "qemu");
+	snprintf(c.net, sizeof(c.net), "none");
+	CHECK(vm_config_finish(&c, NULL, 0, &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(strstr(e.msg, "--nat and --net none conflict") != NULL);
+	c.nat = false;
+	c.jail = true;
+	CHECK(vm_config_finish(&c, NULL, 0, &e) == -1 && e.code == EXIT_USAGE);
+	CHECK(strstr(e.msg, "--jail and --vmm qemu conflict") != NULL);
+	c.jail = false;
+	snprintf(c.vmm, sizeof(c.vmm), "qemu");
 	CHECK(vm_config_option(&c, "name", "../x", &e) == -1);
 	CHECK(vm_config_option(&c, "vmm", "bochs", &e) == -1);
 	CHECK(vm_config_option(&c, "net", "user", &e) == 0);
