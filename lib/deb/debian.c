@@ -1289,6 +1289,16 @@ int debian_clamp_times(const char *tree, int64_t epoch, struct err *e)
 	if (root < 0)
 		return err_errno(e, EXIT_SYSTEM, "%s", tree);
 	rc = clamp_times(root, epoch, 0, e);
+	/* The top directory too: the build wrote into it, so its mtime is now. */
+	if (rc == 0) {
+		struct timespec ts[2] = { { .tv_sec = epoch }, { .tv_sec = epoch } };
+		struct stat st;
+
+		if (fstat(root, &st) == 0 && st.st_mtime < epoch)
+			ts[0].tv_sec = ts[1].tv_sec = st.st_mtime;
+		if (futimens(root, ts) < 0)
+			rc = err_errno(e, EXIT_SYSTEM, "%s: cannot set its times", tree);
+	}
 	close(root);
 	return rc;
 }
