@@ -67,8 +67,19 @@ static void same_text_same_entry(void)
 	CHECK(!t.installed && t.how == IMAGE_BY_REF);
 	t = resolve("docker.io/library/debian:latest", NULL);
 	CHECK_STR(t.name, "debian-latest");
-	t = resolve("debian", NULL);
+	t = resolve("debian:latest", NULL);
 	CHECK_STR(t.source, "docker.io/library/debian:latest");
+	{
+		/* A bare name no store or catalog knows is refused at once, with
+		 * how to write the Docker Hub name (issue 12). */
+		struct image_pull_opts run = { .if_missing = true };
+		struct image_target x;
+		struct err e;
+
+		err_init(&e);
+		CHECK(image_resolve(&st, &cat, "debian", &run, &x, &e) < 0);
+		CHECK(e.code == EXIT_NOTFOUND && strstr(e.msg, "library/debian"));
+	}
 	entry("debian-latest", "docker.io/library/debian:latest");
 	t = resolve("library/debian", NULL);
 	CHECK_STR(t.name, "debian-latest");
