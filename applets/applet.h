@@ -22,4 +22,7 @@ struct applet {
 extern const struct applet applet_table[];
 extern const size_t applet_count;
 
+/* image-prune's and kernel-prune's common body (applets/image-prune.c). */
+int prune_applet(int argc, char **argv, bool images);
+
 #endif

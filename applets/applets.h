@@ -7,11 +7,13 @@
  * Include after defining APPLET.
  */
 APPLET("agent", agent, HOST, "talk to a guest's agent: ping, exec, put, get, shutdown")
+APPLET("completion", completion, HOST, "shell completion for bash, zsh and fish")
 APPLET("doctor", doctor, HOST, "check this host can run microVMs, with the fix for each problem")
 APPLET("first-boot", first_boot, GUEST, "guest init: mount, configure, hand over to systemd")
 APPLET("image-import", image_import, HOST, "register a local ext4 file as an image")
 APPLET("image-list", image_list, HOST, "list the installed images")
 APPLET("image-pack", image_pack, HOST, "make a deterministic image bundle and catalog entry")
+APPLET("image-prune", image_prune, HOST, "remove cached blobs (and with -a images) nothing uses")
 APPLET("image-pull", image_pull, HOST, "pull an OCI or catalog image into a bootable ext4")
 APPLET("image-rm", image_rm, HOST, "remove installed images")
 APPLET("initramfs", initramfs, HOST, "build the initramfs that boots a stock kernel into banger")
@@ -19,6 +21,7 @@ APPLET("kernel-import", kernel_import, HOST,
        "register a local kernel (vmlinux, or cut from a vmlinuz)")
 APPLET("kernel-list", kernel_list, HOST, "list installed kernels, or the catalog's")
 APPLET("kernel-pack", kernel_pack, HOST, "make a deterministic kernel bundle and catalog entry")
+APPLET("kernel-prune", kernel_prune, HOST, "remove leftovers (and with -a kernels) nothing uses")
 APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
 APPLET("kernel-rm", kernel_rm, HOST, "remove an installed kernel")
 APPLET("vm-cp", vm_cp, HOST, "copy files into or out of a running microVM")

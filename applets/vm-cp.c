@@ -9,6 +9,7 @@
 #include "path.h"
 #include "store.h"
 #include "units.h"
+#include "vm/copy.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -20,14 +21,22 @@
 const char vm_cp_usage[] =
 	"usage: vm-cp [-m MODE] SRC DST\n"
 	"\n"
-	"One of SRC and DST is NAME:PATH, a path in VM NAME; the other a local\n"
-	"path, or '-' for stdin/stdout. Into the guest the file is installed\n"
-	"atomically with the local file's mode (or -m MODE, octal); out of it the\n"
-	"local file appears whole or not at all.\n"
+	"Like docker cp. One of SRC and DST is NAME:PATH, a path in VM NAME; the\n"
+	"other a local path, or '-' for a tar stream on stdin or stdout. Files and\n"
+	"directories both ways: into an existing directory the source goes under\n"
+	"its own name, a destination that does not exist becomes the copy, a\n"
+	"trailing '/' on DST demands an existing directory, and SRC ending in\n"
+	"'/.' copies a directory's contents. A file is installed atomically with\n"
+	"its mode (or -m MODE, octal); directories travel as tar through the\n"
+	"guest's tar(1), owners and modes kept in the guest, modes (without\n"
+	"setuid) on the host. Exit 7: a path does not exist; 2: a directory onto\n"
+	"a file or a '/' on a non-directory; 9: the guest side failed; 6: local\n"
+	"I/O.\n"
 	"\n"
 	"examples:\n"
-	"  banger vm cp ./app.conf web:/etc/app.conf\n"
-	"  banger vm cp web:/var/log/syslog .\n";
+	"  banger vm cp ./site web:/srv/\n"
+	"  banger vm cp web:/var/log .\n"
+	"  banger vm cp web:/etc - | tar -tv\n";
 
 /* "NAME:PATH" with a valid VM name and an absolute PATH: splits it. A local
  * path like ./a:b or /x:y is not one. */
@@ -93,13 +102,7 @@ int vm_cp_main(int argc, char **argv)
 		die(EXIT_NO, "VM '%s' is not running — 'banger vm start %s'", c.name, c.name);
 	if (vm_agent_address(&p, &c, &addr, &e) < 0)
 		die_err(&e);
-	if (put)
-		rc = agent_put(&addr, VM_AGENT_TIMEOUT_MS,
-			       strcmp(src, "-") ? xopen(src, O_RDONLY | O_CLOEXEC, 0) : 0, remote,
-			       mode, -1, -1, &e);
-	else
-		rc = agent_get(&addr, VM_AGENT_TIMEOUT_MS, remote, strcmp(dst, "-") ? dst : NULL, 1,
-			       &e);
+	rc = put ? vm_copy_in(&addr, src, remote, mode, &e) : vm_copy_out(&addr, remote, dst, &e);
 	if (rc < 0)
 		die_err(&e);
 	return EXIT_OK;

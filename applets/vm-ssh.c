@@ -3,6 +3,7 @@
  * Its usage, the text --help prints, is vm_ssh_usage[] below.
  */
 #include "applet.h"
+#include "agent/agent.h"
 #include "err.h"
 #include "exitcode.h"
 #include "path.h"
@@ -11,7 +12,13 @@
 #include "proc.h"
 #include "xfuncs.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,12 +33,67 @@ const char vm_ssh_usage[] =
 	"for root by first-boot; -i names its private half. BANGER_SSH overrides\n"
 	"the ssh program. For commands without SSH, see vm-exec.\n"
 	"\n"
+	"Checks first and says what is missing, with the fix: no network (--net\n"
+	"none), no key (the VM was created without --ssh-key and no -i is given),\n"
+	"or nothing answering on port 22 within 3 seconds — then the guest agent\n"
+	"is asked whether the image has sshd at all (exit 1 for each).\n"
+	"\n"
 	"  -i KEY   identity file (private key)\n"
 	"  -l USER  user in the guest (default root)\n"
 	"\n"
 	"examples:\n"
 	"  banger vm ssh web\n"
 	"  banger vm ssh -l admin web -- uptime\n";
+
+#define SSH_PROBE_MS 3000
+
+/* Whether something accepts TCP connections on addr:port within timeout_ms. */
+static bool port_answers(const char *addr, int port, int timeout_ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pollfd pfd = { .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 1;
+
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1 ||
+	    (pfd.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	if (connect(pfd.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		err = 0;
+	else if (errno == EINPROGRESS && poll(&pfd, 1, timeout_ms) == 1)
+		getsockopt(pfd.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	close(pfd.fd);
+	return err == 0;
+}
+
+/* Port 22 is silent: the agent tells a missing sshd from a stopped one. */
+static void why_silent(const struct vm_paths *p, const struct vm_config *c, const char *where)
+{
+	const char *const check[] = { "sh", "-c",
+				      "command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]",
+				      NULL };
+	struct agent_exec_opts x = { .argv = check, .in_fd = -1, .out_fd = -1, .err_fd = -1 };
+	struct agent_addr addr;
+	struct err e;
+	int status = -1;
+
+	err_init(&e);
+	if (vm_agent_address(p, c, &addr, &e) < 0 || agent_exec(&addr, 5000, &x, &status, &e) < 0)
+		die(EXIT_NO,
+		    "VM '%s': nothing answers on %s, and its agent does not either — is the guest "
+		    "up? See 'banger vm logs %s'",
+		    c->name, where, c->name);
+	if (status)
+		die(EXIT_NO,
+		    "VM '%s': no sshd in the image — install openssh-server in it ('banger vm "
+		    "exec %s -- apt-get install -y openssh-server' on Debian), or use 'banger vm "
+		    "exec %s'",
+		    c->name, c->name, c->name);
+	die(EXIT_NO,
+	    "VM '%s': sshd is installed but nothing answers on %s — start it ('banger vm exec %s "
+	    "-- systemctl start ssh') or see 'banger vm logs %s'",
+	    c->name, where, c->name, c->name);
+}
 
 int vm_ssh_main(int argc, char **argv)
 {
@@ -69,8 +131,24 @@ int vm_ssh_main(int argc, char **argv)
 		snprintf(dest, sizeof(dest), "%s@127.0.0.1", user);
 		snprintf(port, sizeof(port), "%d", c.ssh_port);
 	} else {
-		die(EXIT_NO, "VM '%s' has no network to reach (--net %s) — use 'banger vm exec %s'",
+		die(EXIT_NO,
+		    "VM '%s' has no network to reach (--net %s) — use 'banger vm exec %s', or "
+		    "create it with --net user (or --net tap as root)",
 		    c.name, c.net, c.name);
+	}
+	if (!c.ssh_key[0] && !key)
+		die(EXIT_NO,
+		    "VM '%s' was created without --ssh-key, so no key of yours is authorized — "
+		    "create it with --ssh-key ~/.ssh/id_ed25519.pub, give -i KEY for a key the "
+		    "image has, or use 'banger vm exec %s'",
+		    c.name, c.name);
+	{
+		char where[64];
+		const char *ip = strcmp(c.net, "tap") ? "127.0.0.1" : c.ip;
+
+		snprintf(where, sizeof(where), "%s port %s", ip, port);
+		if (!port_answers(ip, strcmp(c.net, "tap") ? c.ssh_port : 22, SSH_PROBE_MS))
+			why_silent(&p, &c, where);
 	}
 	snprintf(known, sizeof(known), "UserKnownHostsFile=%s/known_hosts", p.dir);
 	av = xcalloc((size_t)argc + 16, sizeof(*av));

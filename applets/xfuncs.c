@@ -89,11 +89,6 @@ static void *nonnull(void *p, size_t n)
 	return p;
 }
 
-void *xmalloc(size_t n)
-{
-	return nonnull(malloc(n ? n : 1), n);
-}
-
 void *xcalloc(size_t n, size_t size)
 {
 	return nonnull(calloc(n ? n : 1, size ? size : 1), n * size);
@@ -109,21 +104,9 @@ char *xstrdup(const char *s)
 	return nonnull(strdup(s), strlen(s));
 }
 
-char *xasprintf(const char *fmt, ...)
+int xopen(const char *path, int flags, mode_t mode)
 {
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&p, fmt, ap);
-	va_end(ap);
-	return nonnull(n < 0 ? NULL : p, 0);
-}
-
-int xopen(const char *path, int plusminus, mode_t mode)
-{
-	int fd = open(path, plusminus | O_CLOEXEC, mode);
+	int fd = open(path, flags | O_CLOEXEC, mode);
 
 	if (fd < 0)
 		die(errno == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM, "%s: %s", path, strerror(errno));

@@ -27,11 +27,9 @@ int xgetopt_long(int argc, char **argv, const char *optstring, const struct opti
 		 int *longindex);
 #define xgetopt(argc, argv, optstring) xgetopt_long(argc, argv, optstring, NULL, NULL)
 
-void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int xopen(const char *path, int flags, mode_t mode);
 
 #endif

@@ -50,6 +50,7 @@
 #define LIMIT_TMPFS 8			   /* banger.tmpfs mounts (vm run --mount type=tmpfs) */
 #define LIMIT_QMP_ANSWER 4096		   /* one QEMU monitor answer we wait for */
 #define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
+#define LIMIT_SUGGEST_LOCAL 1024	   /* installed names weighed for "did you mean" */
 
 /* The Debian archive (lib/deb/) */
 #define LIMIT_INRELEASE (16 << 20)  /* a signed InRelease, read whole */

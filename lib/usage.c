@@ -10,6 +10,7 @@ struct word {
 	char text[64];
 	bool closes;  /* it ends a bracketed group: "[-f]", "N]" */
 	bool bracket; /* it began with '[': an optional value after an option */
+	bool repeats; /* "NAME...": given once or more */
 };
 
 /* Splits the synopsis into words; returns their number. */
@@ -35,11 +36,14 @@ static size_t words(const char *usage, struct word *w, size_t max)
 		len = (size_t)(p - s);
 		w[n].bracket = *s == '[';
 		w[n].closes = false;
+		w[n].repeats = false;
 		for (size_t k = 0; k < len; k++) {
 			char c = s[k];
 
-			if (c == '.' && k + 3 <= len && !strncmp(s + k, "...", 3))
+			if (c == '.' && k + 3 <= len && !strncmp(s + k, "...", 3)) {
+				w[n].repeats = true;
 				break;
+			}
 			if ((c == '[' || c == '(') && i == 0)
 				continue;
 			if (c == '[' || c == '(') {
@@ -134,16 +138,17 @@ char *usage_positionals(const char *usage, char *out, size_t size)
 	for (size_t i = 0; i < nw; i++) {
 		const char *t = w[i].text;
 
+		/* "usage: NAME" opens the synopsis, NAME alone each further line */
 		if (!strcmp(t, "usage:") || !strcmp(t, "|") || !strcmp(t, "--") ||
-		    (i && !strcmp(w[i - 1].text, "usage:")))
-			continue; /* "usage: NAME" opens each synopsis line */
+		    (i && !strcmp(w[i - 1].text, "usage:")) || (nw > 1 && !strcmp(t, w[1].text)))
+			continue;
 		if (is_option(t)) {
 			if ((t[1] == '-' || strlen(t) == 2) && takes_value(w, nw, i))
 				i++;
 			continue;
 		}
-		len += (size_t)snprintf(out + len, size > len ? size - len : 0, "%s%s",
-					len ? " " : "", t);
+		len += (size_t)snprintf(out + len, size > len ? size - len : 0, "%s%s%s",
+					len ? " " : "", t, w[i].repeats ? "..." : "");
 	}
 	if (size && len >= size)
 		out[size - 1] = '\0';

@@ -29,8 +29,8 @@ struct usage_opt {
 size_t usage_options(const char *usage, struct usage_opt *out, size_t max);
 
 /* The synopsis' positional words after the program name, in order (NAME,
- * SRC, CMD…; options and their values left out), written space-separated into
- * out. Returns out. */
+ * SRC, CMD…; options and their values left out; "..." kept on one that
+ * repeats: "NAME..."), written space-separated into out. Returns out. */
 char *usage_positionals(const char *usage, char *out, size_t size);
 
 /* The option named name (exact), or NULL. */

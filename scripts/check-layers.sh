@@ -48,86 +48,70 @@ excepted() {
 	return 1
 }
 
-# Numbered lines of a file with char and string literals and comments
-# blanked (a block comment's inner lines start with '*').
+# "FILE:N:code" for every line of the files, with char and string literals
+# and comments blanked (a block comment's inner lines start with '*').
 code() {
-	grep -n '' "$1" | sed -E \
+	grep -Hn '' "$@" | sed -E \
 		-e "s/'([^'\\\\]|\\\\.)'/''/g" \
 		-e 's/"([^"\\]|\\.)*"/""/g' \
 		-e 's:/\*.*\*/::g' -e 's://.*$::' -e 's:/\*.*$::' \
-		-e 's/^([0-9]+:)[[:space:]]*\*.*$/\1/'
+		-e 's/^([^:]+:[0-9]+:)[[:space:]]*\*.*$/\1/'
 }
 
-is_guest() {
+# guest FILE: true for code that runs in the guest.
+guest() {
 	case $1 in
 	applets/first-boot.c | applets/vsock-agent.c | lib/guest/* | lib/agent/server* | initramfs/*)
 		return 0
 		;;
+	*) return 1 ;;
 	esac
-	return 1
 }
 
-# report RULE FILE WHY: each "N:…" line on stdin is a violation of RULE
-# in FILE, unless FILE is excepted from RULE.
-report() {
-	local rule=$1 f=$2 why=$3 hits n
-	hits=$(cat)
-	[ -n "$hits" ] || return 0
-	excepted "$rule" "$f" && return 0
-	while IFS= read -r n; do
-		n=${n%%:*}
-		echo "check-layers: $rule: $f:$n: $(sed -n "${n}p" "$f" | sed 's/^[[:space:]]*//') — $why" >&2
-	done <<<"$hits"
-	failed=1
-}
-
-# check RULE FILE REGEX WHY [only|skip "N N…"]: code lines matching REGEX
-# (within, or outside, the lines given) are violations.
-check() {
-	local rule=$1 f=$2 re=$3 why=$4 mode=${5:-} lines=" ${6:-} "
-	code "$f" | grep -E "^[0-9]+:.*$re" | while IFS= read -r hit; do
-		case $mode in
-		only) [[ "$lines" == *" ${hit%%:*} "* ]] || continue ;;
-		skip) [[ "$lines" == *" ${hit%%:*} "* ]] && continue ;;
+# rule RULE WHY WHERE: each "FILE:N:…" line on stdin is a violation of RULE
+# when WHERE (guest, host or lib) holds for it and FILE is not excepted.
+rule() {
+	local name=$1 why=$2 where=$3 f n rest
+	while IFS=: read -r f n rest; do
+		case $where in
+		guest) guest "$f" || continue ;;
+		host) guest "$f" && continue ;;
 		esac
-		echo "$hit"
-	done | report "$rule" "$f" "$why"
+		[ "$name" = proc ] && [ "$f" = lib/proc.c ] && continue
+		excepted "$name" "$f" && continue
+		echo "check-layers: $name: $f:$n: $(sed -n "${n}p" "$f" | sed 's/^[[:space:]]*//') — $why" >&2
+		failed=1
+	done
 }
 
 shopt -s nullglob lastpipe
 lib_files=(lib/*.[ch] lib/*/*.[ch])
 all_files=("${lib_files[@]}" applets/*.[ch] initramfs/*.[ch])
-applet_headers=()
-for h in applets/*.h; do applet_headers+=("${h#applets/}"); done
+applet_headers=$(cd applets && printf '%s\n' *.h | sed 's/\./\\./g' | paste -sd'|')
 xnames=$(grep -oE '\b(x[a-z_]+|die[a-z_]*)\(' applets/xfuncs.h 2>/dev/null | tr -d '(' | sort -u |
 	paste -sd'|')
+inc='^[^:]+:[0-9]+:[[:space:]]*#[[:space:]]*include[[:space:]]*"'
 spawn='\b(fork|vfork|clone|clone3|execl|execlp|execle|execv|execve|execvp|execvpe|fexecve|posix_spawn|posix_spawnp|system|popen)[[:space:]]*\('
+prints='\b(exit|abort|printf|fprintf|vprintf|vfprintf|dprintf|perror|puts|fputs|putchar)[[:space:]]*\('
 
-inc='^[0-9]+:[[:space:]]*#[[:space:]]*include[[:space:]]*"'
-for f in "${lib_files[@]}"; do
-	for h in "${applet_headers[@]}"; do
-		grep -n '' "$f" | grep -E "$inc${h//./\\.}\"" |
-			report lib-applet "$f" "lib/ knows no applet: return a struct err instead"
-	done
-	check lib-exit "$f" '\b(exit|abort|printf|fprintf|vprintf|vfprintf|dprintf|perror|puts|fputs|putchar)[[:space:]]*\(' \
-		"lib/ never exits or prints: fill the caller's struct err"
-done
+code "${all_files[@]}" >"${TMPDIR:-/tmp}/check-layers.$$"
+trap 'rm -f "${TMPDIR:-/tmp}/check-layers.$$"' EXIT
+all=${TMPDIR:-/tmp}/check-layers.$$
 
-for f in "${all_files[@]}"; do
-	if is_guest "$f"; then
-		grep -n '' "$f" | grep -E "${inc}xfuncs\\.h\"" |
-			report guest-x "$f" "guest code must survive every error"
-		[ -n "$xnames" ] && check guest-x "$f" "\\b($xnames)[[:space:]]*\\(" \
-			"an x-helper exits; guest code must log and go on"
-		continue
-	fi
-	[ "$f" = lib/proc.c ] && continue
-	check proc "$f" "$spawn" "start processes through lib/proc (proc_run, proc_exec)"
-done
+[ -n "$applet_headers" ] && grep -Hn '' "${lib_files[@]}" | grep -E "$inc($applet_headers)\"" |
+	rule lib-applet "lib/ knows no applet: return a struct err instead" any
+grep -E '^lib/[^:]*:[0-9]+:.*'"$prints" "$all" |
+	rule lib-exit "lib/ never exits or prints: fill the caller's struct err" any
+grep -Hn '' "${all_files[@]}" | grep -E "${inc}xfuncs\\.h\"" |
+	rule guest-x "guest code must survive every error" guest
+[ -n "$xnames" ] && grep -E "^[^:]+:[0-9]+:.*\\b($xnames)[[:space:]]*\\(" "$all" |
+	rule guest-x "an x-helper exits; guest code must log and go on" guest
+grep -E "^[^:]+:[0-9]+:.*$spawn" "$all" |
+	rule proc "start processes through lib/proc (proc_run, proc_exec)" host
 
 for x in "${exceptions[@]}"; do
-	read -r rule path _ <<<"$x"
-	[[ "$used" == *" $rule:$path "* ]] ||
-		echo "check-layers: note: the exception '$rule $path' is no longer needed — remove it" >&2
+	read -r name path _ <<<"$x"
+	[[ "$used" == *" $name:$path "* ]] ||
+		echo "check-layers: note: the exception '$name $path' is no longer needed — remove it" >&2
 done
 exit $failed

@@ -3,7 +3,7 @@
 # vm_netns: re-runs the calling test inside a new network namespace (as root),
 #   so bridges, taps and NAT rules never touch the host's network; as non-root
 #   the test goes on with --net none and says so. Call it first.
-# vm_store: BANGER_HOME=$TMP/home with kernel k1 (an ELF stand-in for vmlinux)
+# vm_store: BANGER_HOME=$TMP/home (and BANGER_RUN_DIR=$TMP/run) with kernel k1 (an ELF stand-in for vmlinux)
 #   and image i1 (a real 64 MiB sparse ext4); BANGER_FIRECRACKER points at the
 #   Firecracker stand-in (tests/fake/firecracker: no /dev/kvm here, so no real
 #   Firecracker can run), whose API requests are recorded in the VM directory.
@@ -25,6 +25,9 @@ vm_netns() {
 
 vm_store() {
 	export BANGER_HOME=$TMP/home
+	# The host-wide network state too: a namespace's inode comes back after
+	# it dies, and with it another test's leftover leases.
+	export BANGER_RUN_DIR=$TMP/run
 	export BANGER_FIRECRACKER=$TOP/tests/fake/firecracker
 	unset BANGER_SUBNET BANGER_BRIDGE BANGER_QEMU BANGER_JAILER
 	mkdir -p "$BANGER_HOME/kernels/k1" "$BANGER_HOME/images/i1"

@@ -298,7 +298,7 @@ static uint32_t *ht_find(struct ext4_fs *fs, uint32_t parent, const char *name, 
 
 	for (uint32_t i = dent_hash(parent, name, len) & mask;; i = (i + 1) & mask) {
 		uint32_t id = fs->ht[i];
-		const struct dent *d = &fs->dents[id];
+		const struct dent *d;
 
 		if (!id)
 			return for_insert && tomb ? tomb : &fs->ht[i];
@@ -307,6 +307,7 @@ static uint32_t *ht_find(struct ext4_fs *fs, uint32_t parent, const char *name, 
 				tomb = &fs->ht[i];
 			continue;
 		}
+		d = &fs->dents[id]; /* not before: dents is NULL in an empty tree */
 		if (d->parent == parent && d->len == len && !memcmp(d->name, name, len))
 			return &fs->ht[i];
 	}

@@ -137,7 +137,8 @@ int ext4_plan(const struct ext4_usage *u, uint64_t size, struct ext4_plan *p, st
 
 /* Adds the host directory tree dir (its content, not dir itself) under
  * the root: files, directories, symlinks, hard links, devices, FIFOs,
- * sockets with owners, modes, times and xattrs; holes stay holes. Nothing
+ * sockets with owners, modes, times (the change time is taken to be the
+ * mtime) and xattrs; holes stay holes. Nothing
  * is followed (each name is opened O_NOFOLLOW below a directory fd) and
  * names are taken in sorted order, so the same tree gives the same image.
  * Blocks on reading the tree. */

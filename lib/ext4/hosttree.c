@@ -48,12 +48,13 @@ static void attr_of(const struct stat *st, struct ext4_attr *a)
 	a->mode = st->st_mode;
 	a->uid = st->st_uid;
 	a->gid = st->st_gid;
-	a->atime = st->st_atim.tv_sec;
-	a->atime_ns = (uint32_t)st->st_atim.tv_nsec;
+	/* Only mtime means anything in an image: the host's ctime says when this
+	 * machine wrote the copy and atime when it last read it, so both follow
+	 * mtime and the same tree gives the same bytes. */
 	a->mtime = st->st_mtim.tv_sec;
 	a->mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
-	a->ctime = st->st_ctim.tv_sec;
-	a->ctime_ns = (uint32_t)st->st_ctim.tv_nsec;
+	a->atime = a->ctime = a->mtime;
+	a->atime_ns = a->ctime_ns = a->mtime_ns;
 	a->major = major(st->st_rdev);
 	a->minor = minor(st->st_rdev);
 	a->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;

@@ -9,6 +9,7 @@
 #include "file.h"
 #include "path.h"
 #include "store.h"
+#include "suggest.h"
 #include "kernel/vmlinux.h"
 
 #include <cjson/cJSON.h>
@@ -238,12 +239,20 @@ int kernel_pull(const struct store *s, const char *name, const struct kernel_pul
 		return -1;
 	}
 	ent = catalog_find(&cat, name, e);
-	if (!ent)
+	if (!ent) {
+		const char **names = calloc(cat.n + 1, sizeof(*names));
+		char hint[256] = "";
+
+		for (size_t i = 0; names && i < cat.n; i++)
+			names[i] = cat.entries[i].name;
+		if (names)
+			suggest_phrase(name, names, cat.n, hint, sizeof(hint));
+		free(names);
 		rc = err_set(e, EXIT_NOTFOUND,
-			     "%s: not in the kernel catalog %.200s — 'kernel-list --catalog' shows "
-			     "what can be pulled",
-			     name, cat.source);
-	else
+			     "%s: not in the kernel catalog %.200s%s%s — 'kernel-list --catalog' "
+			     "shows what can be pulled",
+			     name, cat.source, hint[0] ? "; " : "", hint);
+	} else
 		rc = pull_entry(s, ent, o, out, e);
 	catalog_fini(&cat);
 	return rc;

@@ -8,6 +8,8 @@
 #include "exitcode.h"
 #include "file.h"
 #include "oci/layer.h"
+#include "oci/registry.h"
+#include "buf.h"
 #include "limits.h"
 #include "path.h"
 
@@ -187,6 +189,23 @@ void image_now(char out[32])
 
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int image_layers_write(const char *dir, const struct oci_image *img, struct err *e)
+{
+	char path[LIMIT_PATH];
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, LIMIT_JSON_DOC, "layers");
+	for (size_t i = 0; i < img->nlayers; i++)
+		if (buf_appendf(&b, e, "%s\n", img->layers[i].digest) < 0)
+			goto out;
+	if (path_join(path, sizeof(path), dir, "layers", e) == 0)
+		rc = file_write_atomic(path, b.data ? b.data : "", b.len, 0644, e);
+out:
+	buf_fini(&b);
+	return rc;
 }
 
 int image_meta_write(const char *dir, const struct image_meta *m, struct err *e)

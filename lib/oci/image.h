@@ -64,6 +64,11 @@ struct image_meta {
 	struct image_config config;
 };
 
+struct oci_image;
+/* Writes dir/layers: the digests of img's layers, one "sha256:HEX" a line —
+ * the blobs in oci/blobs/ this image was built from, which prune.h keeps. */
+int image_layers_write(const char *dir, const struct oci_image *img, struct err *e);
+
 /* Writes dir/manifest.json atomically. */
 int image_meta_write(const char *dir, const struct image_meta *m, struct err *e);
 /* Reads dir/manifest.json; a missing file is EXIT_NOTFOUND. */

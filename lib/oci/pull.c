@@ -7,6 +7,7 @@
 #include "exitcode.h"
 #include "ext4/ext4.h"
 #include "file.h"
+#include "limits.h"
 #include "lock.h"
 #include "oci/image.h"
 #include "oci/image_debian.h"
@@ -15,6 +16,7 @@
 #include "oci/registry.h"
 #include "path.h"
 #include "store.h"
+#include "suggest.h"
 #include "version.h"
 
 #include <dirent.h>
@@ -114,6 +116,39 @@ static bool find_by_source(const struct store *s, const char *source, const char
 
 /* base, or base-HASH8 (the reference's sha256) when base holds another
  * source: two references never share a default name. */
+
+/* EXIT_NOTFOUND for arg with the close names: the catalog's and the
+ * installed ones. */
+static int unknown_name(const struct store *s, const struct catalog *cat, const char *arg,
+			struct err *e)
+{
+	const char *cands[LIMIT_SUGGEST_LOCAL + 1];
+	char dir[LIMIT_PATH], hint[256], (*local)[IMAGE_NAME_MAX + 1] = NULL;
+	struct dirent *de;
+	size_t n = 0, nl = 0;
+	DIR *d;
+
+	for (size_t i = 0; i < cat->n && n < LIMIT_SUGGEST_LOCAL; i++)
+		cands[n++] = cat->entries[i].name;
+	if (path_join(dir, sizeof(dir), s->home, "images", e) == 0 && (d = opendir(dir))) {
+		local = calloc(LIMIT_SUGGEST_LOCAL, sizeof(*local));
+		while (local && (de = readdir(d)) && n < LIMIT_SUGGEST_LOCAL + 1 &&
+		       nl < LIMIT_SUGGEST_LOCAL)
+			if (path_is_simple_name(de->d_name) &&
+			    strlen(de->d_name) <= IMAGE_NAME_MAX) {
+				memcpy(local[nl], de->d_name, strlen(de->d_name) + 1);
+				cands[n++] = local[nl++];
+			}
+		closedir(d);
+	}
+	suggest_phrase(arg, cands, n, hint, sizeof(hint));
+	free(local);
+	return err_set(e, EXIT_NOTFOUND,
+		       "'%s': no image of that name here or in %s%s%s — a Docker Hub image is "
+		       "written library/%s or %s:TAG",
+		       arg, cat->source, hint[0] ? "; " : "", hint, arg, arg);
+}
+
 static int default_name(const struct store *s, const char *base, const char *source,
 			char out[IMAGE_NAME_MAX + 1], struct err *e)
 {
@@ -196,6 +231,11 @@ int image_resolve(const struct store *s, const struct catalog *cat, const char *
 	} else if (simple && o->fallback_ref && !has_rootfs(s, arg)) {
 		refarg = o->fallback_ref;
 		base = arg;
+	} else if (simple && !strchr(arg, ':') && !has_rootfs(s, arg)) {
+		/* A bare name no store or catalog knows is a typo far more often
+		 * than a Docker Hub image: refuse it now, not after a registry
+		 * round trip. */
+		return unknown_name(s, cat, arg, e);
 	}
 	/* 3. A reference, normalised once: its text is the entry's identity. */
 	t->how = IMAGE_BY_REF;
@@ -438,7 +478,8 @@ static int pull_ref(const struct store *s, const struct image_target *t,
 		err_errno(e, 0, "%s: chmod", staging);
 		goto out;
 	}
-	if (image_meta_write(staging, &m, e) < 0 || file_commit_dir(staging, out->dir, e) < 0)
+	if (image_layers_write(staging, &img, e) < 0 || image_meta_write(staging, &m, e) < 0 ||
+	    file_commit_dir(staging, out->dir, e) < 0)
 		goto out;
 	staging[0] = '\0';
 	out->outcome = IMAGE_PULLED;
