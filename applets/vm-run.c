@@ -163,7 +163,7 @@ static void add_env(const char *kv, const char *from)
 
 		if (!v)
 			return;
-		both = xmalloc(k + strlen(v) + 2);
+		both = xcalloc(1, k + strlen(v) + 2);
 		snprintf(both, k + strlen(v) + 2, "%s=%s", kv, v);
 		if (strlist_setenv(&run.env, both, "-e", &e) < 0)
 			die_usage("%s", e.msg);
