@@ -51,19 +51,7 @@ const char vm_create_usage[] =
 	"  banger vm create --name big --cpus 4 --memory 4G --disk-size 10G\n";
 
 static const struct option opts[] = {
-	{ "name", required_argument, NULL, 0 },
-	{ "image", required_argument, NULL, 0 },
-	{ "kernel", required_argument, NULL, 0 },
-	{ "cpus", required_argument, NULL, 0 },
-	{ "memory", required_argument, NULL, 0 },
-	{ "disk-size", required_argument, NULL, 0 },
-	{ "net", required_argument, NULL, 0 },
-	{ "nat", no_argument, NULL, 0 },
-	{ "ssh-key", required_argument, NULL, 0 },
-	{ "vmm", required_argument, NULL, 0 },
-	{ "jail", no_argument, NULL, 0 },
-	{ "init", required_argument, NULL, 0 },
-	{ "mount", required_argument, NULL, 0 },
+	VM_CONFIG_LONG_OPTIONS,
 	{ "publish", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
 };

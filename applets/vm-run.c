@@ -75,19 +75,7 @@ const char vm_run_usage[] =
 	"  banger vm run --rm --image alpine:3 -- sh -c \"uname -a\"\n";
 
 static const struct option opts[] = {
-	{ "name", required_argument, NULL, 0 },
-	{ "image", required_argument, NULL, 0 },
-	{ "kernel", required_argument, NULL, 0 },
-	{ "cpus", required_argument, NULL, 0 },
-	{ "memory", required_argument, NULL, 0 },
-	{ "disk-size", required_argument, NULL, 0 },
-	{ "net", required_argument, NULL, 0 },
-	{ "nat", no_argument, NULL, 0 },
-	{ "ssh-key", required_argument, NULL, 0 },
-	{ "vmm", required_argument, NULL, 0 },
-	{ "jail", no_argument, NULL, 0 },
-	{ "init", required_argument, NULL, 0 },
-	{ "mount", required_argument, NULL, 0 },
+	VM_CONFIG_LONG_OPTIONS,
 	{ "rm", no_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "no-wait", no_argument, NULL, 'W' },

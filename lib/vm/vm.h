@@ -140,6 +140,27 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
  * with a message naming the option when arg is bad. */
 int vm_config_option(struct vm_config *c, const char *opt, const char *arg, struct err *e);
 
+/* The struct option entries (flag 0, so getopt_long returns 0 and the long
+ * name goes to vm_config_option) of every option vm_config_option takes
+ * except publish, whose short -p each applet maps itself: one list, so
+ * vm-create and vm-run accept the same VM options. Needs <getopt.h>. */
+/* clang-format off */
+#define VM_CONFIG_LONG_OPTIONS                          \
+	{ "name", required_argument, NULL, 0 },         \
+	{ "image", required_argument, NULL, 0 },        \
+	{ "kernel", required_argument, NULL, 0 },       \
+	{ "cpus", required_argument, NULL, 0 },         \
+	{ "memory", required_argument, NULL, 0 },       \
+	{ "disk-size", required_argument, NULL, 0 },    \
+	{ "net", required_argument, NULL, 0 },          \
+	{ "nat", no_argument, NULL, 0 },                \
+	{ "ssh-key", required_argument, NULL, 0 },      \
+	{ "vmm", required_argument, NULL, 0 },          \
+	{ "jail", no_argument, NULL, 0 },               \
+	{ "init", required_argument, NULL, 0 },         \
+	{ "mount", required_argument, NULL, 0 }
+/* clang-format on */
+
 /* Fills what the options left unset: vmm (vm_pick_vmm), net (tap as root,
  * else user for QEMU, none for Firecracker; --nat implies tap), kernel and
  * image (VM_DEFAULT_*), a random name "vm-XXXXXX". Start from a zeroed
