@@ -209,6 +209,35 @@ static int lease_read(const char *file, char **text, struct err *e)
 	return *text ? 0 : err_set(e, EXIT_SYSTEM, "out of memory");
 }
 
+/* A lease file being rewritten: its lock held, its text read, the new
+ * text built in b. lease_begin fails with nothing held; lease_end releases
+ * all of it. */
+struct lease_edit {
+	int fd;
+	char *text;
+	struct buf b;
+};
+
+static int lease_begin(struct lease_edit *le, const char *file, struct err *e)
+{
+	le->text = NULL;
+	if ((le->fd = lease_lock(file, e)) < 0)
+		return -1;
+	buf_init(&le->b, LIMIT_LEASES, file);
+	if (lease_read(file, &le->text, e) < 0) {
+		lock_release(le->fd);
+		return -1;
+	}
+	return 0;
+}
+
+static void lease_end(struct lease_edit *le)
+{
+	buf_fini(&le->b);
+	free(le->text);
+	lock_release(le->fd);
+}
+
 /* A host lease holds an address for nobody when its owner (a VM directory)
  * is gone and no banger holds that VM's lock (one creating it holds it):
  * a VM removed by hand, a store deleted, or a network namespace whose inode
@@ -251,18 +280,16 @@ static bool lease_stale(const char *line, size_t len)
 static int lease_get(const char *leases_file, const struct net_config *c, const char *name,
 		     bool host, uint32_t *out, struct err *e)
 {
-	char *text = NULL, line[LIMIT_NAME + 32];
+	char line[LIMIT_NAME + 32];
 	uint32_t mask = net_mask(c->prefix);
-	struct buf b;
+	struct lease_edit le;
+	struct buf *b = &le.b;
 	uint32_t a;
-	int fd, ret = -1;
+	int ret = -1;
 
-	if ((fd = lease_lock(leases_file, e)) < 0)
+	if (lease_begin(&le, leases_file, e) < 0)
 		return -1;
-	buf_init(&b, LIMIT_LEASES, leases_file);
-	if (lease_read(leases_file, &text, e) < 0)
-		goto out;
-	for (const char *l = text; *l;) {
+	for (const char *l = le.text; *l;) {
 		const char *nl = strchr(l, '\n');
 		size_t n = nl ? (size_t)(nl - l) + 1 : strlen(l);
 		const char *sp = memchr(l, ' ', n);
@@ -287,29 +314,27 @@ static int lease_get(const char *leases_file, const struct net_config *c, const 
 				c->bridge, ip, gw, c->prefix);
 			goto out;
 		}
-		if (buf_append(&b, l, n, e) < 0)
+		if (buf_append(b, l, n, e) < 0)
 			goto out;
 		l += n;
 	}
-	if (b.len && b.data[b.len - 1] != '\n' && buf_append(&b, "\n", 1, e) < 0)
+	if (b->len && b->data[b->len - 1] != '\n' && buf_append(b, "\n", 1, e) < 0)
 		goto out;
-	if (lease_find(b.data ? b.data : "", name, &a) && (a & mask) == (c->gateway & mask)) {
+	if (lease_find(b->data ? b->data : "", name, &a) && (a & mask) == (c->gateway & mask)) {
 		*out = a;
 		ret = 0;
 		goto out;
 	}
-	if (net_lease_pick(b.data ? b.data : "", c, &a, e) < 0)
+	if (net_lease_pick(b->data ? b->data : "", c, &a, e) < 0)
 		goto out;
 	net_ntoa(a, line, sizeof(line));
-	if (buf_appendf(&b, e, "%s %s\n", line, name) < 0 ||
-	    file_write_atomic(leases_file, b.data, b.len, 0644, e) < 0)
+	if (buf_appendf(b, e, "%s %s\n", line, name) < 0 ||
+	    file_write_atomic(leases_file, b->data, b->len, 0644, e) < 0)
 		goto out;
 	*out = a;
 	ret = 0;
 out:
-	buf_fini(&b);
-	free(text);
-	lock_release(fd);
+	lease_end(&le);
 	return ret;
 }
 
@@ -358,36 +383,30 @@ int net_host_lease_put(const char *bridge, const char *owner, int *remaining, st
 
 int net_lease_put(const char *leases_file, const char *name, int *remaining, struct err *e)
 {
-	char *text = NULL;
-	struct buf b;
-	int fd, ret = -1, left = 0;
+	struct lease_edit le;
+	int ret = -1, left = 0;
 
-	if ((fd = lease_lock(leases_file, e)) < 0)
+	if (lease_begin(&le, leases_file, e) < 0)
 		return -1;
-	buf_init(&b, LIMIT_LEASES, leases_file);
-	if (lease_read(leases_file, &text, e) < 0)
-		goto out;
-	for (const char *l = text; *l;) {
+	for (const char *l = le.text; *l;) {
 		const char *nl = strchr(l, '\n');
 		size_t n = nl ? (size_t)(nl - l) + 1 : strlen(l);
 		uint32_t a;
 
 		if (lease_find(l, name, &a) != l) {
-			if (buf_append(&b, l, n, e) < 0)
+			if (buf_append(&le.b, l, n, e) < 0)
 				goto out;
 			left++;
 		}
 		l += n;
 	}
-	if (file_write_atomic(leases_file, b.data ? b.data : "", b.len, 0644, e) < 0)
+	if (file_write_atomic(leases_file, le.b.data ? le.b.data : "", le.b.len, 0644, e) < 0)
 		goto out;
 	if (remaining)
 		*remaining = left;
 	ret = 0;
 out:
-	buf_fini(&b);
-	free(text);
-	lock_release(fd);
+	lease_end(&le);
 	return ret;
 }
 
