@@ -55,7 +55,6 @@ const char first_boot_usage[] =
 	"  banger first-boot --root /mnt --cmdline /tmp/cmdline   (settings into a mounted image)\n"
 	"  init=/usr/local/libexec/banger-first-boot   (on a guest kernel command line)\n";
 
-#define AGENT_PATH "/usr/local/libexec/banger-vsock-agent"
 #define STATE_REL "run/banger/first-boot.state"
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -553,10 +552,10 @@ static void setup_services(void)
 	if (env && *env) {
 		snprintf(a->path, sizeof(a->path), "%s", env);
 		a->argv[0] = env;
-	} else if (executable(AGENT_PATH)) {
-		snprintf(a->path, sizeof(a->path), "%s", AGENT_PATH);
-		a->argv[0] = AGENT_PATH;
 	} else {
+		/* This very binary: the guest's agent is always the banger that
+		 * booted it (the initramfs put it on /run), never an older copy
+		 * an image may carry. */
 		snprintf(a->path, sizeof(a->path), "/proc/self/exe");
 		a->argv[0] = "vsock-agent";
 	}

@@ -15,22 +15,29 @@
 
 const char vm_create_usage[] =
 	"usage: vm-create [--name N] [--image NAME] [--kernel NAME] [--cpus N] [--memory MiB]\n"
-	"                 [--disk-size SIZE] [--net tap|user|none] [--nat] [--ssh-key FILE]\n"
-	"                 [--vmm firecracker|qemu] [--jail] [--init auto|systemd|minimal]\n"
+	"                 [--disk overlay|copy] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
+	"                 [--ssh-key FILE] [--vmm firecracker|qemu] [--jail]\n"
+	"                 [--init auto|systemd|minimal]\n"
 	"                 [--mount type=tmpfs,destination=DIR[,tmpfs-size=SIZE]]...\n"
 	"                 [-p [HOSTIP:]HOSTPORT:GUESTPORT]...\n"
 	"\n"
-	"Makes BANGER_HOME/vms/NAME/ with config.json and rootfs.ext4, a copy of the\n"
-	"image's disk that shares its blocks (reflink) where the filesystem allows,\n"
-	"else copies only its data (holes stay holes). Leases the VM's address from\n"
-	"BANGER_SUBNET (default 172.30.0.1/24). Prints the VM's name.\n"
+	"Makes BANGER_HOME/vms/NAME/ with config.json and its disks: base.ext4, the\n"
+	"image's own file (a hard link, shared by every VM of the image and attached\n"
+	"read-only), and upper.ext4, an empty sparse ext4 that takes the VM's writes\n"
+	"(the guest's / is an overlay of the two). In constant time, whatever the\n"
+	"image's size. Leases the VM's address from BANGER_SUBNET (default\n"
+	"172.30.0.1/24). Prints the VM's name. See docs/vm.md.\n"
 	"\n"
 	"  --name N         the VM's name (default: vm-XXXXXX)\n"
 	"  --image NAME     an installed image (default: debian-bookworm)\n"
 	"  --kernel NAME    an installed kernel (default: debian-cloud)\n"
 	"  --cpus N         vCPUs, up to 32 (default 1); Firecracker takes 1 or even\n"
 	"  --memory SIZE    guest memory: MiB, or with a suffix (1G, 768M; default 512)\n"
-	"  --disk-size SIZE grow the disk to SIZE (2G, 512M…); the guest grows its fs\n"
+	"  --disk MODE      overlay (default), or copy: rootfs.ext4, a copy of the image\n"
+	"                   of the VM's own (reflinked where the filesystem allows,\n"
+	"                   else only its data), for kernels without overlayfs\n"
+	"  --disk-size SIZE the VM's writable space (2G, 512M…; default 8G, sparse);\n"
+	"                   with --disk copy the disk grows to SIZE and the guest its fs\n"
 	"  --net MODE       tap (bridge banger0; default as root), user (QEMU\n"
 	"                   user-mode; default otherwise), none\n"
 	"  --nat            give the guest the outside world through NAT (needs tap)\n"
@@ -83,7 +90,9 @@ int vm_create_main(int argc, char **argv)
 	if (store_init(&s, &e) < 0 || vm_create(&s, &c, &how, &e) < 0)
 		die_err(&e);
 	log_info("created %s: %s, %s/%d, %s, disk %s", c.name, c.vmm, c.ip, c.prefix, c.net,
-		 how == VM_COPY_REFLINK ? "reflinked" : "sparse copy");
+		 how == VM_COPY_LINK	  ? "the image's, shared, with a layer of its own"
+		 : how == VM_COPY_REFLINK ? "reflinked"
+					  : "sparse copy");
 	printf("%s\n", c.name);
 	return EXIT_OK;
 }

@@ -28,7 +28,8 @@
 
 const char vm_run_usage[] =
 	"usage: vm-run [-d] [--rm] [--name N] [--image NAME|REF] [--kernel NAME] [--cpus N]\n"
-	"              [--memory SIZE] [--disk-size SIZE] [--net tap|user|none] [--nat]\n"
+	"              [--memory SIZE] [--disk overlay|copy] [--disk-size SIZE]\n"
+	"              [--net tap|user|none] [--nat]\n"
 	"              [--ssh-key FILE] [--vmm firecracker|qemu] [--jail]\n"
 	"              [--init auto|systemd|minimal] [--mount type=tmpfs,destination=DIR]...\n"
 	"              [-e K=V]... [--env-file FILE]...\n"
@@ -110,6 +111,7 @@ static void ensure_pulled(const char *image, const char *fallback_ref)
 {
 	struct kernel_pull_opts ko = { .if_missing = true };
 	struct image_pull_opts io = { .if_missing = true, .fallback_ref = fallback_ref };
+	char initrd[LIMIT_PATH];
 	struct initramfs_built ib;
 	struct image_pulled ip;
 	enum bundle_outcome kout;
@@ -122,10 +124,10 @@ static void ensure_pulled(const char *image, const char *fallback_ref)
 		die_err(&e);
 	if (kout != BUNDLE_ALREADY)
 		log_info("kernel %s: pulled", run.c.kernel);
-	if (initramfs_ensure(&run.s, run.c.kernel, &built, &ib, &e) < 0)
+	if (initramfs_ensure(&run.s, run.c.kernel, initrd, &built, &ib, &e) < 0)
 		die_err(&e);
 	if (built)
-		log_info("kernel %s needs an initramfs: built (%d modules, %s)", run.c.kernel,
+		log_info("kernel %s: built banger's initramfs (%d modules, %s)", run.c.kernel,
 			 ib.nmodules, ib.compress);
 	if (image_pull(&run.s, image, &io, &ip, &e) < 0)
 		die_err(&e);

@@ -2,23 +2,28 @@
  *
  * The kernel runs it with nothing but the archive (initramfs/content.list,
  * the modules): it mounts the kernel's file systems, loads the modules in
- * lib/modules/banger.order, waits for root=, mounts it on /newroot,
- * switches to it and runs first-boot (or init=). It never exits: PID 1
+ * lib/modules/banger.order, waits for root=, mounts it on /newroot
+ * (alone, or read-only under an overlay with the VM's own disk,
+ * banger.upper=), puts this binary on /run, switches to the new root and
+ * runs it as first-boot (or init=). It never exits: PID 1
  * exiting panics the kernel, so a failure is said on the console and the VM
  * is powered off (or rebooted, banger.halt=reboot). No x-helpers here.
  * See docs/initramfs.md.
  */
 #include "initramfs/init.h"
+#include "embed.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
 #include "guest/cmdline.h"
+#include "guest/sysconf.h"
 #include "guest/sysinit.h"
 #include "kernel/initramfs.h"
 #include "kernel/kmod.h"
 #include "log.h"
 #include "path.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +33,11 @@
 #include <unistd.h>
 
 #define NEWROOT "/newroot"
-#define FIRST_BOOT "/usr/local/libexec/banger-first-boot"
-#define BANGER_IN_ROOT "/usr/local/libexec/banger"
+#define RUN_DIR "/run/banger"
+#define LOWER RUN_DIR "/lower"
+#define UPPER RUN_DIR "/upper"
+#define OUR_BANGER RUN_DIR "/banger"
+#define OUR_FIRST_BOOT RUN_DIR "/banger-first-boot"
 
 /* Nothing left to try: say so and stop the VM (exiting would panic). */
 __attribute__((noreturn)) static void init_fatal(const struct err *e, bool reboot_)
@@ -77,48 +85,97 @@ static void init_load_modules(const struct cmdline *cl)
 		 failed);
 }
 
-/* The program to run in the new root, and how to call it. */
-static void init_pick(const struct guest_config *g, char *path, size_t size, const char **argv0)
+/* Mounts the VM's root on NEWROOT. With banger.upper the image (root=) is
+ * the lower layer, read-only and shared with every VM made from it, and the
+ * VM's own disk holds the upper layer: the guest's init sees an ordinary
+ * writable / while the image stays exactly the verified bytes. Both layers
+ * are mounted under /run/banger, which moves into the new root with /run. */
+static int init_mount_root(const struct guest_config *g, struct err *e)
 {
-	char in_root[LIMIT_PATH];
-	struct err e;
+	unsigned long flags = g->root_rw ? 0 : MS_RDONLY;
 
-	err_init(&e);
-	if (g->init_path) {
-		snprintf(path, size, "%s", g->init_path);
-		*argv0 = g->init_path;
-		return;
+	mkdir(NEWROOT, 0755);
+	if (!g->upper) {
+		if (mount(g->root, NEWROOT, g->rootfstype, flags, g->rootflags) < 0)
+			return err_errno(e, 0,
+					 "cannot mount %s (%s) on /: check root= and rootfstype=",
+					 g->root, g->rootfstype);
+		log_info("root %s mounted (%s, %s)", g->root, g->rootfstype, flags ? "ro" : "rw");
+		return 0;
 	}
-	*argv0 = "first-boot";
-	snprintf(path, size, "%s", FIRST_BOOT);
-	if (path_join(in_root, sizeof(in_root), NEWROOT, FIRST_BOOT, &e) == 0 &&
-	    access(in_root, X_OK) == 0)
-		return;
-	snprintf(path, size, "%s", BANGER_IN_ROOT);
-	if (path_join(in_root, sizeof(in_root), NEWROOT, BANGER_IN_ROOT, &e) == 0 &&
-	    access(in_root, X_OK) == 0)
-		return;
-	/* The image has no banger: bring ours along on /run (moved over). */
-	unsigned char *data;
+	if (path_mkdirs(LOWER, 0755, e) < 0 || path_mkdirs(UPPER, 0755, e) < 0)
+		return -1;
+	if (mount(g->root, LOWER, g->rootfstype, MS_RDONLY, g->rootflags) < 0)
+		return err_errno(e, 0,
+				 "cannot mount the image %s (%s) read-only: check root=", g->root,
+				 g->rootfstype);
+	if (sysinit_wait_block(g->upper, g->root_timeout_s, e) < 0)
+		return -1;
+	if (mount(g->upper, UPPER, "ext4", MS_NOATIME, NULL) < 0)
+		return err_errno(e, 0, "cannot mount the VM's disk %s (ext4): recreate the VM",
+				 g->upper);
+	if (path_mkdirs(UPPER "/upper", 0755, e) < 0 || path_mkdirs(UPPER "/work", 0700, e) < 0)
+		return -1;
+	/* Whole-file copy-up, no index or redirects: the upper then holds only
+	 * plain files, whiteouts and opaque directories, which vm diff and vm
+	 * commit read from the host (docs/vm.md). */
+	if (mount("overlay", NEWROOT, "overlay", 0,
+		  "lowerdir=" LOWER ",upperdir=" UPPER "/upper,workdir=" UPPER
+		  "/work,index=off,metacopy=off,redirect_dir=off,xino=off") < 0) {
+		if (errno == ENODEV)
+			return err_set(e, EXIT_SYSTEM,
+				       "this kernel has no overlayfs: build it with "
+				       "CONFIG_OVERLAY_FS or put the overlay module in its "
+				       "initramfs, or make the VM with --disk copy");
+		return err_errno(e, 0, "cannot mount the overlay root (%s over %s)", g->upper,
+				 g->root);
+	}
+	log_info("root: overlay of %s (image, ro) and %s (rw)", g->root, g->upper);
+	return 0;
+}
+
+/* Puts this binary (the initramfs' /init) on /run as first-boot and the
+ * agent, with their systemd units in /run/systemd/system for an image
+ * that boots systemd: the guest runs the banger that built the VM, the
+ * image itself is never written. */
+static int init_install_banger(struct err *e)
+{
+	static const struct {
+		const char *name;
+		struct embedded (*unit)(void);
+	} units[] = {
+		{ "banger-first-boot.service", embedded_unit_first_boot },
+		{ "banger-vsock-agent.service", embedded_unit_vsock_agent },
+	};
+	char *data = NULL;
 	size_t len;
-	snprintf(path, size, "/run/banger/banger");
-	if (path_mkdirs("/run/banger", 0755, &e) < 0 ||
-	    file_read_all("/init", 64 << 20, (char **)&data, &len, &e) < 0) {
-		log_warn("%s", e.msg);
-		return;
-	}
-	if (file_write_atomic(path, data, len, 0755, &e) < 0)
-		log_warn("%s", e.msg);
+	int rc;
+
+	if (path_mkdirs(RUN_DIR, 0755, e) < 0 ||
+	    file_read_all("/init", LIMIT_SELF_BYTES, &data, &len, e) < 0)
+		return -1;
+	rc = file_write_atomic(OUR_BANGER, data, len, 0755, e);
 	free(data);
+	if (rc < 0)
+		return -1;
+	if ((symlink("banger", OUR_FIRST_BOOT) < 0 && errno != EEXIST) ||
+	    (symlink("banger", RUN_DIR "/banger-vsock-agent") < 0 && errno != EEXIST))
+		return err_errno(e, 0, "%s: cannot link banger's applets", RUN_DIR);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		struct embedded u = units[i].unit();
+
+		if (sysconf_install_unit("/run/systemd/system", units[i].name, u.data, u.size, e) <
+		    0)
+			return -1;
+	}
+	return 0;
 }
 
 void initramfs_init(void)
 {
 	struct cmdline cl;
 	struct guest_config g;
-	char *text = NULL, path[LIMIT_PATH];
-	const char *argv0;
-	unsigned long flags = MS_RDONLY;
+	char *text = NULL;
 	size_t len = 0;
 	struct err e;
 
@@ -148,21 +205,16 @@ void initramfs_init(void)
 		err_set(&e, EXIT_USAGE, "root=%s: only root=/dev/NAME is understood here", g.root);
 		init_fatal(&e, g.halt == HALT_REBOOT);
 	}
-	if (sysinit_wait_block(g.root, g.root_timeout_s, &e) < 0)
+	if (sysinit_wait_block(g.root, g.root_timeout_s, &e) < 0 || init_mount_root(&g, &e) < 0 ||
+	    init_install_banger(&e) < 0)
 		init_fatal(&e, g.halt == HALT_REBOOT);
-	if (g.root_rw)
-		flags = 0;
-	mkdir(NEWROOT, 0755);
-	if (mount(g.root, NEWROOT, g.rootfstype, flags, g.rootflags) < 0) {
-		err_errno(&e, 0, "cannot mount %s (%s) on /: check root= and rootfstype=", g.root,
-			  g.rootfstype);
-		init_fatal(&e, g.halt == HALT_REBOOT);
-	}
-	log_info("root %s mounted (%s, %s)", g.root, g.rootfstype, flags ? "ro" : "rw");
-	init_pick(&g, path, sizeof(path), &argv0);
 	if (sysinit_switch_root(NEWROOT, &e) < 0)
 		init_fatal(&e, g.halt == HALT_REBOOT);
-	execl(path, argv0, (char *)NULL);
-	err_errno(&e, 0, "%s: cannot run it as init — check init= or the image", path);
+	if (g.init_path)
+		execl(g.init_path, g.init_path, (char *)NULL);
+	else
+		execl(OUR_FIRST_BOOT, "first-boot", (char *)NULL);
+	err_errno(&e, 0, "%s: cannot run it as init — check init= or the image",
+		  g.init_path ? g.init_path : OUR_FIRST_BOOT);
 	init_fatal(&e, g.halt == HALT_REBOOT);
 }

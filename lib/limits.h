@@ -43,6 +43,7 @@
 #define LIMIT_OS_RELEASE (64 * 1024)	   /* /etc/os-release */
 #define LIMIT_MODULES 512		   /* modules in one initramfs */
 #define LIMIT_MODULE_SIZE (64 << 20)	   /* one kernel module, decompressed */
+#define LIMIT_SELF_BYTES (64 << 20)	   /* the banger binary, copied by the initramfs */
 #define LIMIT_MODULES_DEP (16 << 20)	   /* modules.dep, modules.builtin */
 #define LIMIT_LEASES (1024 * 1024)	   /* a lease file (store or host): ~80 bytes a VM */
 #define LIMIT_STRLIST (16 * 1024)	   /* an image's Env, Entrypoint or Cmd; a VM's env */

@@ -425,6 +425,12 @@ int guest_config_parse(struct guest_config *g, const struct cmdline *c, struct e
 			else
 				problem(e, &rc, "banger.hostname: '%s' is not a valid hostname%s",
 					v, " — use letters, digits, '-' and '.'");
+		} else if (!strcmp(key, "banger.upper")) {
+			if (!strncmp(v, "/dev/", 5) && v[5] && !strchr(v + 5, '/'))
+				g->upper = v;
+			else
+				problem(e, &rc, "banger.upper: '%s' is not /dev/NAME%s", v,
+					" — banger sets it; remove it from the command line");
 		} else if (!strcmp(key, "banger.ssh_key")) {
 			parse_ssh_key(g, v, e, &rc);
 		} else if (!strcmp(key, "banger.dns")) {

@@ -92,6 +92,9 @@ struct guest_config {
 	bool root_rw;		/* "rw" seen after any "ro" (kernel default: ro) */
 	bool root_ro_explicit;	/* "ro" was given */
 	const char *init_path;	/* init=, or NULL */
+	/* banger.upper=/dev/NAME: the VM's writable layer. root= is then the
+	 * shared image, mounted read-only under an overlay (docs/vm.md). */
+	const char *upper;
 };
 
 /* Fills g with defaults, then with every valid banger.* and root parameter.

@@ -202,6 +202,45 @@ out:
 	return rc;
 }
 
+int sysconf_install_unit(const char *dir, const char *name, const char *text, size_t len,
+			 struct err *e)
+{
+	const char *p = text, *end = text + len;
+	char path[LIMIT_PATH], dest[LIMIT_PATH];
+	bool install = false;
+
+	if (path_join(path, sizeof(path), dir, name, e) < 0 || path_mkdirs(dir, 0755, e) < 0 ||
+	    file_write_atomic(path, text, len, 0644, e) < 0 ||
+	    path_join(dest, sizeof(dest), "..", name, e) < 0)
+		return -1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if (p < eol && *p == '[')
+			install = eol - p == 9 && !strncmp(p, "[Install]", 9);
+		else if (install && eol - p > 9 && !strncmp(p, "WantedBy=", 9))
+			for (const char *t = p + 9; t < eol;) {
+				const char *w = t;
+				char wants[LIMIT_PATH];
+
+				while (t < eol && *t != ' ' && *t != '\t')
+					t++;
+				if (t > w && (path_joinf(wants, sizeof(wants), e, dir, "%.*s.wants",
+							 (int)(t - w), w) < 0 ||
+					      path_mkdirs(wants, 0755, e) < 0 ||
+					      path_join(path, sizeof(path), wants, name, e) < 0))
+					return -1;
+				if (t > w && symlink(dest, path) < 0 && errno != EEXIST)
+					return err_errno(e, 0, "%s: cannot link", path);
+				while (t < eol && (*t == ' ' || *t == '\t'))
+					t++;
+			}
+		p = eol + 1;
+	}
+	return 0;
+}
+
 int sysconf_mask_units(const char *root, const char *const *units, int n, struct err *e)
 {
 	char dir[LIMIT_PATH], path[LIMIT_PATH], target[32];

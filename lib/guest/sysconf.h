@@ -29,6 +29,12 @@ int sysconf_ssh_keys(const char *root, const char *keys, struct err *e);
  * e.g. to systemd-resolved's stub, with a file). */
 int sysconf_dns(const char *root, const char *const *servers, int n, bool *changed, struct err *e);
 
+/* Installs a systemd unit into dir (e.g. /run/systemd/system): dir/name
+ * holds text, and each WantedBy= target of its [Install] section gets the
+ * link dir/TARGET.wants/name -> ../name, as systemctl enable makes. */
+int sysconf_install_unit(const char *dir, const char *name, const char *text, size_t len,
+			 struct err *e);
+
 /* Masks each systemd unit: ROOT/etc/systemd/system/UNIT -> /dev/null. A
  * unit file already there (an administrator's) is left alone. Returns the
  * number of links created, or -1. */

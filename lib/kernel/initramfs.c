@@ -2,6 +2,7 @@
 #include "kernel/initramfs.h"
 #include "buf.h"
 #include "embed.h"
+#include "digest.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -428,27 +429,41 @@ out:
 	return rc;
 }
 
-int initramfs_ensure(const struct store *s, const char *kernel, bool *built,
+/* The digest of the banger that built banger-initrd.img, written after
+ * the archive: a missing or other digest means build again. */
+#define STAMP "banger-initrd.sha256"
+
+int initramfs_ensure(const struct store *s, const char *kernel, char out[LIMIT_PATH], bool *built,
 		     struct initramfs_built *b, struct err *e)
 {
-	char kdir[LIMIT_PATH], initrd[LIMIT_PATH];
-	struct initramfs_opts o = { .kernel = kernel, .out = initrd };
-	cJSON *m;
-	bool needs;
+	char kdir[LIMIT_PATH], stamp[LIMIT_PATH], want[DIGEST_HEX_LEN + 1], *have = NULL;
+	struct initramfs_opts o = { .kernel = kernel, .out = out };
+	size_t len = 0;
+	bool fresh;
 
 	*built = false;
 	if (store_object_dir(s, KERNEL_KIND, kernel, kdir, sizeof(kdir), e) < 0 ||
-	    path_join(initrd, sizeof(initrd), kdir, "initrd.img", e) < 0)
+	    path_join(out, LIMIT_PATH, kdir, "initrd.img", e) < 0)
 		return -1;
-	if (access(initrd, R_OK) == 0)
+	/* The kernel's own (imported with it, or made with banger initramfs -o):
+	 * its maker's choice, used as it is. */
+	if (access(out, R_OK) == 0)
 		return 0;
-	m = kernel_manifest(kdir);
-	needs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "needs_initramfs"));
-	cJSON_Delete(m);
-	if (!needs)
+	if (path_join(out, LIMIT_PATH, kdir, "banger-initrd.img", e) < 0 ||
+	    path_join(stamp, sizeof(stamp), kdir, STAMP, e) < 0 ||
+	    sha256_file("/proc/self/exe", want, e) < 0)
+		return -1;
+	fresh = access(out, R_OK) == 0 &&
+		file_read_all(stamp, DIGEST_HEX_LEN + 1, &have, &len, e) == 0 &&
+		len == DIGEST_HEX_LEN && !memcmp(have, want, len);
+	free(have);
+	err_init(e);
+	if (fresh)
 		return 0;
 	if (initramfs_build(s, &o, b, e) < 0)
-		return err_prefix(e, "kernel %s needs an initramfs", kernel);
+		return err_prefix(e, "kernel %s: building banger's initramfs", kernel);
+	if (file_write_atomic(stamp, want, DIGEST_HEX_LEN, 0644, e) < 0)
+		return -1;
 	*built = true;
 	return 0;
 }

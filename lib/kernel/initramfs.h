@@ -59,11 +59,13 @@ struct initramfs_built {
 int initramfs_build(const struct store *s, const struct initramfs_opts *o,
 		    struct initramfs_built *b, struct err *e);
 
-/* The kernel's initramfs when it needs one: kernels/KERNEL/initrd.img is
- * built (initramfs_build) when the kernel's manifest says needs_initramfs
- * and the file is missing; *built says whether it was. A kernel with no
- * manifest needs none. */
-int initramfs_ensure(const struct store *s, const char *kernel, bool *built,
+/* The initramfs kernel KERNEL boots with, its path into out: the
+ * kernel's own kernels/KERNEL/initrd.img when there is one, else banger's,
+ * kernels/KERNEL/banger-initrd.img, built (initramfs_build) when missing or
+ * made by another banger binary (its sha256 is kept beside it) — the guest
+ * runs the banger of the host (docs/initramfs.md). *built says whether it
+ * was built. */
+int initramfs_ensure(const struct store *s, const char *kernel, char out[LIMIT_PATH], bool *built,
 		     struct initramfs_built *b, struct err *e);
 
 /* A module list, as read from modules/FLAVOUR.list. */

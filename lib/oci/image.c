@@ -21,76 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Enables unit `name` the way systemctl enable does: one symlink per
- * WantedBy= target in the unit's [Install] section. */
-static int enable_unit(struct layer_root *lr, const char *name, struct embedded u, struct err *e)
-{
-	const char *p = u.data, *end = u.data + u.size;
-	char target[LIMIT_NAME + 1], link[LIMIT_PATH], dest[LIMIT_PATH];
-	int install = 0;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		if (len && p[0] == '[')
-			install = len == 9 && !strncmp(p, "[Install]", 9);
-		else if (install && len > 9 && !strncmp(p, "WantedBy=", 9)) {
-			const char *t = p + 9;
-
-			while (t < p + len) {
-				size_t n = strcspn(t, " \t\n");
-
-				if (t + n > p + len)
-					n = (size_t)(p + len - t);
-				if (n && n < sizeof(target)) {
-					memcpy(target, t, n);
-					target[n] = '\0';
-					if (path_joinf(link, sizeof(link), e, "etc/systemd/system",
-						       "%s.wants/%s", target, name) < 0 ||
-					    path_join(dest, sizeof(dest), "/etc/systemd/system",
-						      name, e) < 0 ||
-					    layer_put_symlink(lr, link, dest, e) < 0)
-						return -1;
-				}
-				t += n;
-				while (t < p + len && (*t == ' ' || *t == '\t'))
-					t++;
-			}
-		}
-		p += len + 1;
-	}
-	return 0;
-}
-
-int image_inject_agent(struct layer_root *lr, const char *self, char agent_hex[DIGEST_HEX_LEN + 1],
-		       struct err *e)
-{
-	static const struct {
-		const char *name;
-		struct embedded (*unit)(void);
-	} units[] = {
-		{ "banger-first-boot.service", embedded_unit_first_boot },
-		{ "banger-vsock-agent.service", embedded_unit_vsock_agent },
-	};
-
-	if (sha256_file(self, agent_hex, e) < 0 ||
-	    layer_copy_file(lr, IMAGE_AGENT_DIR "/banger", self, 0755, e) < 0 ||
-	    layer_put_symlink(lr, IMAGE_AGENT_DIR "/banger-first-boot", "banger", e) < 0 ||
-	    layer_put_symlink(lr, IMAGE_AGENT_DIR "/banger-vsock-agent", "banger", e) < 0)
-		return err_prefix(e, "injecting the banger agent");
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		struct embedded u = units[i].unit();
-		char rel[LIMIT_PATH];
-
-		if (path_join(rel, sizeof(rel), "etc/systemd/system", units[i].name, e) < 0 ||
-		    layer_put_file(lr, rel, u.data, u.size, 0644, e) < 0 ||
-		    enable_unit(lr, units[i].name, u, e) < 0)
-			return err_prefix(e, "installing %s", units[i].name);
-	}
-	return 0;
-}
-
 /* ---- the run settings --------------------------------------------------- */
 
 static int config_list(const cJSON *o, const char *key, struct strlist *l, struct err *e)
@@ -210,7 +140,7 @@ out:
 
 int image_meta_write(const char *dir, const struct image_meta *m, struct err *e)
 {
-	cJSON *j = cJSON_CreateObject(), *agent;
+	cJSON *j = cJSON_CreateObject();
 	char path[LIMIT_PATH], *text = NULL;
 	int rc = -1;
 
@@ -224,13 +154,8 @@ int image_meta_write(const char *dir, const struct image_meta *m, struct err *e)
 	cJSON_AddStringToObject(j, "platform", m->platform);
 	cJSON_AddNumberToObject(j, "size", (double)m->size);
 	cJSON_AddStringToObject(j, "created", m->created);
-	agent = cJSON_AddObjectToObject(j, "agent");
-	if (agent) {
-		cJSON_AddStringToObject(agent, "version", m->agent_version);
-		cJSON_AddStringToObject(agent, "sha256", m->agent_sha256);
-	}
 	text = config_write(j, &m->config) ? cJSON_Print(j) : NULL;
-	if (!text || !agent) {
+	if (!text) {
 		err_set(e, EXIT_SYSTEM, "out of memory");
 		goto out;
 	}
@@ -288,9 +213,6 @@ int image_meta_read(const char *dir, struct image_meta *m, struct err *e)
 	}
 	v = cJSON_GetObjectItemCaseSensitive(j, "size");
 	m->size = cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
-	v = cJSON_GetObjectItemCaseSensitive(j, "agent");
-	copy_str(v, "version", m->agent_version, sizeof(m->agent_version));
-	copy_str(v, "sha256", m->agent_sha256, sizeof(m->agent_sha256));
 	if (config_read(cJSON_GetObjectItemCaseSensitive(j, "config"), &m->config, e) < 0) {
 		cJSON_Delete(j);
 		return err_prefix(e, "%s", path);
@@ -315,7 +237,7 @@ static int fill_image(const char *staging, void *ud, cJSON *m, struct err *e)
 	if (!ext4_is_ext4(path))
 		return err_set(e, EXIT_VERIFY, "%s: the bundle holds no ext4 rootfs.ext4",
 			       f->src.url);
-	/* Keep what the packer recorded (platform, digest, agent…). */
+	/* Keep what the packer recorded (platform, digest…). */
 	inner = bundle_read_manifest(staging, e);
 	if (!inner)
 		return -1;

@@ -1,11 +1,12 @@
 /* image.h — installed images: BANGER_HOME/images/NAME/{rootfs.ext4,
- * manifest.json}, and what goes into every image (the banger agent).
+ * manifest.json}. An image holds exactly what its source made: banger
+ * reaches the guest through its initramfs, never by writing into the image.
  *
  * manifest.json (written atomically with the image directory):
  *   { "name", "source" (normalised ref, or "import:PATH"), "digest" (the
  *     resolved manifest digest, or the sha256 of an imported file),
  *     "index_digest", "platform", "size" (bytes of rootfs.ext4), "created"
- *     (RFC 3339 UTC), "agent": { "version", "sha256" },
+ *     (RFC 3339 UTC),
  *     "config": { "Env", "Entrypoint", "Cmd", "WorkingDir", "User" } }
  *   "config" is what the OCI image config's "config" object said at pull
  *   time (the keys present, with the spec's names), so `vm run` can run the
@@ -24,17 +25,6 @@
 
 struct err;
 struct layer_root;
-
-#define IMAGE_AGENT_DIR "usr/local/libexec"
-
-/* Puts the banger binary at self into the tree as
- * /usr/local/libexec/banger with the banger-first-boot and
- * banger-vsock-agent links, installs the embedded systemd units into
- * /etc/systemd/system and enables them (a symlink in TARGET.wants/ for each
- * WantedBy=). Never writes through a symlink (layer.h). Writes the binary's
- * sha256 into agent_hex. */
-int image_inject_agent(struct layer_root *lr, const char *self, char agent_hex[DIGEST_HEX_LEN + 1],
-		       struct err *e);
 
 /* How the image wants to be run (OCI image-spec config.config). */
 struct image_config {
@@ -59,8 +49,6 @@ struct image_meta {
 	char platform[64];
 	uint64_t size;
 	char created[32];
-	char agent_version[64];
-	char agent_sha256[DIGEST_HEX_LEN + 1];
 	struct image_config config;
 };
 

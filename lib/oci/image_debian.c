@@ -9,7 +9,6 @@
 #include "lock.h"
 #include "log.h"
 #include "oci/image.h"
-#include "oci/layer.h"
 #include "path.h"
 #include "store.h"
 #include "version.h"
@@ -60,7 +59,7 @@ static int spec_from(const struct catalog_entry *ent, const struct image_debian_
 	return 0;
 }
 
-/* The tree debian_build made, with the agent, as dir/rootfs.ext4: its UUID
+/* The tree debian_build made as dir/rootfs.ext4: its UUID
  * and hash seed come from the package set's digest and its times from the
  * plan's epoch, so the same set gives the same image. */
 static int build(const struct debian_spec *sp, const struct debian_plan *plan, const char *stage,
@@ -71,7 +70,6 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 	struct ext4_opts eo = {
 		.size = o->size, .label = name, .seed = plan->digest, .time = plan->epoch
 	};
-	struct layer_root lr;
 	struct ext4_fs *fs;
 	int rc;
 
@@ -88,13 +86,7 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 	log_info("%s: writing the ext4 image", name);
 	if (!(fs = ext4_new(ext4, &eo, e)))
 		return -1;
-	layer_root_open(&lr, fs);
-	lr.time = plan->epoch;
-	rc = ext4_add_tree(fs, tree, e) < 0 ||
-			     image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, e) < 0 ||
-			     ext4_finish(fs, &m->size, e) < 0
-		     ? -1
-		     : 0;
+	rc = ext4_add_tree(fs, tree, e) < 0 || ext4_finish(fs, &m->size, e) < 0 ? -1 : 0;
 	ext4_free(fs);
 	if (rc < 0 || path_remove_tree(tree, e) < 0)
 		return -1;
@@ -165,7 +157,6 @@ int image_pull_debian(const struct store *s, const struct catalog_entry *ent, co
 	snprintf(m.source, sizeof(m.source), "%s", source);
 	snprintf(m.digest, sizeof(m.digest), "sha256:%s", plan.digest);
 	snprintf(m.platform, sizeof(m.platform), "linux/%s", sp.arch);
-	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
 	image_now(m.created);
 	if (build(&sp, &plan, stage, name, o, &m, e) < 0)
 		goto out;

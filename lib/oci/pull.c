@@ -323,7 +323,7 @@ static int apply_layer(struct registry *r, const struct oci_image *img, struct b
 }
 
 /* Downloads the layers and replays them as they arrive into the ext4
- * writer's tree (file data straight into dir/rootfs.ext4), adds the agent and
+ * writer's tree (file data straight into dir/rootfs.ext4) and
  * finishes the image — only once every layer proved to match its digest
  * does this return 0. 1: a cached layer had rotted (it is evicted, its
  * message in e, the unfinished image removed): build again to fetch it. */
@@ -360,8 +360,9 @@ static int build(struct registry *r, const struct oci_image *img, const char *bl
 	if (rc < 0)
 		goto out;
 	rc = -1;
-	if (image_inject_agent(&lr, "/proc/self/exe", m->agent_sha256, e) < 0 ||
-	    ext4_finish(fs, &m->size, e) < 0)
+	/* The image is what its layers made, nothing more: banger reaches
+	 * the guest through its initramfs (initramfs/init.c). */
+	if (ext4_finish(fs, &m->size, e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -450,7 +451,6 @@ static int pull_ref(const struct store *s, const struct image_target *t,
 	snprintf(m.digest, sizeof(m.digest), "%s", img.manifest_digest);
 	snprintf(m.index_digest, sizeof(m.index_digest), "%s", img.index_digest);
 	snprintf(m.platform, sizeof(m.platform), "%s", img.platform);
-	snprintf(m.agent_version, sizeof(m.agent_version), "%s", banger_version());
 	image_now(m.created);
 	/* How the image wants to run (Env, Cmd…), for vm run. */
 	if (image_config_from_oci(img.config_json, &m.config, e) < 0) {

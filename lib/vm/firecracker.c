@@ -47,18 +47,30 @@ cJSON *fc_body_boot(const struct fc_vm *vm)
 	return o;
 }
 
-cJSON *fc_body_rootfs(const struct fc_vm *vm)
+static cJSON *drive(const char *id, const char *path, bool root, bool ro)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (!o || !cJSON_AddStringToObject(o, "drive_id", "rootfs") ||
-	    !cJSON_AddStringToObject(o, "path_on_host", vm->rootfs) ||
-	    !cJSON_AddTrueToObject(o, "is_root_device") ||
-	    !cJSON_AddFalseToObject(o, "is_read_only")) {
+	if (!o || !cJSON_AddStringToObject(o, "drive_id", id) ||
+	    !cJSON_AddStringToObject(o, "path_on_host", path) ||
+	    !cJSON_AddBoolToObject(o, "is_root_device", root) ||
+	    !cJSON_AddBoolToObject(o, "is_read_only", ro)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
 	return o;
+}
+
+/* With an upper layer the base is shared by every VM of the image: the
+ * VMM opens it read-only, so no guest can write it whatever it does. */
+cJSON *fc_body_rootfs(const struct fc_vm *vm)
+{
+	return drive("rootfs", vm->rootfs, true, vm->upper != NULL);
+}
+
+cJSON *fc_body_upper(const struct fc_vm *vm)
+{
+	return drive("upper", vm->upper, false, false);
 }
 
 cJSON *fc_body_net(const struct fc_vm *vm)
@@ -197,7 +209,8 @@ int fc_configure(const char *sock, const struct fc_vm *vm, struct err *e)
 {
 	if (put(sock, "/machine-config", fc_body_machine(vm), e) < 0 ||
 	    put(sock, "/boot-source", fc_body_boot(vm), e) < 0 ||
-	    put(sock, "/drives/rootfs", fc_body_rootfs(vm), e) < 0)
+	    put(sock, "/drives/rootfs", fc_body_rootfs(vm), e) < 0 ||
+	    (vm->upper && put(sock, "/drives/upper", fc_body_upper(vm), e) < 0))
 		return -1;
 	if (vm->tap && put(sock, "/network-interfaces/eth0", fc_body_net(vm), e) < 0)
 		return -1;

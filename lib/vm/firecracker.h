@@ -28,6 +28,9 @@ struct fc_vm {
 	const char *initrd;    /* may be NULL */
 	const char *boot_args; /* whole kernel command line */
 	const char *rootfs;
+	const char *upper; /* NULL: rootfs is the VM's own writable disk; else
+			    * rootfs is the shared base (read-only) and upper
+			    * the VM's writable layer, the second drive */
 	int vcpus;
 	int mem_mib;
 	const char *tap;    /* NULL: no network interface */
@@ -41,6 +44,7 @@ struct fc_vm {
 struct cJSON *fc_body_machine(const struct fc_vm *vm);
 struct cJSON *fc_body_boot(const struct fc_vm *vm);
 struct cJSON *fc_body_rootfs(const struct fc_vm *vm);
+struct cJSON *fc_body_upper(const struct fc_vm *vm);
 struct cJSON *fc_body_net(const struct fc_vm *vm);
 struct cJSON *fc_body_vsock(const struct fc_vm *vm);
 struct cJSON *fc_body_action(const char *action_type);

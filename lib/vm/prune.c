@@ -92,33 +92,63 @@ static void entries_free(char **v, size_t n)
 	free(v);
 }
 
-static bool in_use_by_vm(const struct store *s, const char *field, const char *name)
+/* The VMs that use kind's object name: their config names it, or (an
+ * image) their base disk is its very file, whatever name it has now. Their
+ * names go into out, comma-separated (may be NULL). -1: cannot tell. */
+static int vm_users(const struct store *s, const char *field, const char *name, char *out,
+		    size_t size)
 {
-	char dir[LIMIT_PATH];
+	char dir[LIMIT_PATH], idir[LIMIT_PATH], file[LIMIT_PATH];
+	struct stat img, base;
 	struct err e;
-	size_t n;
+	size_t n, len = 0;
 	char **vms;
-	bool used = false;
+	bool image = !strcmp(field, "image");
+	int users = 0;
 
 	err_init(&e);
+	if (out && size)
+		out[0] = '\0';
 	if (path_join(dir, sizeof(dir), s->home, "vms", &e) < 0)
-		return true;
+		return -1;
+	if (!image || store_object_dir(s, "images", name, idir, sizeof(idir), &e) < 0 ||
+	    path_join(file, sizeof(file), idir, "rootfs.ext4", &e) < 0 || stat(file, &img) < 0)
+		memset(&img, 0, sizeof(img));
 	vms = entries(dir, &n, false, &e);
 	if (e.code)
-		return true; /* cannot tell: keep it */
-	for (size_t i = 0; i < n && !used; i++) {
+		return -1;
+	for (size_t i = 0; i < n && users >= 0; i++) {
 		struct vm_paths p;
 		struct vm_config c;
+		bool used;
 
 		err_init(&e);
-		if (vm_paths_init(s, vms[i], &p, &e) < 0 || vm_config_load(&p, &c, &e) < 0)
-			used = true; /* a damaged VM may use anything */
-		else
-			used = !strcmp(field, "image") ? !strcmp(c.image, name)
-						       : !strcmp(c.kernel, name);
+		if (vm_paths_init(s, vms[i], &p, &e) < 0 || vm_config_load(&p, &c, &e) < 0) {
+			users = -1; /* a damaged VM may use anything */
+			break;
+		}
+		used = !strcmp(image ? c.image : c.kernel, name) ||
+		       (image && img.st_ino && stat(p.base, &base) == 0 &&
+			base.st_dev == img.st_dev && base.st_ino == img.st_ino);
+		if (!used)
+			continue;
+		users++;
+		if (out && len < size)
+			len += (size_t)snprintf(out + len, size - len, "%s%s",
+						users > 1 ? ", " : "", vms[i]);
 	}
 	entries_free(vms, n);
-	return used;
+	return users;
+}
+
+static bool in_use_by_vm(const struct store *s, const char *field, const char *name)
+{
+	return vm_users(s, field, name, NULL, 0) != 0;
+}
+
+int prune_image_users(const struct store *s, const char *name, char *out, size_t size)
+{
+	return vm_users(s, "image", name, out, size);
 }
 
 static void report(const struct prune_opts *o, const char *what, const char *name, uint64_t bytes,

@@ -45,6 +45,11 @@ void prune_line(char *out, size_t size, const char *what, const char *name, uint
 int prune_images(const struct store *s, const struct prune_opts *o, uint64_t *freed,
 		 char unlisted[65], struct err *e);
 
+/* How many VMs use image name (their config names it, or their base disk
+ * is its file: vm.h), their names comma-separated into out (cut at size).
+ * -1 when a VM's config cannot be read (it may use anything). */
+int prune_image_users(const struct store *s, const char *name, char *out, size_t size);
+
 /* Kernels: staging leftovers, with all the kernels no VM uses. */
 int prune_kernels(const struct store *s, const struct prune_opts *o, uint64_t *freed,
 		  struct err *e);

@@ -59,7 +59,7 @@ int qemu_argv(const struct qemu_vm *q, char **argv, char *store, struct err *e)
 
 	if (check_path("disk", q->rootfs, e) < 0 || check_path("socket", q->agent_sock, e) < 0 ||
 	    check_path("socket", q->qmp_sock, e) < 0 || check_path("kernel", q->kernel, e) < 0 ||
-	    check_path("initrd", q->initrd, e) < 0)
+	    check_path("initrd", q->initrd, e) < 0 || check_path("disk", q->upper, e) < 0)
 		return -1;
 	add(&a, "%s", q->qemu);
 	add(&a, "-M");
@@ -90,9 +90,16 @@ int qemu_argv(const struct qemu_vm *q, char **argv, char *store, struct err *e)
 	add(&a, "-append");
 	add(&a, "%s", q->cmdline);
 	add(&a, "-drive");
-	add(&a, "id=root,file=%s,format=raw,if=none,cache=writeback", q->rootfs);
+	add(&a, "id=root,file=%s,format=raw,if=none,cache=writeback%s", q->rootfs,
+	    q->upper ? ",readonly=on" : "");
 	add(&a, "-device");
 	add(&a, "virtio-blk-device,drive=root");
+	if (q->upper) {
+		add(&a, "-drive");
+		add(&a, "id=upper,file=%s,format=raw,if=none,cache=writeback", q->upper);
+		add(&a, "-device");
+		add(&a, "virtio-blk-device,drive=upper");
+	}
 	if (!strcmp(q->net, "tap") || !strcmp(q->net, "user")) {
 		add(&a, "-netdev");
 		if (!strcmp(q->net, "tap"))

@@ -24,6 +24,9 @@ struct qemu_vm {
 	const char *initrd; /* may be NULL */
 	const char *cmdline;
 	const char *rootfs;
+	const char *upper; /* NULL: rootfs is writable; else rootfs is the
+			    * shared base, attached read-only, and upper the
+			    * VM's writable layer (/dev/vdb) */
 	int cpus;
 	int mem_mib;
 	bool kvm;

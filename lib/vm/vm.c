@@ -5,7 +5,9 @@
 #include "units.h"
 #include "err.h"
 #include "exitcode.h"
+#include "ext4/ext4.h"
 #include "file.h"
+#include "kernel/initramfs.h"
 #include "vm/firecracker.h"
 #include "lock.h"
 #include "vm/net.h"
@@ -40,6 +42,8 @@ int vm_paths_init(const struct store *s, const char *name, struct vm_paths *p, s
 	} files[] = {
 		{ offsetof(struct vm_paths, config), "config.json" },
 		{ offsetof(struct vm_paths, rootfs), "rootfs.ext4" },
+		{ offsetof(struct vm_paths, base), "base.ext4" },
+		{ offsetof(struct vm_paths, upper), "upper.ext4" },
 		{ offsetof(struct vm_paths, console), "console.log" },
 		{ offsetof(struct vm_paths, pid), "pid" },
 		{ offsetof(struct vm_paths, state), "state" },
@@ -67,6 +71,7 @@ void vm_config_defaults(struct vm_config *c, const char *name)
 	c->cpus = VM_DEFAULT_CPUS;
 	c->mem_mib = VM_DEFAULT_MEM_MIB;
 	snprintf(c->net, sizeof(c->net), "none");
+	snprintf(c->disk, sizeof(c->disk), "overlay");
 	c->prefix = 24;
 }
 
@@ -131,6 +136,7 @@ char *vm_config_to_json(const struct vm_config *c, struct err *e)
 	    cJSON_AddNumberToObject(o, "cpus", c->cpus) &&
 	    cJSON_AddNumberToObject(o, "memory_mib", c->mem_mib) &&
 	    cJSON_AddNumberToObject(o, "disk_bytes", (double)c->disk_bytes) &&
+	    cJSON_AddStringToObject(o, "disk", c->disk) &&
 	    cJSON_AddStringToObject(o, "net", c->net) && cJSON_AddBoolToObject(o, "nat", c->nat) &&
 	    cJSON_AddBoolToObject(o, "jail", c->jail) && cJSON_AddStringToObject(o, "ip", c->ip) &&
 	    cJSON_AddStringToObject(o, "gateway", c->gateway) &&
@@ -221,11 +227,15 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 		cJSON_Delete(o);
 		return err_set(e, EXIT_VERIFY, "config.json: not a JSON object — remove the VM");
 	}
+	/* VMs from before the layered disk have their own full copy. */
+	if (!cJSON_GetObjectItemCaseSensitive(o, "disk"))
+		snprintf(c->disk, sizeof(c->disk), "copy");
 	if (get_str(o, "name", c->name, sizeof(c->name), e) < 0 ||
 	    get_str(o, "vmm", c->vmm, sizeof(c->vmm), e) < 0 ||
 	    get_str(o, "kernel", c->kernel, sizeof(c->kernel), e) < 0 ||
 	    get_str(o, "image", c->image, sizeof(c->image), e) < 0 ||
 	    get_str(o, "net", c->net, sizeof(c->net), e) < 0 ||
+	    get_str(o, "disk", c->disk, sizeof(c->disk), e) < 0 ||
 	    get_str(o, "ip", c->ip, sizeof(c->ip), e) < 0 ||
 	    get_str(o, "gateway", c->gateway, sizeof(c->gateway), e) < 0 ||
 	    get_str(o, "bridge", c->bridge, sizeof(c->bridge), e) < 0 ||
@@ -260,6 +270,11 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 	}
 	if (strcmp(c->net, "tap") && strcmp(c->net, "user") && strcmp(c->net, "none")) {
 		err_set(e, EXIT_VERIFY, "config.json: net \"%s\" is not tap, user or none", c->net);
+		goto out;
+	}
+	if (strcmp(c->disk, "overlay") && strcmp(c->disk, "copy")) {
+		err_set(e, EXIT_VERIFY, "config.json: disk \"%s\" is neither overlay nor copy",
+			c->disk);
 		goto out;
 	}
 	r = 0;
@@ -450,6 +465,7 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 		 size_t size, struct err *e)
 {
 	char ip[128] = "", key[sizeof(c->ssh_key) * 4 / 3 + 8] = "";
+	bool overlay = !strcmp(c->disk, "overlay");
 	int n;
 
 	if (!strcmp(c->net, "tap") && c->ip[0]) {
@@ -467,15 +483,17 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 	/* The key has spaces: base64 keeps it one parameter (first-boot decodes it). */
 	if (c->ssh_key[0] && base64_encode(c->ssh_key, strlen(c->ssh_key), key, sizeof(key)) < 0)
 		return err_set(e, EXIT_USAGE, "%s: SSH key too long", c->name);
-	/* root= for QEMU; Firecracker adds it itself for the is_root_device drive. */
+	/* root= for QEMU; Firecracker adds it itself for the is_root_device
+	 * drive (ro when it is read-only). The overlay's upper is the second
+	 * drive on both. No init=: banger's initramfs runs its own first-boot. */
 	n = snprintf(
 		out, size,
-		"console=ttyS0 reboot=k panic=1 %s%s%s%sinit=%s banger.hostname=%s%s%s%s%s%s%s%s%s",
-		!strcmp(c->vmm, "qemu") ? "root=/dev/vda rw " : "",
-		qemu_tcg ? "tsc_early_khz=2000000 " : "", ip, ip[0] ? " " : "", VM_GUEST_INIT,
-		c->name, key[0] ? " banger.ssh_key=" : "", key, c->init[0] ? " banger.init=" : "",
-		c->init, c->tmpfs[0] ? " banger.tmpfs=" : "", c->tmpfs, extra && *extra ? " " : "",
-		extra ? extra : "");
+		"console=ttyS0 reboot=k panic=1 %s%s%s%s%sbanger.hostname=%s%s%s%s%s%s%s%s%s",
+		!strcmp(c->vmm, "qemu") ? overlay ? "root=/dev/vda ro " : "root=/dev/vda rw " : "",
+		overlay ? "banger.upper=/dev/vdb " : "", qemu_tcg ? "tsc_early_khz=2000000 " : "",
+		ip, ip[0] ? " " : "", c->name, key[0] ? " banger.ssh_key=" : "", key,
+		c->init[0] ? " banger.init=" : "", c->init, c->tmpfs[0] ? " banger.tmpfs=" : "",
+		c->tmpfs, extra && *extra ? " " : "", extra ? extra : "");
 	if (n < 0 || (size_t)n >= size || (size_t)n >= LIMIT_CMDLINE)
 		return err_set(e, EXIT_USAGE,
 			       "%s: kernel command line longer than %d bytes — shorten it", c->name,
@@ -532,22 +550,23 @@ const char *vm_pick_vmm(char *reason, size_t size)
 	return "firecracker";
 }
 
-/* Kernel files of the VM: kernels/NAME/vmlinux and, if present, initrd.img. */
+/* Kernel files of the VM: kernels/NAME/vmlinux and the initramfs it boots
+ * with (built here when banger's is missing or stale: initramfs.h). */
 static int kernel_files(const struct store *s, const struct vm_config *c, char *vmlinux,
-			char *initrd, bool *has_initrd, struct err *e)
+			char *initrd, struct err *e)
 {
+	struct initramfs_built b;
 	char dir[LIMIT_PATH];
+	bool built;
 
 	if (store_object_dir(s, "kernels", c->kernel, dir, sizeof(dir), e) < 0 ||
-	    path_join(vmlinux, LIMIT_PATH, dir, "vmlinux", e) < 0 ||
-	    path_join(initrd, LIMIT_PATH, dir, "initrd.img", e) < 0)
+	    path_join(vmlinux, LIMIT_PATH, dir, "vmlinux", e) < 0)
 		return -1;
 	if (access(vmlinux, R_OK) < 0)
 		return err_errno(e, EXIT_NOTFOUND,
 				 "kernel '%s' (%s) — pull it with 'banger kernel pull %s'",
 				 c->kernel, vmlinux, c->kernel);
-	*has_initrd = access(initrd, R_OK) == 0;
-	return 0;
+	return initramfs_ensure(s, c->kernel, initrd, &built, &b, e);
 }
 
 static int net_up(const struct vm_config *c, bool *created, struct err *e)
@@ -629,13 +648,13 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 	char args[LIMIT_CMDLINE], api[LIMIT_PATH], root[LIMIT_PATH], dns[160];
 	struct fc_launch l = { .firecracker = fc, .log = p->console };
 	struct fc_vm vm = { .vcpus = c->cpus, .mem_mib = c->mem_mib };
-	bool has_initrd;
+	bool overlay = !strcmp(c->disk, "overlay");
 
 	if (vm_find_exe("BANGER_FIRECRACKER", "firecracker", fc, sizeof(fc)) < 0)
 		return err_set(e, EXIT_NOTFOUND,
 			       "firecracker not found on PATH — install it, set BANGER_FIRECRACKER "
 			       "or use --vmm qemu");
-	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0 ||
+	if (kernel_files(s, c, vmlinux, initrd, e) < 0 ||
 	    vm_boot_args(c, false, vm_dns_arg(c, dns, sizeof(dns), "/etc/resolv.conf"), args,
 			 sizeof(args), e) < 0)
 		return -1;
@@ -652,8 +671,9 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 		if (fc_jail_root(p->jail, c->name, root, sizeof(root), e) < 0 ||
 		    path_join(api, sizeof(api), root, "firecracker.socket", e) < 0 ||
 		    path_mkdirs(root, 0755, e) < 0 || jail_link(root, vmlinux, "vmlinux", e) < 0 ||
-		    jail_link(root, p->rootfs, "rootfs.ext4", e) < 0 ||
-		    (has_initrd && jail_link(root, initrd, "initrd.img", e) < 0))
+		    jail_link(root, overlay ? p->base : p->rootfs, "rootfs.ext4", e) < 0 ||
+		    (overlay && jail_link(root, p->upper, "upper.ext4", e) < 0) ||
+		    jail_link(root, initrd, "initrd.img", e) < 0)
 			return -1;
 		l.jailer = jailer;
 		l.jail_base = p->jail;
@@ -662,14 +682,16 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 		l.gid = getgid();
 		l.api_sock = api;
 		vm.kernel = "/vmlinux";
-		vm.initrd = has_initrd ? "/initrd.img" : NULL;
+		vm.initrd = "/initrd.img";
 		vm.rootfs = "/rootfs.ext4";
+		vm.upper = overlay ? "/upper.ext4" : NULL;
 		vm.vsock_uds = "/vsock.sock";
 	} else {
 		l.api_sock = p->api_sock;
 		vm.kernel = vmlinux;
-		vm.initrd = has_initrd ? initrd : NULL;
-		vm.rootfs = p->rootfs;
+		vm.initrd = initrd;
+		vm.rootfs = overlay ? p->base : p->rootfs;
+		vm.upper = overlay ? p->upper : NULL;
 		vm.vsock_uds = p->vsock;
 		unlink(p->vsock);
 	}
@@ -704,19 +726,21 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 	char exe[LIMIT_PATH], vmlinux[LIMIT_PATH], initrd[LIMIT_PATH], args[LIMIT_CMDLINE];
 	char dns[160];
 	const char *accel = getenv("BANGER_ACCEL");
-	bool has_initrd, kvm = vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
+	bool overlay = !strcmp(c->disk, "overlay");
+	bool kvm = vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
 	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib };
 
 	if (vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", exe, sizeof(exe)) < 0)
 		return err_set(e, EXIT_NOTFOUND,
 			       "qemu-system-x86_64 not found — install qemu-system-x86 or set "
 			       "BANGER_QEMU");
-	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0)
+	if (kernel_files(s, c, vmlinux, initrd, e) < 0)
 		return -1;
 	q.kernel = vmlinux;
-	q.initrd = has_initrd ? initrd : NULL;
+	q.initrd = initrd;
 	q.cmdline = args;
-	q.rootfs = p->rootfs;
+	q.rootfs = overlay ? p->base : p->rootfs;
+	q.upper = overlay ? p->upper : NULL;
 	q.net = c->net;
 	q.tap = c->tap;
 	q.mac = c->mac[0] ? c->mac : NULL;
@@ -941,6 +965,34 @@ int vm_remove(const struct store *s, const struct vm_paths *p, const struct vm_c
 	return path_remove_tree(p->dir, e);
 }
 
+/* The VM's disks in staging. overlay: the image's file itself, linked
+ * (constant time on any filesystem, and the VM keeps those bytes when the
+ * image is pulled again or removed), and an empty sparse ext4 for its
+ * writes. copy: a copy of the image of its own. */
+static int make_disks(const struct vm_config *c, const char *image, const char *staging,
+		      enum vm_copy_how *how, struct err *e)
+{
+	char base[LIMIT_PATH], upper[LIMIT_PATH];
+
+	if (strcmp(c->disk, "overlay"))
+		return path_join(base, sizeof(base), staging, "rootfs.ext4", e) < 0
+			       ? -1
+			       : vm_copy_disk(image, base, c->disk_bytes, how, e);
+	if (path_join(base, sizeof(base), staging, "base.ext4", e) < 0 ||
+	    path_join(upper, sizeof(upper), staging, "upper.ext4", e) < 0)
+		return -1;
+	if (link(image, base) == 0) {
+		if (how)
+			*how = VM_COPY_LINK;
+	} else if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+		return err_errno(e, 0, "%s: cannot link the image's disk", image);
+	} else if (vm_copy_disk(image, base, 0, how, e) < 0) {
+		return -1;
+	}
+	return ext4_make_empty(upper, c->disk_bytes ? c->disk_bytes : VM_DEFAULT_UPPER,
+			       "banger-upper", e);
+}
+
 int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how, struct err *e)
 {
 	char image[LIMIT_PATH], staging[LIMIT_PATH], file[LIMIT_PATH], vmlinux[LIMIT_PATH];
@@ -949,7 +1001,7 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 	struct net_config nc;
 	struct stat st;
 	uint32_t addr;
-	bool has_initrd, leased = false;
+	bool leased = false;
 	char *json = NULL;
 	int lock, r = -1;
 
@@ -957,7 +1009,8 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 	    store_object_dir(s, "images", c->image, file, sizeof(file), e) < 0 ||
 	    path_join(image, sizeof(image), file, "rootfs.ext4", e) < 0)
 		return -1;
-	if (stat(image, &st) == 0 && c->disk_bytes && c->disk_bytes < (uint64_t)st.st_size)
+	if (!strcmp(c->disk, "copy") && stat(image, &st) == 0 && c->disk_bytes &&
+	    c->disk_bytes < (uint64_t)st.st_size)
 		return err_set(e, EXIT_USAGE,
 			       "--disk-size %llu is smaller than image '%s' (%llu bytes) — give at "
 			       "least its size",
@@ -968,7 +1021,7 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 				 "image '%s' (%s) — pull it with 'banger image "
 				 "pull %s'",
 				 c->image, image, c->image);
-	if (kernel_files(s, c, vmlinux, initrd, &has_initrd, e) < 0)
+	if (kernel_files(s, c, vmlinux, initrd, e) < 0)
 		return -1;
 	if (net_config_init(&nc, e) < 0)
 		return -1;
@@ -983,8 +1036,7 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 	store_sweep_staging(s, "vms", c->name);
 	if (store_staging(s, "vms", c->name, staging, sizeof(staging), e) < 0)
 		goto out;
-	if (path_join(file, sizeof(file), staging, "rootfs.ext4", e) < 0 ||
-	    vm_copy_disk(image, file, c->disk_bytes, how, e) < 0)
+	if (make_disks(c, image, staging, how, e) < 0)
 		goto fail;
 	if (!strcmp(c->net, "tap") ? lease_owner(s, c->name, owner, sizeof(owner), e) < 0 ||
 					     net_host_lease_get(&nc, owner, &addr, e) < 0
@@ -1110,6 +1162,12 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 			return err_set(e, EXIT_USAGE, "--cpus '%s': give a number from 1 to %d",
 				       arg, VM_MAX_CPUS);
 		c->cpus = (int)v; /* what the VMM takes is checked by vm_config_finish */
+		return 0;
+	}
+	if (!strcmp(opt, "disk")) {
+		if (strcmp(arg, "overlay") && strcmp(arg, "copy"))
+			return err_set(e, EXIT_USAGE, "--disk '%s': give overlay or copy", arg);
+		snprintf(c->disk, sizeof(c->disk), "%s", arg);
 		return 0;
 	}
 	if (!strcmp(opt, "memory")) {
@@ -1273,6 +1331,45 @@ int vm_agent_address(const struct vm_paths *p, const struct vm_config *c, struct
 	return 0;
 }
 
+/* What the guest said last before it died: the line before the
+ * initramfs' "cannot boot:", else the kernel's panic line; "" if neither. */
+static void console_last_error(const char *console, char *out, size_t size)
+{
+	char buf[16384], *line, *prev = NULL, *found = NULL;
+	int fd = open(console, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0;
+	off_t end;
+
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	if (end > (off_t)sizeof(buf) - 1)
+		lseek(fd, end - (off_t)sizeof(buf) + 1, SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (line = buf; *line;) {
+		size_t len = strcspn(line, "\r\n");
+		char *next = line + len + strspn(line + len, "\r\n");
+
+		line[len] = '\0';
+		if (strstr(line, "cannot boot:") && prev)
+			found = prev;
+		else if (strstr(line, "Kernel panic"))
+			found = line;
+		if (len)
+			prev = line;
+		line = next;
+	}
+	if (found)
+		snprintf(out, size, "%.*s", (int)(size - 1), found);
+}
+
 int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
 		  struct err *e)
 {
@@ -1289,14 +1386,19 @@ int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeo
 		struct err slice;
 
 		err_init(&slice);
-		if (agent_ping(&addr, left < 2000 ? left : 2000, NULL, &slice) == 0)
+		if (agent_ping(&addr, left < 1000 ? left : 1000, NULL, &slice) == 0)
 			return 0;
 		if (slice.code > EXIT_SIGNAL) /* interrupted: Ctrl-C ends the wait */
 			return err_set(e, slice.code, "%s", slice.msg);
-		if (vm_status_get(p, NULL) != VM_RUNNING)
-			return err_set(e, EXIT_GUEST,
-				       "VM '%s' stopped while booting — see 'banger vm logs %s'",
-				       c->name, c->name);
+		if (vm_status_get(p, NULL) != VM_RUNNING) {
+			char said[512];
+
+			console_last_error(p->console, said, sizeof(said));
+			return err_set(
+				e, EXIT_GUEST,
+				"VM '%s' stopped while booting%s%s — see 'banger vm logs %s'",
+				c->name, said[0] ? ": " : "", said, c->name);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		left = timeout_ms -
 		       (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);

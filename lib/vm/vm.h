@@ -5,7 +5,9 @@
  * releases it when done. What a VM is lives in files (docs/vm.md):
  *
  *   config.json   what was asked for (vm_config, JSON)
- *   rootfs.ext4   the VM's own copy of the image (reflink or sparse copy)
+ *   base.ext4     the image's disk, a hard link: shared, read-only (--disk overlay)
+ *   upper.ext4    the VM's writable layer, sparse (--disk overlay, the default)
+ *   rootfs.ext4   the VM's own copy of the image instead (--disk copy)
  *   console.log   the guest console and the VMM's own output
  *   pid           "PID STARTTIME" of the VMM (start time tells a reused PID)
  *   state         created | running | stopped
@@ -42,7 +44,7 @@ struct store;
 #define VM_DEFAULT_KERNEL "debian-cloud"
 #define VM_DEFAULT_IMAGE "debian-bookworm"
 #define VM_DEFAULT_IMAGE_REF "debian:bookworm" /* when no catalog has VM_DEFAULT_IMAGE */
-#define VM_GUEST_INIT "/usr/local/libexec/banger-first-boot"
+#define VM_DEFAULT_UPPER (8ULL << 30)	       /* sparse: costs what the guest writes */
 
 struct vm_config {
 	char name[VM_NAME_MAX + 1];
@@ -51,7 +53,9 @@ struct vm_config {
 	char image[VM_NAME_MAX + 1];
 	int cpus;
 	int mem_mib;
-	uint64_t disk_bytes; /* 0: the image's own size */
+	uint64_t disk_bytes; /* overlay: the upper's size (0: VM_DEFAULT_UPPER);
+			      * copy: the disk's (0: the image's own size) */
+	char disk[8];	     /* "overlay" | "copy" */
 	char net[8];	     /* "tap" | "user" | "none" */
 	bool nat;
 	bool jail;
@@ -80,6 +84,8 @@ struct vm_paths {
 	char dir[LIMIT_PATH];
 	char config[LIMIT_PATH];
 	char rootfs[LIMIT_PATH];
+	char base[LIMIT_PATH];
+	char upper[LIMIT_PATH];
 	char console[LIMIT_PATH];
 	char pid[LIMIT_PATH];
 	char state[LIMIT_PATH];
@@ -108,7 +114,7 @@ int vm_config_from_json(const char *text, size_t len, struct vm_config *c, struc
 int vm_config_load(const struct vm_paths *p, struct vm_config *c, struct err *e);
 int vm_config_save(const struct vm_paths *p, const struct vm_config *c, struct err *e);
 
-enum vm_copy_how { VM_COPY_REFLINK, VM_COPY_SPARSE };
+enum vm_copy_how { VM_COPY_LINK, VM_COPY_REFLINK, VM_COPY_SPARSE };
 /* Copies src to a new file dst: FICLONE when the filesystem shares blocks,
  * else only the data extents (SEEK_DATA/SEEK_HOLE), so holes stay holes.
  * size > the source's size grows dst (sparse). *how says which (may be NULL). */
@@ -152,6 +158,7 @@ int vm_config_option(struct vm_config *c, const char *opt, const char *arg, stru
 	{ "cpus", required_argument, NULL, 0 },         \
 	{ "memory", required_argument, NULL, 0 },       \
 	{ "disk-size", required_argument, NULL, 0 },    \
+	{ "disk", required_argument, NULL, 0 },         \
 	{ "net", required_argument, NULL, 0 },          \
 	{ "nat", no_argument, NULL, 0 },                \
 	{ "ssh-key", required_argument, NULL, 0 },      \
