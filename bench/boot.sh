@@ -30,6 +30,14 @@ kill -TERM 1
 A
 chmod 755 "$TMP/tree/bench-agent"
 guest_image "$TMP/tree" "$TMP/root.ext4" 32
+# The layered disk as vm create makes it: the image shared read-only, an
+# empty ext4 of banger's writer for the VM's writes.
+export BANGER_HOME=$TMP/home
+mkdir -p "$BANGER_HOME/kernels/k" "$BANGER_HOME/images/i"
+cp /bin/true "$BANGER_HOME/kernels/k/vmlinux"
+cp "$TMP/root.ext4" "$BANGER_HOME/images/i/rootfs.ext4"
+"$BANGER" -q vm create --name o --kernel k --image i --net none --vmm qemu --disk-size 1G >/dev/null || exit 1
+UPPER=$BANGER_HOME/vms/o/upper.ext4
 
 # The alternative: a trivial static /init, same kernel, same archive format.
 mkdir -p "$TMP/tiny/dev"
@@ -63,6 +71,13 @@ for i in $(seq "$ROUNDS"); do
 		-append "$GUEST_APPEND root=/dev/vda rw BANGER_AGENT=/bench-agent" \
 		-drive file="$TMP/run.ext4",format=raw,if=none,id=d0 -device virtio-blk-device,drive=d0
 	guest_marker "$TMP/b$i.log" "first-boot: ready" >>"$TMP/banger.t"
+	cp --sparse=always "$UPPER" "$TMP/upper.ext4"
+	guest_boot "$TMP/o$i.log" 120 -kernel "$VMLINUZ" -initrd "$TMP/initrd.img" \
+		-append "$GUEST_APPEND root=/dev/vda ro banger.upper=/dev/vdb BANGER_AGENT=/bench-agent" \
+		-drive file="$TMP/root.ext4",format=raw,if=none,id=d0,readonly=on -device virtio-blk-device,drive=d0 \
+		-drive file="$TMP/upper.ext4",format=raw,if=none,id=d1 -device virtio-blk-device,drive=d1
+	guest_marker "$TMP/o$i.log" "first-boot: ready" >>"$TMP/overlay.t"
+	sed -n 's/.*first-boot: ready.* \([0-9]*\) ms since boot.*/\1/p' "$TMP/o$i.log" >>"$TMP/overlay.g"
 	sed -n 's/.*first-boot: ready.* \([0-9]*\) ms since boot.*/\1/p' "$TMP/b$i.log" >>"$TMP/banger.g"
 	sed -n 's/.*B: pid1rss=\([0-9]*\).*/\1/p' "$TMP/b$i.log" >>"$TMP/rss"
 	guest_boot "$TMP/t$i.log" 120 -kernel "$VMLINUZ" -initrd "$TMP/tiny.img" -append "$GUEST_APPEND"
@@ -70,14 +85,15 @@ for i in $(seq "$ROUNDS"); do
 	sed -n 's/.*tiny-init: ready (\([0-9]*\) ms since boot).*/\1/p' "$TMP/t$i.log" >>"$TMP/tiny.g"
 done
 
-for f in banger.t tiny.t banger.g tiny.g rss; do
+for f in banger.t overlay.t tiny.t banger.g overlay.g tiny.g rss; do
 	[ "$(grep -c . "$TMP/$f")" = "$ROUNDS" ] || { echo "boot: missing marker in $f (see logs)"; tail -5 "$TMP"/b1.log; exit 1; }
 done
-bt=$(median <"$TMP/banger.t") tt=$(median <"$TMP/tiny.t")
-bg=$(median <"$TMP/banger.g") tg=$(median <"$TMP/tiny.g")
+bt=$(median <"$TMP/banger.t") tt=$(median <"$TMP/tiny.t") ot=$(median <"$TMP/overlay.t")
+bg=$(median <"$TMP/banger.g") tg=$(median <"$TMP/tiny.g") og=$(median <"$TMP/overlay.g")
 rss=$(median <"$TMP/rss")
-echo "boot: QEMU start to ready, median of $ROUNDS: banger initramfs + first-boot ${bt} s, trivial /init ${tt} s"
-echo "boot: guest clock at ready (CLOCK_BOOTTIME): banger ${bg} ms, trivial /init ${tg} ms"
+echo "boot: QEMU start to ready, median of $ROUNDS: banger initramfs + first-boot ${bt} s (flat root), ${ot} s (overlay root), trivial /init ${tt} s"
+echo "boot: guest clock at ready (CLOCK_BOOTTIME): banger ${bg} ms (flat), ${og} ms (overlay), trivial /init ${tg} ms"
 echo "boot: PID 1 (first-boot, minimal init) RSS: ${rss} kB"
-awk -v a="$bt" -v b="$tt" 'BEGIN { printf "ratio: boot to ready: %.2f× (banger %s s vs trivial static /init %s s)\n", a / b, a, b }'
-awk -v a="$bg" -v b="$tg" 'BEGIN { printf "ratio: guest clock at ready: %.2f× (banger %s ms vs trivial static /init %s ms)\n", a / b, a, b }'
+awk -v a="$bt" -v b="$tt" 'BEGIN { printf "ratio: boot to ready, flat root: %.2f× (banger %s s vs trivial static /init %s s)\n", a / b, a, b }'
+awk -v a="$ot" -v b="$tt" 'BEGIN { printf "ratio: boot to ready, overlay root: %.2f× (banger %s s vs trivial static /init %s s)\n", a / b, a, b }'
+awk -v a="$og" -v b="$tg" 'BEGIN { printf "ratio: guest clock at ready, overlay root: %.2f× (banger %s ms vs trivial static /init %s ms)\n", a / b, a, b }'

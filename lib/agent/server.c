@@ -1108,6 +1108,17 @@ static void get_step(struct chan *ch)
 
 static void flush_now(struct agent_conn *c);
 
+static bool init_is_systemd(void)
+{
+	char exe[LIMIT_PATH];
+	ssize_t n = readlink("/proc/1/exe", exe, sizeof(exe) - 1);
+
+	if (n < 8)
+		return false;
+	exe[n] = '\0';
+	return !strcmp(exe + n - 8, "/systemd");
+}
+
 static int do_shutdown(struct agent_conn *c, const struct ap_frame *f, struct err *e)
 {
 	cJSON *o = parse_json(f, e);
@@ -1125,8 +1136,10 @@ static int do_shutdown(struct agent_conn *c, const struct ap_frame *f, struct er
 	}
 	reboot = !strcmp(action, "reboot");
 	cJSON_Delete(o);
-	/* systemd as PID 1 treats SIGTERM as "re-execute": use its own signals. */
-	if (c->srv->init_pid == 1 && access("/run/systemd/system", F_OK) == 0)
+	/* systemd as PID 1 treats SIGTERM as "re-execute": use its own signals.
+	 * Asked of /proc/1/exe: /run/systemd/system exists before systemd runs
+	 * (the initramfs puts banger's units there). */
+	if (c->srv->init_pid == 1 && init_is_systemd())
 		sig = SIGRTMIN + (reboot ? 5 : 4);
 	else
 		sig = reboot ? SIGINT : SIGTERM;

@@ -17,7 +17,7 @@ static void same_as_source(void)
 	CHECK(u.size == len && !memcmp(u.data, src, len) && u.data[u.size] == '\0');
 	free(src);
 	u = embedded_unit_vsock_agent();
-	CHECK(strstr(u.data, "ExecStart=/usr/local/libexec/banger-vsock-agent") != NULL);
+	CHECK(strstr(u.data, "ExecStart=/run/banger/banger-vsock-agent") != NULL);
 }
 
 int main(void)

@@ -170,8 +170,7 @@ static void boot_args(void)
 
 	vm_config_defaults(&c, "web1");
 	CHECK(vm_boot_args(&c, false, NULL, out, sizeof(out), &e) == 0);
-	CHECK_STR(out, "console=ttyS0 reboot=k panic=1 init=/usr/local/libexec/banger-first-boot "
-		       "banger.hostname=web1");
+	CHECK_STR(out, "console=ttyS0 reboot=k panic=1 banger.upper=/dev/vdb banger.hostname=web1");
 	snprintf(c.ssh_key, sizeof(c.ssh_key), "ssh-ed25519 AAAA k@h");
 	CHECK(vm_boot_args(&c, false, NULL, out, sizeof(out), &e) == 0);
 	CHECK(strstr(out, " banger.hostname=web1 banger.ssh_key=c3NoLWVkMjU1MTkgQUFBQSBrQGg="));
@@ -181,9 +180,15 @@ static void boot_args(void)
 	snprintf(c.ip, sizeof(c.ip), "172.30.0.2");
 	snprintf(c.gateway, sizeof(c.gateway), "172.30.0.1");
 	CHECK(vm_boot_args(&c, true, "quiet", out, sizeof(out), &e) == 0);
-	CHECK_STR(out, "console=ttyS0 reboot=k panic=1 root=/dev/vda rw tsc_early_khz=2000000 "
-		       "ip=172.30.0.2::172.30.0.1:255.255.255.0:web1:eth0:off "
-		       "init=/usr/local/libexec/banger-first-boot banger.hostname=web1 quiet");
+	CHECK_STR(out,
+		  "console=ttyS0 reboot=k panic=1 root=/dev/vda ro banger.upper=/dev/vdb "
+		  "tsc_early_khz=2000000 ip=172.30.0.2::172.30.0.1:255.255.255.0:web1:eth0:off "
+		  "banger.hostname=web1 quiet");
+	/* The flat disk of --disk copy is the writable root itself. */
+	snprintf(c.disk, sizeof(c.disk), "copy");
+	CHECK(vm_boot_args(&c, true, NULL, out, sizeof(out), &e) == 0);
+	CHECK(strstr(out, "console=ttyS0 reboot=k panic=1 root=/dev/vda rw tsc_early_khz") == out &&
+	      !strstr(out, "banger.upper"));
 	CHECK(vm_boot_args(&c, true, NULL, out, 40, &e) == -1 && e.code == EXIT_USAGE);
 }
 
@@ -382,6 +387,20 @@ static void qemu_command_line(void)
 	CHECK(strstr(line, "-netdev user,id=n0 "));
 	CHECK(strstr(line, "socket,id=agent,path=/v/agent.sock,server=on,wait=off"));
 	CHECK(strstr(line, "virtserialport,chardev=agent,name=org.banger.agent"));
+	CHECK(!strstr(line, "readonly") && !strstr(line, "id=upper"));
+	/* The layered disk: the shared image read-only, the VM's layer second. */
+	q.upper = "/v/u";
+	len = 0;
+	CHECK(qemu_argv(&q, argv, store, &e) == 0);
+	for (int i = 0; argv[i]; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s ", argv[i]);
+	CHECK(strstr(line, "id=root,file=/v/r,format=raw,if=none,cache=writeback,readonly=on "
+			   "-device virtio-blk-device,drive=root -drive "
+			   "id=upper,file=/v/u,format=raw,if=none,cache=writeback -device "
+			   "virtio-blk-device,drive=upper "));
+	q.upper = "/v/u,x";
+	CHECK(qemu_argv(&q, argv, store, &e) == -1 && e.code == EXIT_USAGE);
+	q.upper = NULL;
 	q.rootfs = "/v/a,b";
 	CHECK(qemu_argv(&q, argv, store, &e) == -1 && e.code == EXIT_USAGE);
 }
