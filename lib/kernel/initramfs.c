@@ -359,7 +359,7 @@ int initramfs_build(const struct store *s, const struct initramfs_opts *o,
 	struct atomic_file af = { .fd = -1 };
 	struct cpio c = { .out = o->out };
 	struct inputs in;
-	struct buf ord;
+	struct buf ord, dev;
 	struct stat st;
 	int *order = NULL, rc = -1;
 	bool have_index = false;
@@ -368,6 +368,7 @@ int initramfs_build(const struct store *s, const struct initramfs_opts *o,
 
 	memset(b, 0, sizeof(*b));
 	buf_init(&ord, (size_t)LIMIT_MODULES * 66, "the module order");
+	buf_init(&dev, (size_t)LIMIT_MODULES * 1024, "the modules' device aliases");
 	if (find_inputs(s, o, &in, b, e) < 0)
 		return -1;
 	if (!(l = malloc(sizeof(*l))) || !(order = calloc(LIMIT_MODULES, sizeof(*order)))) {
@@ -397,15 +398,21 @@ int initramfs_build(const struct store *s, const struct initramfs_opts *o,
 		char name[LIMIT_PATH];
 		int r;
 
+		char aliases[1024];
+
 		if (kmod_read(&x, m->rel, &data, &len, e) < 0)
 			goto out;
 		snprintf(name, sizeof(name), INITRAMFS_MOD_DIR "/%s.ko", m->name);
 		r = add_entry(&c, name, AE_IFREG, 0644, data, len, 0, e);
+		if (r == 0)
+			r = kmod_device_aliases(data, len, aliases, sizeof(aliases), e);
 		free(data);
-		if (r < 0 || buf_appendf(&ord, e, "%s\n", m->name) < 0)
+		if (r < 0 || buf_appendf(&ord, e, "%s\n", m->name) < 0 ||
+		    (r == 0 && buf_appendf(&dev, e, "%s %s\n", m->name, aliases) < 0))
 			goto out;
 	}
-	if (add_entry(&c, INITRAMFS_ORDER_FILE, AE_IFREG, 0644, ord.data, ord.len, 0, e) < 0)
+	if (add_entry(&c, INITRAMFS_ORDER_FILE, AE_IFREG, 0644, ord.data, ord.len, 0, e) < 0 ||
+	    add_entry(&c, INITRAMFS_DEVICES_FILE, AE_IFREG, 0644, dev.data, dev.len, 0, e) < 0)
 		goto out;
 	if (archive_write_close(c.a) != ARCHIVE_OK) {
 		err_set(e, EXIT_SYSTEM, "%s: %s", o->out, archive_error_string(c.a));
@@ -423,6 +430,7 @@ out:
 	if (have_index)
 		kmod_index_fini(&x);
 	buf_fini(&ord);
+	buf_fini(&dev);
 	free(self);
 	free(order);
 	free(l);

@@ -25,6 +25,9 @@ struct store;
 /* In the archive: the modules, flat, and the order to load them in. */
 #define INITRAMFS_MOD_DIR "lib/modules"
 #define INITRAMFS_ORDER_FILE "lib/modules/banger.order"
+/* "NAME ALIAS…" for each driver that serves only devices (kmod.h): /init
+ * loads it only when a device matching an alias is there. */
+#define INITRAMFS_DEVICES_FILE "lib/modules/banger.devices"
 #define INITRAMFS_EXTRA_MAX 32	 /* --module names */
 #define INITRAMFS_SKIPPED_MAX 16 /* left-out names reported */
 #define INITRAMFS_DEFAULT_FLAVOUR "default"

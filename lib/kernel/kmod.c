@@ -345,12 +345,12 @@ int kmod_read(const struct kmod_index *x, const char *rel, unsigned char **data,
 	return rc;
 }
 
-int kmod_modinfo(const unsigned char *elf, size_t len, const char *key, char *out, size_t size,
-		 struct err *e)
+/* The .modinfo section of an ELF module image: [*p, *end). 1 if absent. */
+static int modinfo_section(const unsigned char *elf, size_t len, const char **p, const char **end,
+			   struct err *e)
 {
 	Elf64_Ehdr h;
 	Elf64_Shdr sh, str;
-	size_t klen = strlen(key);
 
 	if (len < sizeof(h) || memcmp(elf, ELFMAG, SELFMAG) || elf[EI_CLASS] != ELFCLASS64 ||
 	    elf[EI_DATA] != ELFDATA2LSB)
@@ -372,22 +372,65 @@ int kmod_modinfo(const unsigned char *elf, size_t len, const char *key, char *ou
 			continue;
 		if (sh.sh_offset > len || sh.sh_size > len - sh.sh_offset)
 			return err_set(e, EXIT_VERIFY, ".modinfo out of bounds");
-		const char *p = (const char *)elf + sh.sh_offset, *end = p + sh.sh_size;
-		while (p < end) {
-			size_t l = strnlen(p, (size_t)(end - p));
-
-			if (l > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-				if (l - klen - 1 >= size)
-					return err_set(e, EXIT_VERIFY, ".modinfo %s too long", key);
-				memcpy(out, p + klen + 1, l - klen - 1);
-				out[l - klen - 1] = '\0';
-				return 0;
-			}
-			p += l + 1;
-		}
-		return 1;
+		*p = (const char *)elf + sh.sh_offset;
+		*end = *p + sh.sh_size;
+		return 0;
 	}
 	return 1;
+}
+
+int kmod_modinfo(const unsigned char *elf, size_t len, const char *key, char *out, size_t size,
+		 struct err *e)
+{
+	const char *p, *end;
+	size_t klen = strlen(key);
+	int r = modinfo_section(elf, len, &p, &end, e);
+
+	if (r)
+		return r;
+	while (p < end) {
+		size_t l = strnlen(p, (size_t)(end - p));
+
+		if (l > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			if (l - klen - 1 >= size)
+				return err_set(e, EXIT_VERIFY, ".modinfo %s too long", key);
+			memcpy(out, p + klen + 1, l - klen - 1);
+			out[l - klen - 1] = '\0';
+			return 0;
+		}
+		p += l + 1;
+	}
+	return 1;
+}
+
+int kmod_device_aliases(const unsigned char *elf, size_t len, char *out, size_t size, struct err *e)
+{
+	static const char *const buses[] = { "alias=virtio:", "alias=pci:", "alias=acpi",
+					     "alias=of:", "alias=platform:" };
+	const char *p, *end;
+	size_t n = 0;
+	int r = modinfo_section(elf, len, &p, &end, e);
+
+	if (size)
+		out[0] = '\0';
+	if (r < 0)
+		return -1;
+	for (; r == 0 && p < end; p += strnlen(p, (size_t)(end - p)) + 1) {
+		size_t l = strnlen(p, (size_t)(end - p));
+		bool device = false;
+
+		for (size_t i = 0; i < sizeof(buses) / sizeof(buses[0]) && !device; i++)
+			device = !strncmp(p, buses[i], strlen(buses[i])) && l > strlen(buses[i]);
+		/* A space would split the list; no device alias has one. */
+		if (!device || memchr(p, ' ', l))
+			continue;
+		if (n + (l - 6) + 2 > size)
+			return err_set(e, EXIT_VERIFY, ".modinfo: device aliases over %zu bytes",
+				       size);
+		n += (size_t)snprintf(out + n, size - n, "%s%.*s", n ? " " : "", (int)(l - 6),
+				      p + 6);
+	}
+	return n ? 0 : 1;
 }
 
 int kmod_load(const char *path, const char *params, struct err *e)

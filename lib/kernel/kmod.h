@@ -69,6 +69,14 @@ int kmod_read(const struct kmod_index *x, const char *rel, unsigned char **data,
 int kmod_modinfo(const unsigned char *elf, size_t len, const char *key, char *out, size_t size,
 		 struct err *e);
 
+/* The module's aliases that name devices (virtio:, pci:, acpi…, of:,
+ * platform:), space-separated, into out: a driver the VM needs only when
+ * such a device is there. Not protocol or filesystem aliases (net-pf-40,
+ * fs-overlay), which say nothing of the hardware. 0 found, 1 none, -1
+ * malformed or over size (EXIT_VERIFY). */
+int kmod_device_aliases(const unsigned char *elf, size_t len, char *out, size_t size,
+			struct err *e);
+
 /* Normalises a module file name or path to its module name
  * ("kernel/x/virtio-rng.ko.xz" -> "virtio_rng"). */
 void kmod_name(const char *path, char *out, size_t size);

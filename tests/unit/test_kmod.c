@@ -158,6 +158,27 @@ static void modinfo_reads_and_bounds(void)
 	CHECK(kmod_modinfo(elf, len, "depends", out, sizeof(out), &e) == -1);
 }
 
+static void device_aliases_only(void)
+{
+	static const char mi[] = "alias=net-pf-40\0alias=virtio:d00000001v*\0license=GPL\0"
+				 "alias=fs-overlay\0alias=pci:v00001AF4d*\0alias=virtio:\0";
+	static const char none[] = "alias=net-pf-40\0alias=fs-overlay\0";
+	unsigned char elf[512];
+	char out[64];
+	size_t len = make_elf(elf, sizeof(elf), mi, sizeof(mi));
+	struct err e;
+
+	err_init(&e);
+	/* Device buses only, in order; protocol, fs and empty aliases left out. */
+	CHECK(kmod_device_aliases(elf, len, out, sizeof(out), &e) == 0);
+	CHECK_STR(out, "virtio:d00000001v* pci:v00001AF4d*");
+	CHECK(kmod_device_aliases(elf, len, out, 20, &e) == -1 && e.code == EXIT_VERIFY);
+	len = make_elf(elf, sizeof(elf), none, sizeof(none));
+	CHECK(kmod_device_aliases(elf, len, out, sizeof(out), &e) == 1 && !out[0]);
+	for (size_t l = 0; l < len; l++)
+		CHECK(kmod_device_aliases(elf, l, out, sizeof(out), &e) != 0);
+}
+
 static void names_normalised(void)
 {
 	char n[64];
@@ -176,6 +197,7 @@ int main(void)
 	RUN(closure_from_modules_dep);
 	RUN(broken_trees);
 	RUN(modinfo_reads_and_bounds);
+	RUN(device_aliases_only);
 	RUN(names_normalised);
 	HARNESS_END();
 }
