@@ -978,6 +978,12 @@ static int make_disks(const struct vm_config *c, const char *image, const char *
 		return path_join(base, sizeof(base), staging, "rootfs.ext4", e) < 0
 			       ? -1
 			       : vm_copy_disk(image, base, c->disk_bytes, how, e);
+	if (c->disk_bytes && c->disk_bytes < VM_MIN_UPPER)
+		return err_set(
+			e, EXIT_USAGE,
+			"--disk-size %llu MiB: the VM's writable layer needs at least %llu MiB",
+			(unsigned long long)(c->disk_bytes >> 20),
+			(unsigned long long)(VM_MIN_UPPER >> 20));
 	if (path_join(base, sizeof(base), staging, "base.ext4", e) < 0 ||
 	    path_join(upper, sizeof(upper), staging, "upper.ext4", e) < 0)
 		return -1;

@@ -45,6 +45,7 @@ struct store;
 #define VM_DEFAULT_IMAGE "debian-bookworm"
 #define VM_DEFAULT_IMAGE_REF "debian:bookworm" /* when no catalog has VM_DEFAULT_IMAGE */
 #define VM_DEFAULT_UPPER (8ULL << 30)	       /* sparse: costs what the guest writes */
+#define VM_MIN_UPPER (64ULL << 20)
 
 struct vm_config {
 	char name[VM_NAME_MAX + 1];
