@@ -85,12 +85,14 @@ static cJSON *inspect(const struct store *s, const struct vm_paths *p, const str
 	add(a, "tap", cJSON_CreateString(strcmp(c->net, "tap") ? "" : c->tap));
 	add(a, "vsock_cid", cJSON_CreateNumber(c->cid));
 	add(o, "ports", ports = cJSON_CreateArray());
-	if (c->ssh_port) {
+	/* QEMU's own ssh forward, then what -p publishes through the agent. */
+	for (int i = c->ssh_port ? -1 : 0; i < c->nports; i++) {
 		if (!(port = cJSON_CreateObject()) || !cJSON_AddItemToArray(ports, port))
 			die(EXIT_SYSTEM, "out of memory");
-		add(port, "host", cJSON_CreateString("127.0.0.1"));
-		add(port, "host_port", cJSON_CreateNumber(c->ssh_port));
-		add(port, "guest_port", cJSON_CreateNumber(22));
+		add(port, "host", cJSON_CreateString(i < 0 ? "127.0.0.1" : c->ports[i].host));
+		add(port, "host_port",
+		    cJSON_CreateNumber(i < 0 ? c->ssh_port : c->ports[i].host_port));
+		add(port, "guest_port", cJSON_CreateNumber(i < 0 ? 22 : c->ports[i].guest_port));
 		add(port, "proto", cJSON_CreateString("tcp"));
 	}
 	add(o, "image", manifest(s, "images", c->image));
@@ -98,7 +100,12 @@ static cJSON *inspect(const struct store *s, const struct vm_paths *p, const str
 	add(o, "paths", paths = cJSON_CreateObject());
 	add(paths, "dir", cJSON_CreateString(p->dir));
 	add(paths, "console", cJSON_CreateString(p->console));
-	add(paths, "rootfs", cJSON_CreateString(p->rootfs));
+	if (strcmp(c->disk, "overlay")) {
+		add(paths, "rootfs", cJSON_CreateString(p->rootfs));
+	} else {
+		add(paths, "base", cJSON_CreateString(p->base));
+		add(paths, "upper", cJSON_CreateString(p->upper));
+	}
 	return o;
 }
 
