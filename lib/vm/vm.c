@@ -1372,8 +1372,19 @@ static void console_last_error(const char *console, char *out, size_t size)
 			prev = line;
 		line = next;
 	}
-	if (found)
-		snprintf(out, size, "%.*s", (int)(size - 1), found);
+	/* The guest colours its console: keep the words, drop the escapes. */
+	for (size_t o = 0; found && *found && o + 1 < size; found++) {
+		if (*found == '\x1b' && found[1] == '[') {
+			found += 2;
+			while (*found && (*found < 0x40 || *found > 0x7e))
+				found++;
+			if (!*found)
+				break;
+			continue;
+		}
+		out[o++] = *found;
+		out[o] = '\0';
+	}
 }
 
 int vm_wait_agent(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
