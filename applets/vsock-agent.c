@@ -56,11 +56,13 @@ const char vsock_agent_usage[] =
 static struct {
 	unsigned port;
 	bool vsock, allow_local;
-	const char *serial, *unix_path;
+	/* [0] the agent's port (or --serial PATH), [1] the forwarder's: -p's
+	 * connections never hold up vm exec (server.h). NULL: none. */
+	const char *serial[AGENT_SERIAL_PORTS], *unix_path;
 	pid_t init_pid;
 	int sigfd;
 	struct agent_server srv;
-	long long serial_retry; /* CLOCK_MONOTONIC ms when to (re)open the serial port */
+	long long serial_retry[AGENT_SERIAL_PORTS]; /* CLOCK_MONOTONIC ms to (re)open it */
 } A;
 
 static void note(enum log_level lvl, const char *msg)
@@ -72,14 +74,18 @@ static void note(enum log_level lvl, const char *msg)
 
 /* /dev/virtio-ports/NAME is a udev symlink: without udev (the minimal init,
  * an initramfs) find the port by its name in sysfs: /dev/vportNpM. */
-static const char *serial_path(char *buf, size_t size)
+static const char *serial_path(int port, char *buf, size_t size)
 {
 	const char *dir = "/sys/class/virtio-ports";
 	struct dirent *d;
 	DIR *dp;
 
-	if (strcmp(A.serial, AP_SERIAL) || access(A.serial, F_OK) == 0 || !(dp = opendir(dir)))
-		return A.serial;
+	static const char *const defaults[] = { AP_SERIAL, AP_SERIAL_FORWARD };
+	static const char *const names[] = { AP_SERIAL_NAME, AP_SERIAL_FORWARD_NAME };
+
+	if (strcmp(A.serial[port], defaults[port]) || access(A.serial[port], F_OK) == 0 ||
+	    !(dp = opendir(dir)))
+		return A.serial[port];
 	while ((d = readdir(dp))) {
 		char path[LIMIT_PATH], name[64];
 		int fd;
@@ -96,29 +102,29 @@ static const char *serial_path(char *buf, size_t size)
 			continue;
 		name[n] = '\0';
 		name[strcspn(name, "\n")] = '\0';
-		if (!strcmp(name, AP_SERIAL_NAME) &&
+		if (!strcmp(name, names[port]) &&
 		    snprintf(buf, size, "/dev/%s", d->d_name) < (int)size) {
 			closedir(dp);
 			return buf;
 		}
 	}
 	closedir(dp);
-	return A.serial;
+	return A.serial[port];
 }
 
-static void serial_open(void)
+static void serial_open(int port)
 {
 	char buf[LIMIT_PATH];
-	const char *path = serial_path(buf, sizeof(buf));
+	const char *path = serial_path(port, buf, sizeof(buf));
 	struct stat st;
 	int fd;
 
-	A.serial_retry = 0;
+	A.serial_retry[port] = 0;
 	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", A.serial);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", A.serial[port]);
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 			close(fd);
 			fd = -1;
@@ -130,10 +136,10 @@ static void serial_open(void)
 	}
 	if (fd < 0) {
 		/* Absent on hypervisors without the port: look again now and then. */
-		A.serial_retry = now_ms() + (errno == ENOENT ? 2000 : 1000);
+		A.serial_retry[port] = now_ms() + (errno == ENOENT ? 2000 : 1000);
 		return;
 	}
-	agent_server_serial(&A.srv, fd);
+	agent_server_serial(&A.srv, port, fd);
 	log_debug("serial port %s open", path);
 }
 
@@ -201,31 +207,37 @@ static int parse_num(const char *s, long max, long *out)
 
 static void loop(void)
 {
-	bool serial_was_up = agent_server_serial_up(&A.srv);
+	bool was_up[AGENT_SERIAL_PORTS];
 
+	for (int i = 0; i < AGENT_SERIAL_PORTS; i++)
+		was_up[i] = agent_server_serial_up(&A.srv, i);
 	while (1) {
 		struct signalfd_siginfo si;
 		struct pollfd *p;
 		size_t n;
 		int timeout;
 
-		if (A.serial && !agent_server_serial_up(&A.srv)) {
-			/* Hung up (the host side closed): look again shortly. */
-			if (serial_was_up)
-				A.serial_retry = now_ms() + SERIAL_RETRY_MS;
-			if (now_ms() >= A.serial_retry)
-				serial_open();
+		for (int i = 0; i < AGENT_SERIAL_PORTS; i++) {
+			if (A.serial[i] && !agent_server_serial_up(&A.srv, i)) {
+				/* Hung up (the host side closed): look again shortly. */
+				if (was_up[i])
+					A.serial_retry[i] = now_ms() + SERIAL_RETRY_MS;
+				if (now_ms() >= A.serial_retry[i])
+					serial_open(i);
+			}
+			was_up[i] = agent_server_serial_up(&A.srv, i);
 		}
-		serial_was_up = agent_server_serial_up(&A.srv);
 		if (!(p = agent_server_pollset(&A.srv, 1, &n, &timeout))) {
 			log_error("out of memory; trying again");
 			sleep(1);
 			continue;
 		}
 		p[0] = (struct pollfd){ .fd = A.sigfd, .events = POLLIN };
-		if (A.serial && !serial_was_up) {
-			long long left = A.serial_retry - now_ms();
+		for (int i = 0; i < AGENT_SERIAL_PORTS; i++) {
+			long long left = A.serial_retry[i] - now_ms();
 
+			if (!A.serial[i] || was_up[i])
+				continue;
 			left = left < 0 ? 0 : left;
 			if (timeout < 0 || left < timeout)
 				timeout = (int)left;
@@ -250,7 +262,8 @@ int vsock_agent_main(int argc, char **argv)
 
 	A.port = AP_PORT;
 	A.vsock = true;
-	A.serial = AP_SERIAL;
+	A.serial[0] = AP_SERIAL;
+	A.serial[1] = AP_SERIAL_FORWARD;
 	A.init_pid = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
@@ -262,7 +275,7 @@ int vsock_agent_main(int argc, char **argv)
 		} else if (!strcmp(o, "--allow-local")) {
 			A.allow_local = true;
 		} else if (!strcmp(o, "--no-serial")) {
-			A.serial = NULL;
+			A.serial[0] = A.serial[1] = NULL;
 		} else if (arg && !strcmp(o, "--port") && parse_num(arg, 0xfffffffe, &v) == 0) {
 			A.port = v;
 			i++;
@@ -271,7 +284,8 @@ int vsock_agent_main(int argc, char **argv)
 			A.init_pid = v;
 			i++;
 		} else if (arg && !strcmp(o, "--serial")) {
-			A.serial = arg;
+			A.serial[0] = arg; /* one stream, as given: no forwarder's port */
+			A.serial[1] = NULL;
 			i++;
 		} else if (arg && !strcmp(o, "--listen-unix")) {
 			A.unix_path = arg;
@@ -300,14 +314,15 @@ int vsock_agent_main(int argc, char **argv)
 			return EXIT_SYSTEM;
 		agent_server_listen(&A.srv, fd, false, false, &e);
 	}
-	if (A.serial)
-		serial_open();
-	if (!A.srv.nls && !A.serial) {
+	for (int i = 0; i < AGENT_SERIAL_PORTS; i++)
+		if (A.serial[i])
+			serial_open(i);
+	if (!A.srv.nls && !A.serial[0]) {
 		log_error("nothing to listen on (vsock failed, no --serial, no --listen-unix)");
 		return EXIT_SYSTEM;
 	}
 	log_info("ready: vsock %s, serial %s%s%s", A.srv.nls > (A.unix_path ? 1 : 0) ? "on" : "off",
-		 A.serial ? A.serial : "off", A.unix_path ? ", unix " : "",
+		 A.serial[0] ? A.serial[0] : "off", A.unix_path ? ", unix " : "",
 		 A.unix_path ? A.unix_path : "");
 	loop();
 	agent_server_fini(&A.srv);

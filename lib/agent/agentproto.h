@@ -30,8 +30,10 @@ struct buf;
 #define AP_HDR 12
 #define AP_PORT 10789				      /* default AF_VSOCK port */
 #define AP_SERIAL_NAME "org.banger.agent"	      /* virtio-serial port name */
+#define AP_SERIAL_FORWARD_NAME "org.banger.forward"   /* the port -p's forwarder uses */
 #define AP_SERIAL "/dev/virtio-ports/" AP_SERIAL_NAME /* its udev link */
-#define AP_CHUNK (64 * 1024)			      /* data frames are sent in chunks this big */
+#define AP_SERIAL_FORWARD "/dev/virtio-ports/" AP_SERIAL_FORWARD_NAME
+#define AP_CHUNK (64 * 1024) /* data frames are sent in chunks this big */
 
 enum ap_type {
 	AP_HELLO = 1,	  /* h→a  ch=nonce  JSON {"version"} — starts (or restarts) a session */

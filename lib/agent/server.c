@@ -708,6 +708,28 @@ static void exec_exited(struct chan *ch, int status)
 	chan_finish(ch);
 }
 
+/* Every session: the serial streams, then the socket sessions. */
+static struct agent_conn *conn_after_serial(const struct agent_server *s, int from)
+{
+	for (int i = from; i < AGENT_SERIAL_PORTS; i++)
+		if (s->serial[i])
+			return s->serial[i];
+	return s->conns;
+}
+
+static struct agent_conn *conn_first(const struct agent_server *s)
+{
+	return conn_after_serial(s, 0);
+}
+
+static struct agent_conn *conn_next(const struct agent_server *s, const struct agent_conn *c)
+{
+	for (int i = 0; i < AGENT_SERIAL_PORTS; i++)
+		if (c == s->serial[i])
+			return conn_after_serial(s, i + 1);
+	return c->next;
+}
+
 static void reap(struct agent_server *s)
 {
 	struct signalfd_siginfo si;
@@ -716,15 +738,11 @@ static void reap(struct agent_server *s)
 
 	while (read(s->chld_fd, &si, sizeof(si)) == sizeof(si))
 		;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct agent_conn *lists[2] = { s->serial, s->conns };
-
-		for (int l = 0; l < 2; l++)
-			for (struct agent_conn *c = lists[l]; c; c = l ? c->next : NULL)
-				for (struct chan *ch = c->chans; ch; ch = ch->next)
-					if (ch->kind == CH_EXEC && ch->pid == pid && !ch->done)
-						exec_exited(ch, status);
-	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (struct agent_conn *c = conn_first(s); c; c = conn_next(s, c))
+			for (struct chan *ch = c->chans; ch; ch = ch->next)
+				if (ch->kind == CH_EXEC && ch->pid == pid && !ch->done)
+					exec_exited(ch, status);
 }
 
 static void exec_output(struct chan *ch, int *fd, unsigned type)
@@ -811,13 +829,10 @@ static int do_stdin(struct agent_conn *c, struct chan *ch, const struct ap_frame
 
 static bool path_busy(const struct agent_server *s, const char *path)
 {
-	struct agent_conn *lists[2] = { s->serial, s->conns };
-
-	for (int l = 0; l < 2; l++)
-		for (struct agent_conn *k = lists[l]; k; k = l ? k->next : NULL)
-			for (struct chan *ch = k->chans; ch; ch = ch->next)
-				if (ch->kind == CH_PUT && !ch->done && !strcmp(ch->af.dst, path))
-					return true;
+	for (const struct agent_conn *k = conn_first(s); k; k = conn_next(s, k))
+		for (struct chan *ch = k->chans; ch; ch = ch->next)
+			if (ch->kind == CH_PUT && !ch->done && !strcmp(ch->af.dst, path))
+				return true;
 	return false;
 }
 
@@ -1370,25 +1385,27 @@ static void serial_reset(struct agent_conn *c)
 	ap_decoder_hunt(&c->dec, AP_HELLO, true, 0);
 }
 
-void agent_server_serial(struct agent_server *s, int fd)
+void agent_server_serial(struct agent_server *s, int port, int fd)
 {
-	if (!s->serial) {
-		if (!(s->serial = conn_new(s, -1))) {
+	struct agent_conn **c = &s->serial[port];
+
+	if (!*c) {
+		if (!(*c = conn_new(s, -1))) {
 			say(s, LOG_ERROR, "serial port: out of memory");
 			close_fd(&fd);
 			return;
 		}
-		s->serial->serial = true;
+		(*c)->serial = true;
 		/* A restarted agent may open the port in the middle of a frame. */
-		ap_decoder_hunt(&s->serial->dec, AP_HELLO, true, 0);
+		ap_decoder_hunt(&(*c)->dec, AP_HELLO, true, 0);
 	}
-	close_fd(&s->serial->fd);
-	s->serial->fd = fd;
+	close_fd(&(*c)->fd);
+	(*c)->fd = fd;
 }
 
-bool agent_server_serial_up(const struct agent_server *s)
+bool agent_server_serial_up(const struct agent_server *s, int port)
 {
-	return s->serial && s->serial->fd >= 0;
+	return s->serial[port] && s->serial[port]->fd >= 0;
 }
 
 /* --- admission ---------------------------------------------------------- */
@@ -1692,8 +1709,7 @@ struct pollfd *agent_server_pollset(struct agent_server *s, size_t extra, size_t
 		}
 		add(s, l->fd, POLLIN, SL_LISTEN, NULL, NULL, l);
 	}
-	work |= add_conn(s, s->serial);
-	for (struct agent_conn *c = s->conns; c; c = c->next)
+	for (struct agent_conn *c = conn_first(s); c; c = conn_next(s, c))
 		work |= add_conn(s, c);
 	*n = s->npfd;
 	*timeout_ms = work ? 0 : t;
@@ -1754,10 +1770,12 @@ static void sweep(struct agent_server *s)
 {
 	struct agent_conn **pp = &s->conns;
 
-	if (s->serial) {
-		if (s->serial->dead)
-			serial_reset(s->serial);
-		chans_sweep(s->serial);
+	for (int i = 0; i < AGENT_SERIAL_PORTS; i++) {
+		if (!s->serial[i])
+			continue;
+		if (s->serial[i]->dead)
+			serial_reset(s->serial[i]);
+		chans_sweep(s->serial[i]);
 	}
 	while (*pp) {
 		struct agent_conn *c = *pp;
@@ -1781,10 +1799,9 @@ void agent_server_dispatch(struct agent_server *s)
 		for (size_t i = s->extra; i < s->npfd; i++)
 			if ((s->slot[i].kind == SL_LISTEN) == (pass == 1))
 				dispatch_one(s, i);
-	if (s->serial && s->serial->fd >= 0)
-		get_work(s->serial);
-	for (struct agent_conn *c = s->conns; c; c = c->next)
-		get_work(c);
+	for (struct agent_conn *c = conn_first(s); c; c = conn_next(s, c))
+		if (!c->serial || c->fd >= 0)
+			get_work(c);
 	sweep(s);
 }
 
@@ -1835,8 +1852,9 @@ void agent_server_fini(struct agent_server *s)
 		s->conns = c->next;
 		conn_free(c);
 	}
-	if (s->serial)
-		conn_free(s->serial);
+	for (int i = 0; i < AGENT_SERIAL_PORTS; i++)
+		if (s->serial[i])
+			conn_free(s->serial[i]);
 	for (int i = 0; i < s->nls; i++)
 		close_fd(&s->ls[i].fd);
 	close_fd(&s->chld_fd);

@@ -38,6 +38,7 @@ struct agent_conn;
 struct agent_slot;
 
 #define AGENT_SERVER_LISTENERS 4
+#define AGENT_SERIAL_PORTS 2 /* AP_SERIAL_NAME, AP_SERIAL_FORWARD_NAME */
 
 struct agent_listener {
 	int fd;
@@ -59,7 +60,11 @@ struct agent_server {
 	int nls;
 	struct agent_conn *conns; /* socket sessions */
 	int nconns;
-	struct agent_conn *serial; /* the virtio-serial stream, NULL without one */
+	/* The virtio-serial streams (AP_SERIAL_NAME, AP_SERIAL_FORWARD_NAME),
+	 * NULL without one: two ports, so a long forwarded connection on one
+	 * never holds up vm exec on the other (QEMU's host end of a port takes
+	 * one client at a time). */
+	struct agent_conn *serial[AGENT_SERIAL_PORTS];
 	struct pollfd *pfd;
 	struct agent_slot *slot;
 	size_t npfd, cap, extra;
@@ -80,11 +85,12 @@ void agent_server_fini(struct agent_server *s);
 int agent_server_listen(struct agent_server *s, int fd, bool vsock, bool allow_local,
 			struct err *e);
 
-/* Hands over the virtio-serial stream (a non-blocking fd). When the host
- * side hangs up the server closes it (agent_server_serial_up turns false)
- * and keeps hunting for HELLO on the next fd given. */
-void agent_server_serial(struct agent_server *s, int fd);
-bool agent_server_serial_up(const struct agent_server *s);
+/* Hands over virtio-serial stream port (0 .. AGENT_SERIAL_PORTS-1; a
+ * non-blocking fd). When the host side hangs up the server closes it
+ * (agent_server_serial_up turns false) and keeps hunting for HELLO on the
+ * next fd given. */
+void agent_server_serial(struct agent_server *s, int port, int fd);
+bool agent_server_serial_up(const struct agent_server *s, int port);
 
 /* The poll set of one loop turn: entries [0, extra) are the caller's to fill
  * (its signalfd, say), the server's follow; *n is the total and *timeout_ms

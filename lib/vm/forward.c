@@ -48,6 +48,9 @@ static __attribute__((noreturn)) void forwarder(const struct vm_paths *p, const 
 	stop[1] = (int)syscall(SYS_pidfd_open, vmm, 0);
 	if (vm_agent_address(p, c, &a, &e) < 0)
 		_exit(EXIT_USAGE);
+	/* Under QEMU the forwarder has a virtio-serial port of its own. */
+	if (a.via == AGENT_UNIX && strlen(p->fwd_sock) < sizeof(a.path))
+		memcpy(a.path, p->fwd_sock, strlen(p->fwd_sock) + 1);
 	_exit(agent_forward(&a, c->ports, fds, (size_t)c->nports, stop, &e) < 0 ? e.code : 0);
 }
 

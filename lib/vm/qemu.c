@@ -1,5 +1,6 @@
 /* qemu.c — see qemu.h. */
 #include "vm/qemu.h"
+#include "agent/agentproto.h"
 #include "err.h"
 #include "exitcode.h"
 #include "limits.h"
@@ -59,7 +60,8 @@ int qemu_argv(const struct qemu_vm *q, char **argv, char *store, struct err *e)
 
 	if (check_path("disk", q->rootfs, e) < 0 || check_path("socket", q->agent_sock, e) < 0 ||
 	    check_path("socket", q->qmp_sock, e) < 0 || check_path("kernel", q->kernel, e) < 0 ||
-	    check_path("initrd", q->initrd, e) < 0 || check_path("disk", q->upper, e) < 0)
+	    check_path("initrd", q->initrd, e) < 0 || check_path("disk", q->upper, e) < 0 ||
+	    check_path("socket", q->fwd_sock, e) < 0)
 		return -1;
 	add(&a, "%s", q->qemu);
 	add(&a, "-M");
@@ -117,7 +119,16 @@ int qemu_argv(const struct qemu_vm *q, char **argv, char *store, struct err *e)
 	add(&a, "-chardev");
 	add(&a, "socket,id=agent,path=%s,server=on,wait=off", q->agent_sock);
 	add(&a, "-device");
-	add(&a, "virtserialport,chardev=agent,name=org.banger.agent");
+	add(&a, "virtserialport,chardev=agent,name=" AP_SERIAL_NAME);
+	/* A port of its own for -p's forwarder: QEMU's host end of a port takes
+	 * one client at a time, and a long forwarded connection must not hold
+	 * up vm exec. */
+	if (q->fwd_sock) {
+		add(&a, "-chardev");
+		add(&a, "socket,id=fwd,path=%s,server=on,wait=off", q->fwd_sock);
+		add(&a, "-device");
+		add(&a, "virtserialport,chardev=fwd,name=" AP_SERIAL_FORWARD_NAME);
+	}
 	add(&a, "-qmp");
 	add(&a, "unix:%s,server=on,wait=off", q->qmp_sock);
 	if (a.full)
@@ -136,6 +147,8 @@ int qemu_launch(const struct qemu_vm *q, const char *log, int timeout_ms, pid_t 
 		return -1;
 	unlink(q->agent_sock);
 	unlink(q->qmp_sock);
+	if (q->fwd_sock)
+		unlink(q->fwd_sock);
 	if (proc_spawn_detached((const char *const *)argv, log, &p, e) < 0) {
 		char msg[ERR_MSG_MAX];
 

@@ -35,6 +35,7 @@ struct qemu_vm {
 	const char *mac; /* may be NULL */
 	int ssh_port;	 /* "user": host port 127.0.0.1:ssh_port → guest 22 (0: none) */
 	const char *agent_sock;
+	const char *fwd_sock; /* the forwarder's port (AP_SERIAL_FORWARD_NAME); may be NULL */
 	const char *qmp_sock;
 };
 

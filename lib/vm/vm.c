@@ -50,6 +50,7 @@ int vm_paths_init(const struct store *s, const char *name, struct vm_paths *p, s
 		{ offsetof(struct vm_paths, api_sock), "api.sock" },
 		{ offsetof(struct vm_paths, vsock), "vsock.sock" },
 		{ offsetof(struct vm_paths, agent_sock), "agent.sock" },
+		{ offsetof(struct vm_paths, fwd_sock), "forward.sock" },
 		{ offsetof(struct vm_paths, qmp_sock), "qmp.sock" },
 		{ offsetof(struct vm_paths, jail), "jail" },
 		{ offsetof(struct vm_paths, forward), "forward.pid" },
@@ -745,6 +746,7 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 	q.tap = c->tap;
 	q.mac = c->mac[0] ? c->mac : NULL;
 	q.agent_sock = p->agent_sock;
+	q.fwd_sock = p->fwd_sock;
 	q.qmp_sock = p->qmp_sock;
 	if (!strcmp(c->net, "user"))
 		q.ssh_port = c->ssh_port = free_port();

@@ -13,6 +13,7 @@
  *   state         created | running | stopped
  *   api.sock      Firecracker API;  vsock.sock  Firecracker vsock
  *   agent.sock    QEMU virtio-serial agent channel;  qmp.sock  QEMU monitor
+ *   forward.sock  QEMU virtio-serial port of the -p forwarder
  *
  * Functions block on disk I/O, and vm_start/vm_stop on the VMM.
  */
@@ -93,6 +94,7 @@ struct vm_paths {
 	char api_sock[LIMIT_PATH];
 	char vsock[LIMIT_PATH];
 	char agent_sock[LIMIT_PATH];
+	char fwd_sock[LIMIT_PATH]; /* QEMU: the -p forwarder's own virtio-serial port */
 	char qmp_sock[LIMIT_PATH];
 	char jail[LIMIT_PATH];
 	char leases[LIMIT_PATH];  /* BANGER_HOME/net/leases: VMs without a tap (net.h) */

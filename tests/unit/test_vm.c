@@ -398,6 +398,15 @@ static void qemu_command_line(void)
 			   "-device virtio-blk-device,drive=root -drive "
 			   "id=upper,file=/v/u,format=raw,if=none,cache=writeback -device "
 			   "virtio-blk-device,drive=upper "));
+	CHECK(!strstr(line, "org.banger.forward"));
+	q.fwd_sock = "/v/forward.sock";
+	len = 0;
+	CHECK(qemu_argv(&q, argv, store, &e) == 0);
+	for (int i = 0; argv[i]; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s ", argv[i]);
+	CHECK(strstr(line, "-chardev socket,id=fwd,path=/v/forward.sock,server=on,wait=off -device "
+			   "virtserialport,chardev=fwd,name=org.banger.forward "));
+	q.fwd_sock = NULL;
 	q.upper = "/v/u,x";
 	CHECK(qemu_argv(&q, argv, store, &e) == -1 && e.code == EXIT_USAGE);
 	q.upper = NULL;
