@@ -689,6 +689,22 @@ void ext4_set_tag(struct ext4_fs *fs, uint32_t ino, uint32_t tag)
 	N(fs, ino)->tag = tag;
 }
 
+/* What may go into dir as name: dir must be a directory, and the root's
+ * lost+found one (e2fsck -fn takes anything there, but -fp, as a boot
+ * runs it, stops with "UNEXPECTED INCONSISTENCY" when it is not). */
+static int parent_check(struct ext4_fs *fs, uint32_t dir, const char *name, size_t len,
+			uint32_t mode, struct err *e)
+{
+	if (!S_ISDIR(N(fs, dir)->a.mode))
+		return err_set(e, EXIT_VERIFY, "'%.*s': its parent is not a directory", (int)len,
+			       name);
+	if (dir == EXT4_ROOT_INO && len == 10 && !memcmp(name, "lost+found", 10) && !S_ISDIR(mode))
+		return err_set(e, EXIT_VERIFY,
+			       "'lost+found': at the root of an ext4 image only a directory may "
+			       "have this name (e2fsck's) — rename the file");
+	return 0;
+}
+
 int ext4_create(struct ext4_fs *fs, uint32_t dir, const char *name, size_t len,
 		const struct ext4_attr *a, uint32_t *ino, struct err *e)
 {
@@ -703,9 +719,15 @@ int ext4_create(struct ext4_fs *fs, uint32_t dir, const char *name, size_t len,
 	if (type == S_IFLNK && (!a->symlink || !(tlen = strlen(a->symlink)) || tlen >= BS))
 		return err_set(e, EXIT_VERIFY, "'%.*s': symlink target empty or over %d bytes",
 			       (int)len, name, BS - 1);
-	if (type == S_IFREG && a->size > ((uint64_t)1 << 44))
-		return err_set(e, EXIT_VERIFY, "'%.*s': larger than 16 TiB", (int)len, name);
-	if (name_check(name, len, e) < 0 ||
+	if (type == S_IFREG && a->size > EXT4_MAX_FILE)
+		return err_set(e, EXIT_VERIFY, "'%.*s': larger than ext4's 16 TiB - 4 KiB",
+			       (int)len, name);
+	if ((type == S_IFCHR || type == S_IFBLK) && (a->major > 0xfff || a->minor > 0xfffff))
+		return err_set(e, EXIT_VERIFY,
+			       "'%.*s': device %" PRIu32 ":%" PRIu32
+			       " does not fit ext4's 12-bit major, 20-bit minor",
+			       (int)len, name, a->major, a->minor);
+	if (name_check(name, len, e) < 0 || parent_check(fs, dir, name, len, a->mode, e) < 0 ||
 	    grow((void **)&fs->freeino, &fs->capfreeino, fs->nfreeino + 1, 4, e) < 0)
 		return -1;
 	if (ext4_lookup(fs, dir, name, len, &i))
@@ -765,6 +787,8 @@ int ext4_link(struct ext4_fs *fs, uint32_t dir, const char *name, size_t len, ui
 	if (S_ISDIR(N(fs, ino)->a.mode))
 		return err_set(e, EXIT_VERIFY, "'%.*s': a hard link to a directory", (int)len,
 			       name);
+	if (parent_check(fs, dir, name, len, N(fs, ino)->a.mode, e) < 0)
+		return -1;
 	if (N(fs, ino)->links >= 65000)
 		return err_set(e, EXIT_VERIFY, "'%.*s': more than 65000 links", (int)len, name);
 	if (ext4_lookup(fs, dir, name, len, &i))
@@ -1630,9 +1654,20 @@ static int tree_build(struct ext4_fs *fs, const struct node *n, uint32_t ino, ui
 	return 0;
 }
 
-static uint32_t time_extra(int64_t sec, uint32_t ns)
+/* A time as ext4 keeps it: 32 bits of seconds at lo, two epoch bits and
+ * the nanoseconds at extra. Outside 1901..2446 it is clamped (without
+ * nanoseconds), as the kernel's timestamp_truncate does; wrapping would
+ * give another date. */
+static void put_time(uint8_t *lo, uint8_t *extra, int64_t sec, uint32_t ns)
 {
-	return (ns << 2) | ((uint32_t)((uint64_t)(sec - (int32_t)sec) >> 32) & 3);
+	const int64_t min = INT32_MIN, max = INT32_MAX + ((int64_t)3 << 32);
+
+	if (sec <= min || sec >= max) {
+		sec = sec <= min ? min : max;
+		ns = 0;
+	}
+	le32(lo, (uint32_t)sec);
+	le32(extra, (ns << 2) | ((uint32_t)((uint64_t)(sec - (int32_t)sec) >> 32) & 3));
 }
 
 /* The on-disk inode of ino, allocating and writing what it points to. */
@@ -1713,9 +1748,6 @@ static int inode_raw(struct ext4_fs *fs, uint32_t ino, struct node *n, uint8_t r
 	le16(r, n->a.mode);
 	le16(r + 2, n->a.uid & 0xffff);
 	le32(r + 4, (uint32_t)size);
-	le32(r + 8, (uint32_t)n->a.atime);
-	le32(r + 12, (uint32_t)n->a.ctime);
-	le32(r + 16, (uint32_t)n->a.mtime);
 	le16(r + 24, n->a.gid & 0xffff);
 	le16(r + 26, links);
 	le32(r + 28, (uint32_t)(blocks * 8));
@@ -1728,11 +1760,10 @@ static int inode_raw(struct ext4_fs *fs, uint32_t ino, struct node *n, uint8_t r
 	le16(r + 120, n->a.uid >> 16);
 	le16(r + 122, n->a.gid >> 16);
 	le16(r + 128, EXTRA_ISIZE);
-	le32(r + 132, time_extra(n->a.ctime, n->a.ctime_ns));
-	le32(r + 136, time_extra(n->a.mtime, n->a.mtime_ns));
-	le32(r + 140, time_extra(n->a.atime, n->a.atime_ns));
-	le32(r + 144, (uint32_t)n->a.mtime); /* crtime: when the layer made it */
-	le32(r + 148, time_extra(n->a.mtime, n->a.mtime_ns));
+	put_time(r + 8, r + 140, n->a.atime, n->a.atime_ns);
+	put_time(r + 12, r + 132, n->a.ctime, n->a.ctime_ns);
+	put_time(r + 16, r + 136, n->a.mtime, n->a.mtime_ns);
+	put_time(r + 144, r + 148, n->a.mtime, n->a.mtime_ns); /* crtime: when the layer made it */
 	{
 		uint32_t c = ext4_crc32c(ino_seed(fs, ino), r, ISIZE);
 

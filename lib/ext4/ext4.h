@@ -36,6 +36,8 @@ struct err;
 
 #define EXT4_ROOT_INO 2
 #define EXT4_BLOCK 4096
+/* The largest regular file: 2^32 - 1 blocks, the kernel's s_maxbytes. */
+#define EXT4_MAX_FILE ((uint64_t)0xffffffff * EXT4_BLOCK)
 
 struct ext4_opts {
 	uint64_t size;	   /* image bytes; 0: the content plus headroom */
@@ -48,10 +50,10 @@ struct ext4_opts {
 /* What an inode is. mode carries the type (S_IFREG…) and permission bits. */
 struct ext4_attr {
 	uint32_t mode, uid, gid;
-	uint64_t size; /* regular files: the size (data written by ext4_write) */
+	uint64_t size; /* regular files: the size, at most EXT4_MAX_FILE (data by ext4_write) */
 	int64_t atime, mtime, ctime;
 	uint32_t atime_ns, mtime_ns, ctime_ns;
-	uint32_t major, minor; /* character and block devices */
+	uint32_t major, minor; /* character and block devices: 12 and 20 bits */
 	const char *symlink;   /* symlinks: the target (at most 4095 bytes) */
 	uint32_t links;	       /* filled by ext4_stat, ignored otherwise */
 };
@@ -72,15 +74,17 @@ int ext4_lookup(struct ext4_fs *fs, uint32_t dir, const char *name, size_t len, 
 /* The attributes of ino (symlink points into the tree). */
 void ext4_stat(struct ext4_fs *fs, uint32_t ino, struct ext4_attr *a);
 
-/* Creates name in dir (which must not hold it) as a new inode with a.
- * Names are 1..255 bytes without '/' or NUL and not "." or "..". */
+/* Creates name in dir (a directory which must not hold it) as a new inode
+ * with a. Names are 1..255 bytes without '/' or NUL and not "." or "..";
+ * the root's lost+found can only be a directory. Times outside what ext4
+ * stores (1901 to 2446) are clamped to its range, as the kernel does. */
 int ext4_create(struct ext4_fs *fs, uint32_t dir, const char *name, size_t len,
 		const struct ext4_attr *a, uint32_t *ino, struct err *e);
 
 /* Sets mode bits (not the type), owner and times of ino from a. */
 void ext4_set_attr(struct ext4_fs *fs, uint32_t ino, const struct ext4_attr *a);
 
-/* Adds name in dir as another link to ino (not a directory). */
+/* Adds name in dir (a directory) as another link to ino (not a directory). */
 int ext4_link(struct ext4_fs *fs, uint32_t dir, const char *name, size_t len, uint32_t ino,
 	      struct err *e);
 

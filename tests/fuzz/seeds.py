@@ -192,3 +192,249 @@ put("layer", "gzip", b"\x05" + tar([("f", "a", b"gz" * 100)], "w:gz"))
 zs = subprocess.run(["zstd", "-c"], input=tar([("f", "z", b"zstd")]), stdout=subprocess.PIPE,
                     check=True).stdout
 put("layer", "zstd", b"\x09" + zs)
+
+
+# ext4: a header, then operations, as tests/fuzz/fuzz-ext4.c decodes them.
+# Nodes are numbered as the target's model numbers them: 0 the root,
+# 1 lost+found, then each inode in the order it is made.
+def le(v, n):
+    return (v & ((1 << (8 * n)) - 1)).to_bytes(n, "little")
+
+
+def x_head(time=1700000000, size_mib=None, label=None):
+    b = bytes([(1 if size_mib else 0) | (2 if label is not None else 0)])
+    if size_mib:
+        k = size_mib - 8 if size_mib <= 32 else 200 + (size_mib - 128) // 40 \
+            if size_mib < 4096 else 240 + size_mib // 1024 - 4
+        b += bytes([k, 0])
+    b += le(time, 4)
+    if label is not None:
+        b += label.encode() + (b"\0" if len(label) < 20 else b"")
+    return b
+
+
+X_ODD = [b"", b".", b"..", b"a/b", b"/", "\u00e9t\u00e9".encode(), b"\xff\xfe", b"sp ace",
+         b"new\nline", b"-", b"...", b".hidden", b"lost+found"]  # the target's odd_names
+
+
+def x_name(n):
+    """n: a str/bytes name the decoder can spell, or ("long", len, ch)."""
+    if isinstance(n, tuple):
+        _, ln, ch = n
+        ch = ord(ch) - ord("a")
+        return bytes([6, ln - 200, ch]) if ln < 255 else bytes([7, ln - 255, ch])
+    n = n.encode() if isinstance(n, str) else n
+    if n == b"lost+found":
+        return b"\x05"
+    if n == b"a\0b":
+        return b"\x09"
+    if n in X_ODD:
+        return bytes([8, X_ODD.index(n)])
+    if n[:1] == b"n" and n[1:].isdigit() and int(n[1:]) < 40:
+        return bytes([0, int(n[1:])])
+    return bytes([10, len(n) - 1]) + n  # raw
+
+
+def x_time(t):
+    if 1700000000 <= t < 1700000256:
+        return bytes([0, t - 1700000000])
+    return b"\x03" + le(t, 8)
+
+
+def x_attr(mode=0o644, uid=0, gid=0, mtime=1700000000, atime=None, ctime=None, ns=None):
+    c = (1 if uid else 0) | (4 if gid else 0) | (16 if atime is not None else 0) | \
+        (32 if ctime is not None else 0) | (64 if ns is not None else 0)
+    b = bytes([c]) + le(mode, 2)
+    b += le(uid, 4) if uid else b""
+    b += le(gid, 4) if gid else b""
+    b += x_time(mtime)
+    b += x_time(atime) if atime is not None else b""
+    b += x_time(ctime) if ctime is not None else b""
+    b += le(ns, 4) if ns is not None else b""
+    return b
+
+
+def x_at(parent, any_node=False):  # the parent: a directory unless any_node
+    return bytes([0 if any_node else 1]) + le(parent, 2)
+
+
+def x_mkdir(parent, name, **attr):
+    return b"\x00" + x_at(parent) + x_name(name) + x_attr(mode=attr.pop("mode", 0o755), **attr)
+
+
+def x_write(kind, seed, length, off=None):
+    """kind 0: where the last write ended; 1: after a gap (off = gap in
+    blocks); 2: the file's tail; 3/5: at off. length: 0, 1..256,
+    "big" (u16 % 20000 = off for kind 3...), "block", "3block"."""
+    lc = {0: 0, "block": 3, "3block": 4}.get(length, 1 if isinstance(length, int) and length <= 256 else 2)
+    b = bytes([kind, seed, lc])
+    if lc == 1:
+        b += bytes([length - 1])
+    elif lc == 2:
+        b += le(length, 2)
+    if kind == 1:
+        b += b"\x01" + le(off, 2)
+    elif kind in (3, 5):
+        b += le(off, 8)
+    return b
+
+
+def x_size(s):
+    table = {0: b"\x00", 4096: b"\x03", 5 << 30: b"\x06", 0xffffffff * 4096: b"\x07",
+             1 << 44: b"\x09", (1 << 44) + 1: b"\x0a"}
+    if s in table:
+        return table[s]
+    if s < 256:
+        return bytes([1, s])
+    if s < 65536:
+        return b"\x02" + le(s, 2)
+    if s % 4096 == 0 and s // 4096 < 65536:
+        return b"\x0b" + le(s // 4096, 2)
+    return b"\x05" + le(s, 4)
+
+
+def x_file(parent, name, size, writes=(), any_node=False, **attr):
+    return (b"\x01" + x_at(parent, any_node) + x_name(name) + x_attr(**attr) + x_size(size)
+            + bytes([len(writes)]) + b"".join(writes))
+
+
+def x_symlink(parent, name, kind, extra=b""):
+    """kind 1: short (extra: length - 1), 2: 59 bytes, 3: 60, 4: long
+    (extra: u16 length - 61), 5: 4095, 6: 4096, 0: empty, 7: raw."""
+    return b"\x02" + x_at(parent) + x_name(name) + bytes([kind]) + x_attr(mode=0o777) + extra
+
+
+def x_special(parent, name, kind, major=0, minor=0):
+    """kind: 0 chr, 1 blk, 2 fifo, 3 socket, 4..6 not a file type; major
+    and minor index tables in the target."""
+    return b"\x03" + x_at(parent) + x_name(name) + bytes([kind]) + x_attr(mode=0o600) + \
+        bytes([major, minor])
+
+
+def x_link(parent, name, node, any_node=False):
+    return b"\x04" + x_at(parent, any_node) + x_name(name) + le(node, 2)
+
+
+def x_rewrite(node, writes):
+    return b"\x05" + le(node, 2) + bytes([len(writes) - 1]) + b"".join(writes)
+
+
+def x_stride(node, count, seed=1):  # every other block, count writes
+    return b"\x05" + le(node, 2) + b"\x80" + le(count - 1, 2) + bytes([seed])
+
+
+def x_xattr(node, ns, c, extra=b""):
+    """ns: 0 user 1 trusted 2 security 3 system 4 ACL access 5 ACL default
+    6 bogus 7 none; c picks suffix and value shapes, extra the bytes they read."""
+    return b"\x06" + le(node, 2) + bytes([ns, c]) + extra
+
+
+def x_remove(dent):
+    return b"\x07\x01" + le(dent, 2)
+
+
+def x_remove_name(parent, name):
+    return b"\x07\x00" + le(parent, 2) + x_name(name)
+
+
+def x_bulk(parent, count, style, links_to=None, pad="a"):
+    count = count - 1 if count <= 300 else 36000 + count - 1  # bit 15: up to 9000
+    return (b"\x0a" + x_at(parent) + le(count, 2) + bytes([style]) + le(links_to or 0, 2)
+            + bytes([ord(pad) - ord("a"), 1 if links_to is not None else 0]))
+
+
+def x_deep(parent, depth, long_names):
+    return b"\x0b" + le(parent, 2) + bytes([depth - 1, long_names])
+
+
+def x_setattr(node, **attr):
+    return b"\x09" + le(node, 2) + x_attr(**attr) + le(0, 8)
+
+
+ACL5 = bytes([5, 3]) + bytes([0, 6, 0, 0, 1, 6, 0xe8, 3, 2, 4, 0, 0, 4, 6, 0, 0, 5, 4, 0, 0])
+put("ext4", "ordinary", x_head(label="banger-root")
+    + x_mkdir(0, "n1")                                                    # 2
+    + x_file(2, "n2", 5, [x_write(0, 1, 5)], mode=0o4755, uid=1000, gid=1000)  # 3
+    + x_symlink(2, "n3", 1, bytes([9]))                                   # 4: 10 bytes
+    + x_symlink(2, "n4", 4, le(200, 2))                                   # 5: 261 bytes
+    + x_special(2, "n5", 0, 1, 1)                                         # 6: c 1:3
+    + x_special(2, "n6", 1, 3, 4)                                         # 7: b 256:70000
+    + x_special(2, "n7", 2) + x_special(2, "n8", 3)                       # 8, 9
+    + x_link(0, "n9", 3)
+    + x_xattr(3, 2, 2, bytes([4, 1, 20]))                                 # security.?
+    + x_xattr(2, 4, 2, b"\0" + ACL5)                                      # ACL
+    + x_xattr(2, 5, 2, b"\0" + ACL5)
+    + x_xattr(3, 1, 2, bytes([3, 2]) + le(3000, 2)))                      # to a block
+put("ext4", "sparse", x_head()
+    + x_file(0, "n1", 5 << 30, [x_write(2, 1, 5)])                          # tail of 5 GiB
+    + x_file(0, "n2", 0xffffffff * 4096, [x_write(2, 2, 100)])              # the largest file
+    + x_file(0, "n3", 64 * 4096, [x_write(0, 3, "block"), x_write(1, 4, "block", 3),
+                                  x_write(3, 5, 100, 10), x_write(3, 6, 10, 4096 * 2)])
+    + x_rewrite(4, [x_write(5, 7, 10, 1 << 40), x_write(0, 8, "3block"),
+                    x_write(1, 9, 1000, 40)])
+    + x_file(0, "n4", 1 << 44)                                            # refused
+    + x_file(0, "n5", 1 << 30) + x_stride(5, 450))                         # a tree, 2 leaves
+put("ext4", "htree", x_head(time=0x1_2345_6789)
+    + x_mkdir(0, "n1") + x_mkdir(0, "n2")                                 # 2, 3
+    + x_bulk(2, 8000, 2)                                                  # two levels
+    + x_file(3, "n3", 3, [x_write(0, 1, 3)])
+    + x_bulk(3, 1500, 3) + x_bulk(3, 600, 1, links_to=8004, pad="q"))
+put("ext4", "names", x_head()
+    + b"".join(x_file(0, n, 0) for n in [".", "..", "a/b", "/", "a\0b", "", ("long", 256, "y"),
+                                         b"\xe2\x82\xac/x", b"nul\0"])
+    + b"".join(x_file(0, n, 1, [x_write(0, 1, 1)]) for n in
+               [b"\xff\xfe", "new\nline", "sp ace", "-", "...", ".hidden", ("long", 255, "z"),
+                ("long", 201, "x"), "\u00e9t\u00e9", b"\x01\x7f\x80"])
+    + x_mkdir(0, "lost+found")                                            # exists
+    + x_file(3, "n1", 0, any_node=True)                                   # under a file
+    + x_link(0, "n2", 0) + x_link(0, "n3", 2)                             # a dir; a file
+    + x_link(0, "n3", 2)                                                  # exists
+    + x_remove(0)                                                         # lost+found
+    + x_file(0, "lost+found", 3)                                          # refused
+    + x_symlink(0, "lost+found", 1, bytes([3]))                           # refused
+    + x_mkdir(0, "lost+found", mode=0o755)                                # the tree's own
+    + x_file(12, "n2", 1, [x_write(0, 3, 1)]))                          # in it
+put("ext4", "xattrs", x_head()
+    + x_file(0, "n1", 0)                                                  # 2
+    + b"".join(x_xattr(2, ns, c, extra) for ns, c, extra in [
+        (0, 2, bytes([0, 1, 7])), (0, 2, bytes([0, 1, 9])),             # replaced
+        (0, 0, bytes([1, 1])), (0, 1, bytes([7, 1, 1])),                # empty, 257
+        (6, 2, bytes([0, 1, 1])), (7, 2, bytes([0, 1, 1])),             # no namespace
+        (1, 2, bytes([1, 4])), (1, 2, bytes([2, 5])),                   # MAX_XVAL, +1
+        (4, 3, bytes([0, 1, 8])), (4, 2, bytes([0, 0, 9])),             # system.; damaged
+        (4, 2, bytes([0, 0, 10])), (4, 2, bytes([0, 0, 16])),           # damaged ACLs
+        (3, 2, bytes([5, 1, 0]))])
+    + x_file(0, "n2", 0)                                                  # 3: too many
+    + b"".join(x_xattr(3, 0, 2, bytes([i, 2]) + le(1000, 2)) for i in range(6)))
+put("ext4", "removals", x_head()
+    + x_mkdir(0, "n1")                                                    # 2
+    + x_file(2, "n2", 40000, [x_write(0, 1, 40000)])                      # 3
+    + x_file(0, "n3", 9000, [x_write(0, 2, 9000)])                        # 4
+    + x_link(0, "n4", 3) + x_symlink(2, "n5", 5)
+    + x_remove_name(0, "n1")                                              # n2 stays as n4
+    + x_file(0, "n5", 20000, [x_write(0, 3, 20000)])                      # reuses blocks
+    + x_remove_name(0, "n3") + x_remove_name(0, "n9")                     # absent
+    + x_rewrite(3, [x_write(3, 4, 100, 5)])
+    + b"".join(x_file(0, "n1%d" % i, 4096, [x_write(0, i, "block")]) for i in range(7))  # 7..13
+    + x_file(0, "n20", 1) + x_remove_name(0, "n13") + x_remove_name(0, "n12")  # joins the next
+    + x_remove_name(0, "n14") + x_remove_name(0, "n10") + x_remove_name(0, "n11")  # both sides
+    + x_file(0, "n21", 5 * 4096, [x_write(0, 9, 5 * 4096)])                # into the hole
+    + x_deep(0, 120, 1) + x_deep(0, 60, 0)                                # nodes 16..195
+    + x_file(135, "n1", 4096, [x_write(0, 2, "block")])                   # at the bottom
+    + x_remove(16))                                                       # the long chain
+put("ext4", "small-image", x_head(size_mib=8)
+    + b"".join(x_file(0, "n%d" % i, 1 << 20, [x_write(0, i, 20000)] * 4) for i in range(16))
+    + x_bulk(0, 9000, 0))                                                 # too many inodes
+put("ext4", "small-full", x_head(size_mib=8)
+    + b"".join(x_file(0, "n%d" % i, 1 << 30) + x_stride(i + 2, 450) for i in range(5)))
+put("ext4", "groups", x_head(size_mib=8192)                              # 64 groups
+    + x_mkdir(0, "n1") + x_bulk(2, 9000, 0)                                # inodes in 2 groups
+    + x_file(0, "n2", 3 << 20, [x_write(0, 1, "3block"), x_write(1, 2, 20000, 300)])
+    + x_xattr(9004, 0, 2, bytes([0, 2]) + le(2000, 2)) + x_remove(5))
+put("ext4", "specials", x_head(time=0xfffffff0)
+    + x_special(0, "n1", 0, 4, 5) + x_special(0, "n2", 1, 5, 0)           # 4095:0xfffff; 4096
+    + x_special(0, "n3", 0, 0, 6) + x_special(0, "n4", 4) + x_special(0, "n5", 6)
+    + x_file(0, "n6", 0, uid=0xfffffffe, gid=70000, mtime=-1, atime=1 << 33,
+             ctime=-(1 << 31), ns=1999999999)
+    + x_file(0, "n7", 0, mtime=1 << 40, atime=-(1 << 40))                 # out of range
+    + x_setattr(0, mode=0o1777, uid=5, mtime=0x1_0000_0000))

@@ -574,6 +574,95 @@ static void a_host_tree_goes_in_as_it_is(void)
 	CHECK(shows(p, "stat /hard", "Links: 2", "Size: 3145731", NULL));
 }
 
+/* Refusals name the entry and change nothing. The root's lost+found may
+ * be the tree's own directory, but nothing else: e2fsck -fn lets a file
+ * there pass, -fp (what a boot runs) stops with "UNEXPECTED
+ * INCONSISTENCY". Times past what ext4 holds are clamped, as the kernel
+ * clamps them. */
+static void refusals_and_limits(void)
+{
+	struct ext4_opts o = { .seed = "refuse" };
+	const char *p;
+	struct err e;
+	struct ext4_fs *fs;
+	struct ext4_attr a = file_attr(S_IFREG | 0644, 0);
+	uint32_t f, d, ino;
+	char tree[600], path[700];
+	int fd;
+
+	err_init(&e);
+	if (!(fs = new_fs("refuse", &o, &p)))
+		return;
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "f", 1, &a, &f, &e) == 0);
+	CHECK(ext4_create(fs, f, "x", 1, &a, &ino, &e) == -1 && e.code == EXIT_VERIFY &&
+	      strstr(e.msg, "'x': its parent is not a directory"));
+	CHECK(ext4_link(fs, f, "x", 1, f, &e) == -1 && strstr(e.msg, "not a directory"));
+	a.size = EXT4_MAX_FILE + 1;
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "huge", 4, &a, &ino, &e) == -1);
+	a.size = EXT4_MAX_FILE;
+	err_init(&e);
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "huge", 4, &a, &ino, &e) == 0);
+	CHECK(ext4_write(fs, ino, EXT4_MAX_FILE - 4, "end\n", 4, &e) == 0);
+	a = file_attr(S_IFBLK | 0600, 0);
+	a.major = 4096;
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "dev", 3, &a, &ino, &e) == -1 &&
+	      strstr(e.msg, "4096:0"));
+	a.major = 4095;
+	a.minor = 0x100000;
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "dev", 3, &a, &ino, &e) == -1);
+	a.minor = 0xfffff;
+	err_init(&e);
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "dev", 3, &a, &ino, &e) == 0);
+	/* lost+found: refused whether the writer's is still there or not */
+	a = file_attr(S_IFREG | 0644, 0);
+	a.mtime = (int64_t)1 << 40;
+	a.atime = -((int64_t)1 << 40);
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "lost+found", 10, &a, &ino, &e) == -1 &&
+	      e.code == EXIT_VERIFY && strstr(e.msg, "'lost+found'"));
+	err_init(&e);
+	CHECK(ext4_remove(fs, EXT4_ROOT_INO, "lost+found", 10, &e) == 0);
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "lost+found", 10, &a, &ino, &e) == -1);
+	CHECK(ext4_link(fs, EXT4_ROOT_INO, "lost+found", 10, f, &e) == -1);
+	a = file_attr(S_IFLNK | 0777, 0);
+	a.symlink = "elsewhere";
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "lost+found", 10, &a, &ino, &e) == -1);
+	err_init(&e);
+	a = file_attr(S_IFDIR | 0755, 0);
+	CHECK(ext4_create(fs, EXT4_ROOT_INO, "lost+found", 10, &a, &d, &e) == 0);
+	a = file_attr(S_IFREG | 0644, 0);
+	a.mtime = (int64_t)1 << 40;
+	a.atime = -((int64_t)1 << 40);
+	CHECK(ext4_create(fs, d, "inside", 6, &a, &ino, &e) == 0);
+	CHECK(ext4_link(fs, d, "lost+found", 10, f, &e) == 0); /* only the root's is kept */
+	if (!finish_and_check(fs, p))
+		return;
+	{
+		char log[600];
+		char *argv[] = { "e2fsck", "-fp", (char *)p, NULL };
+
+		snprintf(log, sizeof(log), "%s.preen", p);
+		CHECK(run(argv, log));
+	}
+	CHECK(shows(p, "stat /lost+found", "Type: directory", "Mode:  0755", NULL));
+	CHECK(shows(p, "stat /lost+found/inside", "mtime: 0x7fffffff:00000003",
+		    "atime: 0x80000000:00000000", NULL));
+	CHECK(shows(p, "stat /dev", "Device major/minor number: 4095:1048575", NULL));
+	CHECK(shows(p, "stat /huge", "Size: 17592186040320", NULL));
+	/* a host tree with a file named lost+found is refused the same way */
+	snprintf(tree, sizeof(tree), "%s/lpf-tree", tmp);
+	mkdir(tree, 0755);
+	snprintf(path, sizeof(path), "%s/lost+found", tree);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	err_init(&e);
+	if (!(fs = new_fs("lpf-tree", &o, &p)))
+		return;
+	CHECK(ext4_add_tree(fs, tree, &e) == -1 && strstr(e.msg, "lost+found"));
+	ext4_free(fs);
+	CHECK(access(p, F_OK) != 0);
+}
+
 int main(void)
 {
 	char *argv[] = { "e2fsck", "-V", NULL };
@@ -595,5 +684,6 @@ int main(void)
 	RUN(plans_grow_with_content);
 	RUN(a_small_size_is_a_clean_error);
 	RUN(a_host_tree_goes_in_as_it_is);
+	RUN(refusals_and_limits);
 	HARNESS_END();
 }
