@@ -362,6 +362,20 @@ static void fault_messages(void)
 	CHECK(fc_parse_version("QEMU emulator", &a, &b, &c) == -1);
 }
 
+/* QEMU's argument vector for q, joined by spaces into line. */
+static int qemu_line(const struct qemu_vm *q, char *line, size_t size)
+{
+	char *argv[QEMU_ARGV_MAX], store[QEMU_ARG_BYTES];
+	size_t len = 0;
+	struct err e;
+
+	if (qemu_argv(q, argv, store, &e) < 0)
+		return -1;
+	for (int i = 0; argv[i]; i++)
+		len += (size_t)snprintf(line + len, size - len, "%s ", argv[i]);
+	return 0;
+}
+
 static void qemu_command_line(void)
 {
 	struct qemu_vm q = { .qemu = "/usr/bin/qemu-system-x86_64",
@@ -375,12 +389,9 @@ static void qemu_command_line(void)
 			     .agent_sock = "/v/agent.sock",
 			     .qmp_sock = "/v/qmp.sock" };
 	char *argv[QEMU_ARGV_MAX], store[QEMU_ARG_BYTES], line[QEMU_ARG_BYTES];
-	size_t len = 0;
 	struct err e;
 
-	CHECK(qemu_argv(&q, argv, store, &e) == 0);
-	for (int i = 0; argv[i]; i++)
-		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s ", argv[i]);
+	CHECK(qemu_line(&q, line, sizeof(line)) == 0);
 	CHECK(strstr(line, "-M microvm,") && strstr(line, "-accel tcg "));
 	CHECK(strstr(line, "-kernel /k/vmlinux -initrd /k/initrd.img -append console=ttyS0 "));
 	CHECK(strstr(line, "id=root,file=/v/r,format=raw"));
@@ -390,20 +401,14 @@ static void qemu_command_line(void)
 	CHECK(!strstr(line, "readonly") && !strstr(line, "id=upper"));
 	/* The layered disk: the shared image read-only, the VM's layer second. */
 	q.upper = "/v/u";
-	len = 0;
-	CHECK(qemu_argv(&q, argv, store, &e) == 0);
-	for (int i = 0; argv[i]; i++)
-		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s ", argv[i]);
+	CHECK(qemu_line(&q, line, sizeof(line)) == 0);
 	CHECK(strstr(line, "id=root,file=/v/r,format=raw,if=none,cache=writeback,readonly=on "
 			   "-device virtio-blk-device,drive=root -drive "
 			   "id=upper,file=/v/u,format=raw,if=none,cache=writeback -device "
 			   "virtio-blk-device,drive=upper "));
 	CHECK(!strstr(line, "org.banger.forward"));
 	q.fwd_sock = "/v/forward.sock";
-	len = 0;
-	CHECK(qemu_argv(&q, argv, store, &e) == 0);
-	for (int i = 0; argv[i]; i++)
-		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s ", argv[i]);
+	CHECK(qemu_line(&q, line, sizeof(line)) == 0);
 	CHECK(strstr(line, "-chardev socket,id=fwd,path=/v/forward.sock,server=on,wait=off -device "
 			   "virtserialport,chardev=fwd,name=org.banger.forward "));
 	q.fwd_sock = NULL;
