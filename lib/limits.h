@@ -53,6 +53,12 @@
 #define LIMIT_SIZE (1ULL << 44)		   /* a size given on the command line: 16 TiB */
 #define LIMIT_SUGGEST_LOCAL 1024	   /* installed names weighed for "did you mean" */
 
+/* ext4 images read back (lib/ext4/read.c): a VM's layer, a base image */
+#define LIMIT_EXT4_EXTENTS (1u << 21)	  /* extents (block runs) of one file */
+#define LIMIT_EXT4_DIR_ENTRIES (1u << 20) /* entries of one directory */
+#define LIMIT_EXT4_DEPTH 256		  /* directories deep */
+#define LIMIT_EXT4_JOURNAL (1u << 22)	  /* journal blocks replayed */
+
 /* The Debian archive (lib/deb/) */
 #define LIMIT_INRELEASE (16 << 20)  /* a signed InRelease, read whole */
 #define LIMIT_PGP_KEYRING (1 << 20) /* a keyring file (Debian's: 56 KiB) */

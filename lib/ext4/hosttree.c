@@ -221,7 +221,7 @@ static int add_dir(struct walk *w, int dirfd, uint32_t dir, const char *path, in
 			n++;
 	}
 	closedir(d);
-	if (rc == 0)
+	if (rc == 0 && n) /* names is NULL in an empty directory */
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = add_entry(w, dirfd, dir, names[i], path, depth, e);
