@@ -85,6 +85,25 @@ int buf_appendf(struct buf *b, struct err *e, const char *fmt, ...)
 	return n;
 }
 
+int buf_array_room(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what,
+		   struct err *e)
+{
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return err_set(e, EXIT_VERIFY, "%s: more than %zu", what, max);
+	if (c > max)
+		c = max;
+	if (c > ((size_t)-1) / size || !(p = realloc(*v, c * size)))
+		return err_set(e, EXIT_SYSTEM, "%s: out of memory", what);
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
 char *buf_steal(struct buf *b, size_t *len)
 {
 	char *p = b->data;

@@ -28,6 +28,13 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *p, size_t n, struct err *e);
 int buf_appendf(struct buf *b, struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Room for element n of the array *v (of elements of size bytes, *cap of
+ * them allocated; n <= *cap): doubles it when full. More than max elements
+ * is EXIT_VERIFY naming what, out of memory EXIT_SYSTEM; on failure *v and
+ * *cap are unchanged. */
+int buf_array_room(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what,
+		   struct err *e);
+
 /* Hands the data to the caller (who frees it) and re-initialises b. */
 char *buf_steal(struct buf *b, size_t *len);
 

@@ -6,6 +6,7 @@
  * are a sorted map consulted by read_blocks: the image reads as the
  * kernel would see it after recovery, without being written. */
 #include "ext4/read.h"
+#include "buf.h"
 #include "err.h"
 #include "exitcode.h"
 #include "ext4/ext4.h"
@@ -621,19 +622,11 @@ static int map_add(const struct ext4_img *img, struct map *m, uint64_t lblk, uin
 		last->len += len;
 		return 0;
 	}
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 8;
-		struct run *v;
-
-		if (m->n >= LIMIT_EXT4_EXTENTS)
-			return bad(img, e, "inode %u has more than %u extents", m->ino,
-				   LIMIT_EXT4_EXTENTS);
-		v = realloc(m->v, cap * sizeof(*v));
-		if (!v)
-			return oom(e);
-		m->v = v;
-		m->cap = cap;
-	}
+	if (m->n >= LIMIT_EXT4_EXTENTS)
+		return bad(img, e, "inode %u has more than %u extents", m->ino, LIMIT_EXT4_EXTENTS);
+	if (buf_array_room((void **)&m->v, &m->cap, m->n, sizeof(*m->v), SIZE_MAX, "extents", e) <
+	    0)
+		return -1;
 	m->v[m->n++] = (struct run){ pblk, (uint32_t)lblk, len, uninit };
 	return 0;
 }
@@ -1120,7 +1113,8 @@ static int dir_scan(struct ext4_img *img, const struct ext4_inode *dir, dirent_f
 
 struct lister {
 	struct ext4_dir *d;
-	size_t cap, used, room;
+	size_t cap;
+	struct buf pool; /* the names, NUL-terminated */
 	uint32_t dino;
 };
 
@@ -1129,36 +1123,17 @@ static int list_one(const struct ext4_img *img, const char *name, uint32_t len, 
 {
 	struct lister *l = ud;
 	struct ext4_dir *d = l->d;
+	size_t at = l->pool.len;
 
 	if (d->n == LIMIT_EXT4_DIR_ENTRIES)
 		return bad(img, e, "directory inode %u has more than %u entries", l->dino,
 			   LIMIT_EXT4_DIR_ENTRIES);
-	if (d->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct ext4_dirent *v = realloc(d->v, cap * sizeof(*v));
-
-		if (!v)
-			return oom(e);
-		d->v = v;
-		l->cap = cap;
-	}
-	if (l->used + len + 1 > l->room) {
-		size_t room = l->room ? l->room * 2 : 1024;
-		char *p;
-
-		while (room < l->used + len + 1)
-			room *= 2;
-		p = realloc(d->pool, room);
-		if (!p)
-			return oom(e);
-		d->pool = p;
-		l->room = room;
-	}
-	memcpy(d->pool + l->used, name, len);
-	d->pool[l->used + len] = '\0';
-	/* the pool moves as it grows: keep offsets until the end */
-	d->v[d->n++] = (struct ext4_dirent){ (const char *)(uintptr_t)l->used, len, ino, type };
-	l->used += len + 1;
+	if (buf_array_room((void **)&d->v, &l->cap, d->n, sizeof(*d->v), SIZE_MAX, "directory", e) <
+		    0 ||
+	    buf_append(&l->pool, name, len, e) < 0 || buf_append(&l->pool, "", 1, e) < 0)
+		return -1;
+	/* the pool moves as it grows: offsets until the end */
+	d->v[d->n++] = (struct ext4_dirent){ (const char *)(uintptr_t)at, len, ino, type };
 	return 0;
 }
 
@@ -1170,12 +1145,16 @@ static int dirent_cmp(const void *a, const void *b)
 int ext4_img_list(struct ext4_img *img, const struct ext4_inode *dir, struct ext4_dir *out,
 		  struct err *e)
 {
-	struct lister l = { out, 0, 0, 0, dir->ino };
+	struct lister l = { .d = out, .dino = dir->ino };
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (dir_scan(img, dir, list_one, &l, e) < 0) {
+	buf_init(&l.pool, (size_t)LIMIT_EXT4_DIR_ENTRIES * (LIMIT_NAME + 1), "directory names");
+	rc = dir_scan(img, dir, list_one, &l, e);
+	out->pool = buf_steal(&l.pool, NULL);
+	if (rc < 0 || !out->pool) {
 		ext4_dir_fini(out);
-		return -1;
+		return rc < 0 ? -1 : oom(e);
 	}
 	for (size_t i = 0; i < out->n; i++)
 		out->v[i].name = out->pool + (uintptr_t)out->v[i].name;
@@ -1420,15 +1399,8 @@ struct jscan {
 
 static int jpush(struct jent **v, size_t *n, size_t *cap, struct jent x, struct err *e)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		struct jent *p = realloc(*v, c * sizeof(*p));
-
-		if (!p)
-			return oom(e);
-		*v = p;
-		*cap = c;
-	}
+	if (buf_array_room((void **)v, cap, *n, sizeof(**v), SIZE_MAX, "journal", e) < 0)
+		return -1;
 	x.order = *n;
 	(*v)[(*n)++] = x;
 	return 0;
