@@ -438,3 +438,65 @@ put("ext4", "specials", x_head(time=0xfffffff0)
              ctime=-(1 << 31), ns=1999999999)
     + x_file(0, "n7", 0, mtime=1 << 40, atime=-(1 << 40))                 # out of range
     + x_setattr(0, mode=0o1777, uid=5, mtime=0x1_0000_0000))
+
+# ext4read: an image described sparsely (u32 size in KiB, then records of
+# u32 offset, u16 length, bytes: the non-zero runs of an image), made with
+# mke2fs and debugfs (no root needed: debugfs makes devices and xattrs)
+def sparse_image(path):
+    with open(path, "rb") as f:
+        img = f.read()
+    out = bytearray(struct.pack("<I", len(img) // 1024))
+    g, i = 64, 0
+    while i < len(img):
+        if not any(img[i:i + g]):
+            i += g
+            continue
+        j = i
+        while j < len(img) and j - i < 65535 - g and any(img[j:j + g]):
+            j += g
+        out += struct.pack("<IH", i, j - i) + img[i:j]
+        i = j
+    return bytes(out)
+
+
+def ext4_seed(name, mkfs, debugfs_cmds, size="256K"):
+    with tempfile.TemporaryDirectory() as d:
+        tree, img = os.path.join(d, "tree"), os.path.join(d, "img")
+        os.makedirs(os.path.join(tree, "etc/many"))
+        os.makedirs(os.path.join(tree, "deep/a/b/c"))
+        with open(os.path.join(tree, "etc/passwd"), "w") as f:
+            f.write("root:x:0:0::/root:/bin/sh\n")
+        for k in range(60):
+            open(os.path.join(tree, "etc/many/file-%02d-with-a-name" % k), "w").write("%d\n" % k)
+        with open(os.path.join(tree, "sparse"), "wb") as f:
+            f.seek(40000)
+            f.write(b"end")
+        with open(os.path.join(tree, "frag"), "wb") as f:
+            for k in range(0, 24, 2):
+                f.seek(k * 1024)
+                f.write(bytes([k + 1]) * 1024)
+        os.symlink("passwd", os.path.join(tree, "etc/fast"))
+        os.symlink("/" + "x" * 100, os.path.join(tree, "etc/slow"))
+        os.link(os.path.join(tree, "etc/passwd"), os.path.join(tree, "etc/hard"))
+        subprocess.check_call(["mke2fs", "-q", "-F", "-N", "128", "-E", "root_owner=0:0"] + mkfs +
+                              ["-d", tree, img, size], stdout=subprocess.DEVNULL)
+        with open(os.path.join(d, "block"), "wb") as f:
+            f.write(b"J" * 1024)
+        cmds = [c.replace("BLOCK", os.path.join(d, "block")) for c in debugfs_cmds]
+        subprocess.run(["debugfs", "-w", "-f", "-", img], input="\n".join(cmds).encode(),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        put("ext4read", name, sparse_image(img))
+
+
+specials = ["cd /etc", "mknod null c 1 3", "mknod wh c 0 0", "mknod blk b 259 70000",
+            "mknod fifo p", "cd /", "ea_set /etc/passwd user.small 1",
+            "ea_set /etc/passwd trusted.overlay.origin xx", "ea_set /deep trusted.overlay.opaque y",
+            "ea_set /etc/passwd security.big " + "v" * 300]
+ext4_seed("ext4-1k", ["-t", "ext4", "-b", "1024", "-O", "^has_journal"], specials)
+ext4_seed("ext4-1k-nocsum", ["-t", "ext4", "-b", "1024", "-O", "^has_journal,^metadata_csum,^64bit"],
+          specials)
+ext4_seed("ext2", ["-t", "ext2", "-b", "1024"], specials)
+ext4_seed("ext4-128", ["-t", "ext4", "-b", "1024", "-I", "128", "-O", "^has_journal"], specials)
+# a journal that needs recovery: /etc/passwd's block logged anew, one revoke
+ext4_seed("journal", ["-t", "ext4", "-b", "1024"],
+          specials + ["jo", "jw -b 300 BLOCK", "jc", "jo", "jw -r 301", "jc"], "4M")
