@@ -47,8 +47,8 @@ void vm_changes_fini(struct vm_changes *ch);
  * its guest last wrote to the disk (the journal's committed transactions
  * included): *running (may be NULL) says so, for the caller to warn that
  * what sits in the guest's page cache is not seen. A VM with a flat disk
- * (--disk copy) has no layer: EXIT_USAGE. Lines of the result hold
- * newlines and other bytes as the names do: callers quote. */
+ * (--disk copy) has no layer: EXIT_USAGE. Paths hold the names' bytes as
+ * they are (a newline too, as docker diff prints them). */
 int vm_diff(const struct vm_paths *p, const struct vm_config *c, struct vm_changes *out,
 	    bool *running, struct err *e);
 

@@ -5,6 +5,8 @@
 #include "err.h"
 #include "exitcode.h"
 
+#include <stdint.h>
+
 static void appends_and_terminates(void)
 {
 	struct buf b;
@@ -60,11 +62,33 @@ static void long_formats_and_steal(void)
 	free(p);
 }
 
+static void arrays_grow_to_their_ceiling(void)
+{
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+	struct err e;
+
+	err_init(&e);
+	for (; n < 100; n++) {
+		CHECK(buf_array_room((void **)&v, &cap, n, sizeof(*v), 100, "things", &e) == 0);
+		CHECK(cap > n && cap <= 100);
+		v[n] = (uint32_t)n;
+	}
+	CHECK(v[0] == 0 && v[99] == 99 && cap == 100);
+	CHECK(buf_array_room((void **)&v, &cap, n, sizeof(*v), 100, "things", &e) == -1);
+	CHECK(e.code == EXIT_VERIFY && !strcmp(e.msg, "things: more than 100"));
+	CHECK(cap == 100 && v[99] == 99); /* unchanged */
+	err_init(&e);
+	CHECK(buf_array_room((void **)&v, &cap, 50, sizeof(*v), 100, "things", &e) == 0);
+	free(v);
+}
+
 int main(void)
 {
 	HARNESS_BEGIN("buf");
 	RUN(appends_and_terminates);
 	RUN(ceiling_is_an_error_not_a_truncation);
 	RUN(long_formats_and_steal);
+	RUN(arrays_grow_to_their_ceiling);
 	HARNESS_END();
 }
