@@ -439,6 +439,7 @@ put("ext4", "specials", x_head(time=0xfffffff0)
     + x_file(0, "n7", 0, mtime=1 << 40, atime=-(1 << 40))                 # out of range
     + x_setattr(0, mode=0o1777, uid=5, mtime=0x1_0000_0000))
 
+
 # ext4read: an image described sparsely (u32 size in KiB, then records of
 # u32 offset, u16 length, bytes: the non-zero runs of an image), made with
 # mke2fs and debugfs (no root needed: debugfs makes devices and xattrs)
