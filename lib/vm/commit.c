@@ -677,7 +677,10 @@ int vm_commit(const struct store *s, const char *vm, const char *image,
 		err_errno(e, 0, "%s: chmod", staging);
 		goto out;
 	}
-	if (image_meta_write(staging, &m, e) < 0 || file_commit_dir(staging, res->dir, e) < 0)
+	/* no OCI blobs made it: an empty layers file says so to image prune */
+	if (path_join(disk, sizeof(disk), staging, "layers", e) < 0 ||
+	    file_write_atomic(disk, "", 0, 0644, e) < 0 || image_meta_write(staging, &m, e) < 0 ||
+	    file_commit_dir(staging, res->dir, e) < 0)
 		goto out;
 	staging[0] = '\0';
 	rc = 0;

@@ -71,7 +71,8 @@ struct vm_committed {
  * directories hide, hard links, sparse files, devices and xattrs kept,
  * trusted.overlay.* dropped), written by the native writer
  * (lib/ext4/ext4.h) into images/.IMAGE.staging.PID with a manifest.json
- * (source "commit:VM", the base image's run config: Env, Cmd…), then
+ * (source "commit:VM", the base image's run config: Env, Cmd…) and an
+ * empty layers file (no OCI blobs: image prune need keep none), then
  * renamed in (file_commit_dir): never half-installed. A VM with a flat disk
  * (--disk copy) gives a copy of that disk. Holds the VM's lock (a start
  * waits) and the image's. A running VM is EXIT_BUSY naming vm stop; an
