@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <inttypes.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -338,19 +339,29 @@ int sysinit_unmount_all(struct err *e)
 {
 	static char points[MAX_MOUNTS][256];
 	char line[1024];
-	int n = 0, rc = 0;
+	int n = 0, rc = 0, held[8], nheld = 0;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
 	if (f) {
 		while (n < MAX_MOUNTS && fgets(line, sizeof(line), f)) {
 			char mp[256];
+			struct statfs sf;
 
 			/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
 			if (sscanf(line, "%*s %*s %*s %*s %255s", mp) != 1)
 				continue;
 			unescape(mp);
-			if (strcmp(mp, "/"))
-				memcpy(points[n++], mp, sizeof(mp));
+			if (!strcmp(mp, "/"))
+				continue;
+			memcpy(points[n++], mp, sizeof(mp));
+			/* An overlay's upper layer stays in use to the end (the
+			 * overlay holds a private clone of its mount, so unmounting
+			 * the visible one writes nothing back). Held open here and
+			 * frozen last: freezing writes its journal back and marks it
+			 * clean, so the disk is whole once the VM is off. */
+			if (nheld < 8 && statfs(mp, &sf) == 0 && sf.f_type == EXT4_MAGIC &&
+			    (held[nheld] = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+				nheld++;
 		}
 		fclose(f);
 	}
@@ -359,11 +370,18 @@ int sysinit_unmount_all(struct err *e)
 		if (umount2(points[n], 0) == 0 || errno == EINVAL || errno == ENOENT)
 			continue;
 		if (mount(NULL, points[n], NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0 &&
-		    errno != EINVAL && !rc)
+		    errno != EINVAL && errno != EBUSY && !rc)
 			rc = err_errno(e, 0, "%s: cannot unmount or remount read-only", points[n]);
 	}
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0 && !rc)
 		rc = err_errno(e, 0, "/: cannot remount read-only");
+	/* Never thawed: nothing writes after this. One already read-only
+	 * refuses (EROFS) and needs nothing. */
+	while (nheld-- > 0) {
+		if (ioctl(held[nheld], FIFREEZE, 0) < 0 && errno != EROFS && errno != EBUSY && !rc)
+			rc = err_errno(e, 0, "cannot freeze a filesystem to write it back");
+		close(held[nheld]);
+	}
 	return rc;
 }
 
