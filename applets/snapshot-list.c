@@ -105,14 +105,7 @@ int snapshot_list_main(int argc, char **argv)
 		free(ents[i]);
 	}
 	free(ents);
-	if (json) {
-		char *text = cJSON_Print(arr);
-
-		if (!text)
-			die(EXIT_SYSTEM, "out of memory");
-		printf("%s\n", text);
-		free(text);
-		cJSON_Delete(arr);
-	}
+	if (json)
+		xprint_json(arr);
 	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 }

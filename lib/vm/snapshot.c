@@ -207,6 +207,7 @@ int snap_manifest_load(const struct store *s, const char *name, char *dir, size_
 	free(text);
 	if (r < 0)
 		return err_prefix(e, "snapshot '%s'", name);
+	snprintf(m->name, sizeof(m->name), "%s", name); /* its directory names it */
 	return 0;
 }
 
