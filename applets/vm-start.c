@@ -3,6 +3,7 @@
  * Its usage, the text --help prints, is vm_start_usage[] below.
  */
 #include "applet.h"
+#include "clock.h"
 #include "err.h"
 #include "exitcode.h"
 #include "lock.h"
@@ -49,6 +50,8 @@ int vm_start_main(int argc, char **argv)
 {
 	char notice[256], *end;
 	const char *from = NULL;
+	long long check_ms = 0;
+	int64_t t0 = now_ms();
 	struct vm_config c;
 	struct vm_paths p;
 	struct store s;
@@ -76,9 +79,12 @@ int vm_start_main(int argc, char **argv)
 	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[optind], &p, &e) < 0 ||
 	    (lock = vm_lock(&s, argv[optind], &e)) < 0 || vm_config_load(&p, &c, &e) < 0)
 		die_err(&e);
-	if ((from ? snap_start(&s, &p, &c, from, notice, sizeof(notice), NULL, &e)
+	if ((from ? snap_start(&s, &p, &c, from, notice, sizeof(notice), &check_ms, &e)
 		  : vm_start(&s, &p, &c, notice, sizeof(notice), &e)) < 0)
 		die_err(&e);
+	if (from)
+		log_debug("snapshot %s: checked in %lld ms, VMM running at %lld ms", from, check_ms,
+			  (long long)(now_ms() - t0));
 	if (notice[0])
 		log_info("%s", notice);
 	lock_release(lock);

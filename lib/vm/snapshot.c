@@ -133,16 +133,22 @@ static int take_files(const cJSON *o, struct snap_manifest *m, struct err *e)
 	{
 		struct snap_file *sf = &m->files[m->nfiles];
 		const cJSON *size = cJSON_GetObjectItemCaseSensitive(f, "size");
+		bool base;
 
 		if (take_str(f, "name", sf->name, sizeof(sf->name), e) < 0 ||
 		    take_str(f, "role", sf->role, sizeof(sf->role), e) < 0 ||
 		    take_str(f, "sha256", sf->sha256, sizeof(sf->sha256), e) < 0)
 			return -1;
+		base = !strcmp(sf->role, "base");
 		if (!cJSON_IsNumber(size) || size->valuedouble < 0 || size->valuedouble > 9.0e15 ||
-		    !path_is_simple_name(sf->name) || (sf->sha256[0] && !digest_is_hex(sf->sha256)))
+		    !path_is_simple_name(sf->name) ||
+		    (strcmp(sf->role, "memory") && strcmp(sf->role, "state") &&
+		     strcmp(sf->role, "disk") && !base) ||
+		    (base ? sf->sha256[0] != '\0' : !digest_is_hex(sf->sha256)))
 			return err_set(e, EXIT_VERIFY,
-				       "snapshot manifest: a file needs a plain name, a size and "
-				       "a sha256");
+				       "snapshot manifest: a file needs a plain name, a role "
+				       "(memory, state, disk, base), a size and a sha256 (none "
+				       "for the base)");
 		sf->size = (uint64_t)size->valuedouble;
 		m->nfiles++;
 	}
@@ -415,37 +421,138 @@ static int file_digest(const char *path, const char *role, char hex[DIGEST_HEX_L
 	return !strcmp(role, "disk") ? snap_disk_digest(path, hex, e) : sha256_file(path, hex, e);
 }
 
+/* ---- the verified stamp --------------------------------------------------
+ *
+ * dir/verified: one line a file hashed and found right, "NAME DEV INO SIZE
+ * MTIME_NS CTIME_NS AT_NS SHA256", AT_NS when its reading began (realtime).
+ * A file that still has that inode, size, mtime and ctime has not been
+ * written through the filesystem since (ctime is the kernel's: no one sets
+ * it), so its digest is not taken again. The kernel stamps files from a
+ * coarse clock (a tick, a few ms): a write just after the reading began
+ * could carry the ctime of the write before it, so an entry whose reading
+ * began less than SNAP_STAMP_SETTLE_NS after the file's ctime proves
+ * nothing and is not trusted (git's "racily clean" entries, the same way). */
+#define SNAP_STAMP_SETTLE_MS 50 /* a tick is 10 ms at most (HZ >= 100) */
+#define SNAP_STAMP_SETTLE_NS (SNAP_STAMP_SETTLE_MS * 1000000LL)
+#define STAMP_LINE_MAX 256
+
+static long long ns(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* True when dir/verified vouches for f as it is now (st). */
+static bool stamp_vouches(const char *stamp, const struct snap_file *f, const struct stat *st)
+{
+	for (const char *line = stamp; line && *line;) {
+		char name[32], sha[DIGEST_HEX_LEN + 1];
+		unsigned long long dev, ino, size;
+		long long mt, ct, at;
+
+		if (sscanf(line, "%31s %llu %llu %llu %lld %lld %lld %64s", name, &dev, &ino, &size,
+			   &mt, &ct, &at, sha) == 8 &&
+		    !strcmp(name, f->name) && !strcmp(sha, f->sha256) && dev == st->st_dev &&
+		    ino == st->st_ino && size == (unsigned long long)st->st_size &&
+		    mt == ns(&st->st_mtim) && ct == ns(&st->st_ctim) &&
+		    at >= ns(&st->st_ctim) + SNAP_STAMP_SETTLE_NS)
+			return true;
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return false;
+}
+
+static long long realtime_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return ns(&t);
+}
+
+/* Writes dir/verified for m's hashed files as they are now, read from
+ * since (realtime_ns) on. Best effort: without it the next check hashes. */
+static void stamp_write(const char *dir, const struct snap_manifest *m, long long since)
+{
+	char path[LIMIT_PATH], text[SNAP_FILES_MAX * STAMP_LINE_MAX];
+	size_t n = 0;
+	struct err e;
+
+	err_init(&e);
+	for (int i = 0; i < m->nfiles; i++) {
+		const struct snap_file *f = &m->files[i];
+		struct stat st;
+
+		if (!f->sha256[0] || path_join(path, sizeof(path), dir, f->name, &e) < 0 ||
+		    stat(path, &st) < 0)
+			continue;
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "%s %llu %llu %llu %lld %lld %lld %s\n", f->name,
+				      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+				      (unsigned long long)st.st_size, ns(&st.st_mtim),
+				      ns(&st.st_ctim), since, f->sha256);
+		if (n >= sizeof(text))
+			return;
+	}
+	if (path_join(path, sizeof(path), dir, "verified", &e) == 0)
+		file_write_atomic(path, text, n, 0644, &e);
+}
+
 int snap_check_files(const char *dir, const struct snap_manifest *m, struct err *e)
 {
+	char path[LIMIT_PATH], *stamp = NULL;
+	long long since = realtime_ns();
+	bool hashed = false;
+	size_t len;
+	int r = -1;
+
 	if (!m->nfiles)
 		return err_set(e, EXIT_VERIFY, "snapshot '%s' lists no files — take it again",
 			       m->name);
+	if (path_join(path, sizeof(path), dir, "verified", e) < 0)
+		return -1;
+	if (file_read_all(path, SNAP_FILES_MAX * STAMP_LINE_MAX, &stamp, &len, e) < 0)
+		err_init(e); /* none, or not ours to trust: hash everything */
 	for (int i = 0; i < m->nfiles; i++) {
 		const struct snap_file *f = &m->files[i];
-		char path[LIMIT_PATH], hex[DIGEST_HEX_LEN + 1];
+		char hex[DIGEST_HEX_LEN + 1];
 		struct stat st;
 
 		if (path_join(path, sizeof(path), dir, f->name, e) < 0)
-			return -1;
-		if (stat(path, &st) < 0)
-			return err_errno(e, EXIT_VERIFY, "snapshot '%s': its %s file %s is missing",
-					 m->name, f->role, f->name);
-		if ((uint64_t)st.st_size != f->size)
-			return err_set(e, EXIT_VERIFY,
-				       "snapshot '%s': %s is %llu bytes, the manifest says %llu "
-				       "(truncated?) — take the snapshot again",
-				       m->name, f->name, (unsigned long long)st.st_size,
-				       (unsigned long long)f->size);
+			goto out;
+		if (stat(path, &st) < 0) {
+			err_errno(e, EXIT_VERIFY, "snapshot '%s': its %s file %s is missing",
+				  m->name, f->role, f->name);
+			goto out;
+		}
+		if ((uint64_t)st.st_size != f->size) {
+			err_set(e, EXIT_VERIFY,
+				"snapshot '%s': %s is %llu bytes, the manifest says %llu "
+				"(truncated?) "
+				"— take the snapshot again",
+				m->name, f->name, (unsigned long long)st.st_size,
+				(unsigned long long)f->size);
+			goto out;
+		}
+		if (!f->sha256[0] || stamp_vouches(stamp, f, &st))
+			continue;
 		if (file_digest(path, f->role, hex, e) < 0)
-			return -1;
-		if (strcmp(hex, f->sha256))
-			return err_set(
-				e, EXIT_VERIFY,
-				"snapshot '%s': %s does not match its sha256 (corrupt) — take "
-				"the snapshot again",
+			goto out;
+		if (strcmp(hex, f->sha256)) {
+			err_set(e, EXIT_VERIFY,
+				"snapshot '%s': %s does not match its sha256 (corrupt) — take the "
+				"snapshot again",
 				m->name, f->name);
+			goto out;
+		}
+		hashed = true;
 	}
-	return 0;
+	if (hashed)
+		stamp_write(dir, m, since);
+	r = 0;
+out:
+	free(stamp);
+	return r;
 }
 
 /* ---- QEMU --------------------------------------------------------------- */
@@ -727,6 +834,7 @@ int snap_create(const struct store *s, const struct vm_paths *p, const struct vm
 	int lock, ndisks = 0, r = -1;
 	bool was_paused, stopped = false;
 	int64_t t0;
+	long long since;
 	enum vm_run_state rs;
 	char *json = NULL;
 
@@ -782,6 +890,10 @@ int snap_create(const struct store *s, const struct vm_paths *p, const struct vm
 	if (r < 0)
 		goto fail;
 	r = -1;
+	/* Every file is written: once the settling time has passed, the
+	 * stamp taken from here on vouches for them at the first start. */
+	poll(NULL, 0, SNAP_STAMP_SETTLE_MS + 10);
+	since = realtime_ns();
 	if (!strcmp(c->vmm, "qemu") ? add_file(m, staging, "state.mig", "memory", e) < 0
 				    : add_file(m, staging, "vmstate", "state", e) < 0 ||
 					      add_file(m, staging, "memory", "memory", e) < 0)
@@ -791,6 +903,7 @@ int snap_create(const struct store *s, const struct vm_paths *p, const struct vm
 			     e) < 0)
 			goto fail;
 	m->save_ms = now_ms() - t0;
+	stamp_write(staging, m, since);
 	if (!(json = snap_manifest_to_json(m, e)) ||
 	    path_join(dir, sizeof(dir), staging, "manifest.json", e) < 0 ||
 	    file_write_atomic(dir, json, strlen(json), 0644, e) < 0 ||
@@ -872,8 +985,17 @@ int snap_start(const struct store *s, const struct vm_paths *p, struct vm_config
 				"no snapshot named '%s' — see 'banger snapshot list'", name);
 		goto out;
 	}
-	if (snap_manifest_load(s, name, r->dir, sizeof(r->dir), &r->m, e) < 0 ||
-	    snap_expect(s, p, c, want, e) < 0 || snap_check_identity(&r->m, want, e) < 0)
+	if (snap_manifest_load(s, name, r->dir, sizeof(r->dir), &r->m, e) < 0)
+		goto out;
+	/* Another banger's snapshot is refused before snap_expect builds this
+	 * banger's initramfs for nothing. */
+	snprintf(want->banger_version, sizeof(want->banger_version), "%s", banger_version());
+	snprintf(want->name, sizeof(want->name), "%s", name);
+	if (strcmp(r->m.banger_version, want->banger_version)) {
+		snap_check_identity(&r->m, want, e);
+		goto out;
+	}
+	if (snap_expect(s, p, c, want, e) < 0 || snap_check_identity(&r->m, want, e) < 0)
 		goto out;
 	if (!strcmp(r->m.accel, "kvm") && !vm_kvm_usable()) {
 		err_set(e, EXIT_VERIFY,
