@@ -216,13 +216,29 @@ static void file_checks(void)
 	path_remove_tree(dir, &e);
 }
 
+/* Writes a verified stamp for state.mig as st has it, its reading begun
+ * after nanoseconds past the file's ctime. */
+static void stamp_for(const char *stamp, const struct stat *st, long long after, const char *sha)
+{
+	long long ct = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+	char line[512];
+
+	snprintf(line, sizeof(line), "state.mig %llu %llu %lld %lld %lld %lld %s\n",
+		 (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+		 (long long)st->st_size,
+		 (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec, ct, ct + after,
+		 sha);
+	unlink(stamp);
+	write_at(stamp, 0, line);
+}
+
 /* A stamp vouches for a file only while its inode, size, mtime and ctime
  * are the ones recorded, and only when its reading began well after the
  * file's ctime (here: a stamp "from the future", written by hand). */
 static void stamp_skips_only_untouched_files(void)
 {
 	const char *dir = harness_tmpdir();
-	char path[256], stamp[256], line[512];
+	char path[256], stamp[256];
 	struct snap_manifest m;
 	struct stat st;
 	struct err e;
@@ -237,12 +253,7 @@ static void stamp_skips_only_untouched_files(void)
 	/* The manifest's digest is not this content's: only a stamp that
 	 * vouches lets it through, since nothing is hashed then. */
 	CHECK(stat(path, &st) == 0);
-	snprintf(line, sizeof(line), "state.mig %llu %llu 5 %lld %lld %lld %s\n",
-		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-		 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
-		 (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec,
-		 (long long)(st.st_ctim.tv_sec + 10) * 1000000000LL, m.files[0].sha256);
-	write_at(stamp, 0, line);
+	stamp_for(stamp, &st, 10000000000LL, m.files[0].sha256);
 	CHECK(snap_check_files(dir, &m, &e) == 0);
 	/* Written since: the stamp no longer vouches, the digest is taken. */
 	write_at(path, 0, "stAte");
@@ -250,14 +261,7 @@ static void stamp_skips_only_untouched_files(void)
 	/* A stamp whose reading began within the settling time of the file's
 	 * last write proves nothing (the kernel's clock is coarse). */
 	CHECK(stat(path, &st) == 0);
-	snprintf(line, sizeof(line), "state.mig %llu %llu 5 %lld %lld %lld %s\n",
-		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-		 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
-		 (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec,
-		 (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec + 50000000LL,
-		 m.files[0].sha256);
-	CHECK(unlink(stamp) == 0);
-	write_at(stamp, 0, line);
+	stamp_for(stamp, &st, 40000000LL, m.files[0].sha256);
 	err_init(&e);
 	CHECK(snap_check_files(dir, &m, &e) == -1 && strstr(e.msg, "(corrupt)"));
 	path_remove_tree(dir, &e);
