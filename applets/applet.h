@@ -24,5 +24,7 @@ extern const size_t applet_count;
 
 /* image-prune's and kernel-prune's common body (applets/image-prune.c). */
 int prune_applet(int argc, char **argv, bool images);
+/* vm-pause's and vm-resume's common body (applets/vm-pause.c). */
+int pause_applet(int argc, char **argv, bool pause);
 
 #endif

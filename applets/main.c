@@ -47,8 +47,8 @@ static const char banger_usage[] =
 	"       banger --list | --install [--all] DIR | --version | --help\n"
 	"\n"
 	"One binary: the host CLI, the guest init and the guest agent.\n"
-	"Nouns: vm, image, kernel ('banger NOUN --help' lists the verbs); other\n"
-	"applets: agent, completion, doctor, initramfs ('banger --list': all).\n"
+	"Nouns: vm, image, kernel, snapshot ('banger NOUN --help' lists the verbs);\n"
+	"other applets: agent, completion, doctor, initramfs ('banger --list': all).\n"
 	"'banger APPLET --help' describes an applet; -q and -v also work after\n"
 	"the applet's name. --install DIR links the host applets into DIR as\n"
 	"banger-APPLET (banger-vm-run, …), --all the guest ones too.\n"
@@ -68,6 +68,9 @@ static const struct {
 	{ "kernel", "  banger kernel pull debian-cloud\n"
 		    "  banger kernel list --catalog\n"
 		    "  banger kernel prune\n" },
+	{ "snapshot", "  banger vm snapshot web web-ready\n"
+		      "  banger snapshot list\n"
+		      "  banger snapshot rm web-ready\n" },
 	{ "vm", "  banger vm run -d --name web\n"
 		"  banger vm exec -it web -- bash\n"
 		"  banger vm rm -f web\n" },

@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "store.h"
 #include "strlist.h"
+#include "vm/pause.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -121,7 +122,17 @@ int vm_exec_main(int argc, char **argv)
 	if (!x.user && c.user[0])
 		x.user = c.user;
 	x.term = getenv("TERM");
-	if (agent_exec(&addr, timeout_ms, &x, &status, &e) < 0)
+	if (agent_exec(&addr, timeout_ms, &x, &status, &e) < 0) {
+		struct err ignored;
+
+		err_init(&ignored);
+		if (e.code == EXIT_GUEST &&
+		    vm_run_state_get(&p, &c, VM_QUERY_TIMEOUT_MS, &ignored) == VM_RUN_PAUSED)
+			die(EXIT_GUEST,
+			    "VM '%s' is paused: its agent cannot answer — 'banger vm "
+			    "resume %s'",
+			    c.name, c.name);
 		die_err(&e);
+	}
 	return status;
 }

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "path.h"
 #include "store.h"
+#include "vm/pause.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -21,8 +22,8 @@
 const char vm_inspect_usage[] =
 	"usage: vm-inspect NAME...\n"
 	"\n"
-	"Prints a JSON array, one object a VM: name, state and pid (as vm-list\n"
-	"sees them), config (its config.json), addresses (guest address, gateway,\n"
+	"Prints a JSON array, one object a VM: name, state (paused too) and pid\n"
+	"(as vm-list sees them), config (its config.json), addresses (guest address, gateway,\n"
 	"prefix, MAC, bridge, tap), ports (host ports forwarded to the guest),\n"
 	"image (the installed image's manifest.json: digest, source, …) and\n"
 	"kernel (the kernel's manifest.json), and paths (its directory, console\n"
@@ -70,7 +71,7 @@ static cJSON *inspect(const struct store *s, const struct vm_paths *p, const str
 	if (!o || !(text = vm_config_to_json(c, &e)))
 		die(EXIT_SYSTEM, "out of memory");
 	add(o, "name", cJSON_CreateString(c->name));
-	add(o, "state", cJSON_CreateString(vm_status_name(st)));
+	add(o, "state", cJSON_CreateString(vm_state_shown(p, c, st)));
 	add(o, "pid", cJSON_CreateNumber(st == VM_RUNNING ? pid : 0));
 	add(o, "config", cJSON_Parse(text));
 	free(text);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "path.h"
 #include "store.h"
+#include "vm/pause.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -22,8 +23,9 @@ const char vm_list_usage[] =
 	"usage: vm-list [-q] [--json]\n"
 	"\n"
 	"One line a VM: NAME STATE VMM ADDRESS CPUS MEMORY IMAGE KERNEL. STATE is\n"
-	"created, running, stopped, or dead: recorded as running but its VMM\n"
-	"process is gone (a note on stderr says so and how to look). -q prints\n"
+	"created, running, paused (vm pause: its VMM says the vCPUs are stopped),\n"
+	"stopped, or dead: recorded as running but its VMM process is gone (a\n"
+	"note on stderr says so and how to look). -q prints\n"
 	"only the names, one a line. --json prints an array of objects\n"
 	"(config.json's fields plus \"state\" and \"pid\"). vm-ps is the same.\n"
 	"\n"
@@ -80,6 +82,7 @@ int vm_list_main(int argc, char **argv)
 		struct vm_config c;
 		struct vm_paths p;
 		enum vm_status st;
+		const char *shown;
 		pid_t pid;
 
 		err_init(&e);
@@ -89,6 +92,7 @@ int vm_list_main(int argc, char **argv)
 			continue;
 		}
 		st = vm_status_get(&p, &pid);
+		shown = names_only ? "" : vm_state_shown(&p, &c, st);
 		if (st == VM_DEAD)
 			log_warn("%s: its VMM (pid %d) died — see 'banger vm logs %s', then "
 				 "'banger vm start %s'",
@@ -98,7 +102,7 @@ int vm_list_main(int argc, char **argv)
 			cJSON *o = text ? cJSON_Parse(text) : NULL;
 
 			free(text);
-			if (!o || !cJSON_AddStringToObject(o, "state", vm_status_name(st)) ||
+			if (!o || !cJSON_AddStringToObject(o, "state", shown) ||
 			    !cJSON_AddNumberToObject(o, "pid", st == VM_RUNNING ? pid : 0))
 				die(EXIT_SYSTEM, "out of memory");
 			cJSON_AddItemToArray(arr, o);
@@ -108,21 +112,13 @@ int vm_list_main(int argc, char **argv)
 			char mem[16];
 
 			snprintf(mem, sizeof(mem), "%dM", c.mem_mib);
-			printf("%-20s %-8s %-12s %-15s %4d %7s %-16s %s\n", c.name,
-			       vm_status_name(st), c.vmm, strcmp(c.net, "tap") ? c.net : c.ip,
-			       c.cpus, mem, c.image, c.kernel);
+			printf("%-20s %-8s %-12s %-15s %4d %7s %-16s %s\n", c.name, shown, c.vmm,
+			       strcmp(c.net, "tap") ? c.net : c.ip, c.cpus, mem, c.image, c.kernel);
 		}
 		free(names[i]);
 	}
 	free(names);
-	if (json) {
-		char *text = cJSON_Print(arr);
-
-		if (!text)
-			die(EXIT_SYSTEM, "out of memory");
-		printf("%s\n", text);
-		free(text);
-		cJSON_Delete(arr);
-	}
+	if (json)
+		xprint_json(arr);
 	return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 }

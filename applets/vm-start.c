@@ -3,11 +3,13 @@
  * Its usage, the text --help prints, is vm_start_usage[] below.
  */
 #include "applet.h"
+#include "clock.h"
 #include "err.h"
 #include "exitcode.h"
 #include "lock.h"
 #include "log.h"
 #include "store.h"
+#include "vm/snapshot.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -16,7 +18,7 @@
 #include <string.h>
 
 const char vm_start_usage[] =
-	"usage: vm-start [--no-wait] [--timeout SECS] NAME\n"
+	"usage: vm-start [--no-wait] [--timeout SECS] [--from SNAP] NAME\n"
 	"\n"
 	"Brings up its network (bridge, tap, NAT as configured), starts its VMM\n"
 	"detached with the console going to the VM's console.log, and returns once\n"
@@ -25,20 +27,31 @@ const char vm_start_usage[] =
 	"\n"
 	"  --no-wait       return once the VMM has accepted the configuration\n"
 	"  --timeout SECS  how long to wait for the agent (default 120)\n"
+	"  --from SNAP     restore snapshot SNAP ('vm snapshot') instead of booting:\n"
+	"                  its manifest is checked against the VM (banger version,\n"
+	"                  VMM, kernel, initramfs, image, size) and each file against\n"
+	"                  its size and sha256; the VM's writable disk becomes the\n"
+	"                  snapshot's copy. The guest goes on from the moment it was\n"
+	"                  saved, with that moment's hostname, address and clock\n"
 	"\n"
 	"examples:\n"
 	"  banger vm start web\n"
-	"  banger vm start web && banger vm exec web -- uptime\n";
+	"  banger vm start web && banger vm exec web -- uptime\n"
+	"  banger vm start --from web-ready web\n";
 
 static const struct option opts[] = {
 	{ "no-wait", no_argument, NULL, 'W' },
 	{ "timeout", required_argument, NULL, 't' },
+	{ "from", required_argument, NULL, 'F' },
 	{ NULL, 0, NULL, 0 },
 };
 
 int vm_start_main(int argc, char **argv)
 {
 	char notice[256], *end;
+	const char *from = NULL;
+	long long check_ms = 0;
+	int64_t t0 = now_ms();
 	struct vm_config c;
 	struct vm_paths p;
 	struct store s;
@@ -51,6 +64,8 @@ int vm_start_main(int argc, char **argv)
 	while ((o = xgetopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		if (o == 'W') {
 			wait = false;
+		} else if (o == 'F') {
+			from = optarg;
 		} else if (o == 't') {
 			timeout_s = strtol(optarg, &end, 10);
 			if (*end || end == optarg || timeout_s < 1 || timeout_s > 3600)
@@ -64,8 +79,12 @@ int vm_start_main(int argc, char **argv)
 	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[optind], &p, &e) < 0 ||
 	    (lock = vm_lock(&s, argv[optind], &e)) < 0 || vm_config_load(&p, &c, &e) < 0)
 		die_err(&e);
-	if (vm_start(&s, &p, &c, notice, sizeof(notice), &e) < 0)
+	if ((from ? snap_start(&s, &p, &c, from, notice, sizeof(notice), &check_ms, &e)
+		  : vm_start(&s, &p, &c, notice, sizeof(notice), &e)) < 0)
 		die_err(&e);
+	if (from)
+		log_debug("snapshot %s: checked in %lld ms, VMM running at %lld ms", from, check_ms,
+			  (long long)(now_ms() - t0));
 	if (notice[0])
 		log_info("%s", notice);
 	lock_release(lock);

@@ -8,6 +8,7 @@
 #include "lock.h"
 #include "store.h"
 #include "units.h"
+#include "vm/pause.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -19,8 +20,9 @@ const char vm_stop_usage[] =
 	"\n"
 	"Asks the guest to power off (Ctrl-Alt-Del through Firecracker, the ACPI\n"
 	"power button through QEMU) and waits; after SECONDS (default 15) the VMM\n"
-	"gets SIGTERM, then SIGKILL. -f skips the orderly part. Stopping a VM that\n"
-	"is not running answers 1.\n"
+	"gets SIGTERM, then SIGKILL. -f skips the orderly part. A paused VM is\n"
+	"resumed first (without -f), so it can shut down. Stopping a VM that is\n"
+	"not running answers 1.\n"
 	"\n"
 	"examples:\n"
 	"  banger vm stop web\n"
@@ -51,8 +53,16 @@ int vm_stop_main(int argc, char **argv)
 	if (optind + 1 != argc)
 		die_usage("give the name of one VM");
 	if (store_init(&s, &e) < 0 || vm_paths_init(&s, argv[optind], &p, &e) < 0 ||
-	    (lock = vm_lock(&s, argv[optind], &e)) < 0 || vm_config_load(&p, &c, &e) < 0 ||
-	    vm_stop(&p, &c, timeout_ms, force, &e) < 0)
+	    (lock = vm_lock(&s, argv[optind], &e)) < 0 || vm_config_load(&p, &c, &e) < 0)
+		die_err(&e);
+	/* A paused guest cannot hear the agent or the power button: it runs
+	 * on for its orderly shutdown. */
+	if (!force && vm_status_get(&p, NULL) == VM_RUNNING &&
+	    vm_run_state_get(&p, &c, VM_QUERY_TIMEOUT_MS, &e) == VM_RUN_PAUSED &&
+	    vm_resume(&p, &c, &e) < 0)
+		die_err(&e);
+	err_init(&e);
+	if (vm_stop(&p, &c, timeout_ms, force, &e) < 0)
 		die_err(&e);
 	lock_release(lock);
 	return EXIT_OK;

@@ -4,6 +4,7 @@
 #include "exitcode.h"
 #include "log.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -111,4 +112,15 @@ int xopen(const char *path, int flags, mode_t mode)
 	if (fd < 0)
 		die(errno == ENOENT ? EXIT_NOTFOUND : EXIT_SYSTEM, "%s: %s", path, strerror(errno));
 	return fd;
+}
+
+void xprint_json(cJSON *j)
+{
+	char *text = j ? cJSON_Print(j) : NULL;
+
+	if (!text)
+		die(EXIT_SYSTEM, "out of memory");
+	printf("%s\n", text);
+	free(text);
+	cJSON_Delete(j);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct cJSON;
 struct err;
 struct option;
 
@@ -31,5 +32,7 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 int xopen(const char *path, int flags, mode_t mode);
+/* Prints j (indented, as cJSON_Print) and a newline on stdout, then frees j. */
+void xprint_json(struct cJSON *j);
 
 #endif

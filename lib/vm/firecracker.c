@@ -109,6 +109,55 @@ cJSON *fc_body_action(const char *action_type)
 	return o;
 }
 
+cJSON *fc_body_vm_state(const char *state)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "state", state)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *fc_body_snapshot_create(const char *state_path, const char *mem_path)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "snapshot_type", "Full") ||
+	    !cJSON_AddStringToObject(o, "snapshot_path", state_path) ||
+	    !cJSON_AddStringToObject(o, "mem_file_path", mem_path)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *fc_body_snapshot_load(const char *state_path, const char *mem_path, const char *tap,
+			     const char *vsock_uds, bool resume)
+{
+	cJSON *o = cJSON_CreateObject(), *mem, *nets, *net, *vs;
+
+	if (!o || !cJSON_AddStringToObject(o, "snapshot_path", state_path) ||
+	    !(mem = cJSON_AddObjectToObject(o, "mem_backend")) ||
+	    !cJSON_AddStringToObject(mem, "backend_type", "File") ||
+	    !cJSON_AddStringToObject(mem, "backend_path", mem_path) ||
+	    !cJSON_AddBoolToObject(o, "resume_vm", resume))
+		goto fail;
+	if (tap && (!(nets = cJSON_AddArrayToObject(o, "network_overrides")) ||
+		    !(net = cJSON_CreateObject()) || !cJSON_AddItemToArray(nets, net) ||
+		    !cJSON_AddStringToObject(net, "iface_id", "eth0") ||
+		    !cJSON_AddStringToObject(net, "host_dev_name", tap)))
+		goto fail;
+	if (vsock_uds && (!(vs = cJSON_AddObjectToObject(o, "vsock_override")) ||
+			  !cJSON_AddStringToObject(vs, "uds_path", vsock_uds)))
+		goto fail;
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
 static void one_line(char *s)
 {
 	for (; *s; s++)
@@ -146,11 +195,17 @@ static const char *fix_for(const char *path)
 		return "check the tap device exists and is not in use ('banger doctor')";
 	if (!strcmp(path, "/vsock"))
 		return "check /dev/vhost-vsock ('banger doctor') and that the CID is unused";
+	if (!strcmp(path, "/vm"))
+		return "the VM must be running ('banger vm list')";
+	if (!strcmp(path, "/snapshot/create"))
+		return "check the store has room for the VM's memory";
+	if (!strcmp(path, "/snapshot/load"))
+		return "take the snapshot again with this Firecracker";
 	return "see the VM's console log ('banger vm logs NAME')";
 }
 
-int fc_request(const char *sock, const char *method, const char *path, const cJSON *body,
-	       struct err *e)
+int fc_call(const char *sock, const char *method, const char *path, const cJSON *body,
+	    int timeout_ms, char *out, size_t size, struct err *e)
 {
 	char url[LIMIT_PATH], fault[300];
 	struct http_req req = { 0 };
@@ -171,7 +226,7 @@ int fc_request(const char *sock, const char *method, const char *path, const cJS
 	req.body = json;
 	req.body_len = json ? strlen(json) : 0;
 	req.retries = -1; /* InstanceStart and friends are not ours to repeat */
-	req.timeout_s = FC_REQUEST_TIMEOUT_MS / 1000;
+	req.timeout_s = (timeout_ms > 0 ? timeout_ms : FC_REQUEST_TIMEOUT_MS) / 1000;
 	buf_init(&answer, LIMIT_HTTP_ERROR_BODY, "Firecracker answer");
 	if (http_fetch(&req, &answer, &resp, e) < 0) {
 		char why[ERR_MSG_MAX];
@@ -187,11 +242,20 @@ int fc_request(const char *sock, const char *method, const char *path, const cJS
 			resp.status, fault[0] ? fault : "no fault message", fix_for(path));
 		goto out;
 	}
+	if (out && size)
+		snprintf(out, size, "%.*s", (int)(answer.len < size ? answer.len : size - 1),
+			 answer.data ? answer.data : "");
 	ret = 0;
 out:
 	buf_fini(&answer);
 	free(json);
 	return ret;
+}
+
+int fc_request(const char *sock, const char *method, const char *path, const cJSON *body,
+	       struct err *e)
+{
+	return fc_call(sock, method, path, body, 0, NULL, 0, e);
 }
 
 static int put(const char *sock, const char *path, cJSON *body, struct err *e)

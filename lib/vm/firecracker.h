@@ -48,6 +48,14 @@ struct cJSON *fc_body_upper(const struct fc_vm *vm);
 struct cJSON *fc_body_net(const struct fc_vm *vm);
 struct cJSON *fc_body_vsock(const struct fc_vm *vm);
 struct cJSON *fc_body_action(const char *action_type);
+/* PATCH /vm: {"state": "Paused" | "Resumed"}. */
+struct cJSON *fc_body_vm_state(const char *state);
+/* PUT /snapshot/create: a Full snapshot, device state and memory files. */
+struct cJSON *fc_body_snapshot_create(const char *state_path, const char *mem_path);
+/* PUT /snapshot/load: a File memory backend; tap and vsock_uds (may be
+ * NULL) override where eth0 and the vsock device attach on this host. */
+struct cJSON *fc_body_snapshot_load(const char *state_path, const char *mem_path, const char *tap,
+				    const char *vsock_uds, bool resume);
 
 /* Extracts fault_message from an error body into out (one line: newlines
  * become spaces). Falls back to the raw body, or "" when empty. Never fails. */
@@ -57,6 +65,12 @@ void fc_fault_message(const char *body, size_t len, char *out, size_t size);
  * be NULL. Succeeds on 2xx; otherwise e says what Firecracker said. Blocks. */
 int fc_request(const char *sock, const char *method, const char *path, const struct cJSON *body,
 	       struct err *e);
+
+/* fc_request with a timeout of its own (0: FC_REQUEST_TIMEOUT_MS; a
+ * snapshot takes as long as its memory takes to write) and the 2xx
+ * answer's body into out (may be NULL; cut at size). Blocks. */
+int fc_call(const char *sock, const char *method, const char *path, const struct cJSON *body,
+	    int timeout_ms, char *out, size_t size, struct err *e);
 
 /* Sends the whole pre-boot configuration in order, stopping at the first
  * refusal. Blocks. */

@@ -6,13 +6,16 @@
 #include "limits.h"
 #include "proc.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct argbuild {
@@ -131,6 +134,11 @@ int qemu_argv(const struct qemu_vm *q, char **argv, char *store, struct err *e)
 	}
 	add(&a, "-qmp");
 	add(&a, "unix:%s,server=on,wait=off", q->qmp_sock);
+	if (q->incoming) {
+		add(&a, "-S");
+		add(&a, "-incoming");
+		add(&a, "defer");
+	}
 	if (a.full)
 		return err_set(e, EXIT_VERIFY, "QEMU command line too long (over %d bytes)",
 			       QEMU_ARG_BYTES);
@@ -170,54 +178,196 @@ int qemu_launch(const struct qemu_vm *q, const char *log, int timeout_ms, pid_t 
 	return 0;
 }
 
-/* Reads until a line holding "return" or "error" (or timeout). */
-static int qmp_answer(int fd, const char *what, struct err *e)
+/* ---- QMP ---------------------------------------------------------------- */
+
+int qmp_reader_feed(struct qmp_reader *r, const char *data, size_t n, struct err *e)
 {
-	char buf[LIMIT_QMP_ANSWER];
-	size_t len = 0;
+	if (n > sizeof(r->buf) - 1 - r->len)
+		return err_set(e, EXIT_VERIFY, "QEMU monitor: a message longer than %d bytes",
+			       LIMIT_QMP_ANSWER);
+	memcpy(r->buf + r->len, data, n);
+	r->len += n;
+	return 0;
+}
 
+/* One message line (NUL-terminated, no newline) into m; 0 for an event. */
+static int qmp_line(char *line, struct qmp_msg *m, struct err *e)
+{
+	cJSON *j = cJSON_Parse(line);
+	const cJSON *v;
+	int r = 1;
+
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return err_set(e, EXIT_VERIFY, "QEMU monitor: not a JSON object: %.100s", line);
+	}
+	m->text[0] = '\0';
+	if (cJSON_GetObjectItemCaseSensitive(j, "QMP")) {
+		m->kind = QMP_GREETING;
+	} else if ((v = cJSON_GetObjectItemCaseSensitive(j, "return"))) {
+		char *t = cJSON_PrintUnformatted(v);
+
+		m->kind = QMP_RETURN;
+		if (!t)
+			r = err_set(e, EXIT_SYSTEM, "QEMU monitor: out of memory");
+		else
+			snprintf(m->text, sizeof(m->text), "%s", t);
+		free(t);
+	} else if ((v = cJSON_GetObjectItemCaseSensitive(j, "error"))) {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "desc");
+
+		m->kind = QMP_ERROR;
+		snprintf(m->text, sizeof(m->text), "%s",
+			 cJSON_IsString(d) ? d->valuestring : "no description");
+	} else {
+		r = 0; /* {"event": …}: asynchronous, not an answer */
+	}
+	cJSON_Delete(j);
+	return r;
+}
+
+int qmp_reader_take(struct qmp_reader *r, struct qmp_msg *m, struct err *e)
+{
 	for (;;) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		ssize_t n;
+		char *nl = memchr(r->buf, '\n', r->len);
+		size_t n;
+		int got;
 
-		if (poll(&pf, 1, 3000) <= 0)
-			return err_set(e, EXIT_GUEST, "QEMU monitor: no answer to %s", what);
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (!nl) {
+			if (r->len >= sizeof(r->buf) - 1)
+				return err_set(e, EXIT_VERIFY,
+					       "QEMU monitor: a message longer than %d bytes",
+					       LIMIT_QMP_ANSWER);
+			return 0;
+		}
+		*nl = '\0';
+		n = (size_t)(nl - r->buf) + 1;
+		got = r->buf[strspn(r->buf, " \r\t")] ? qmp_line(r->buf, m, e) : 0;
+		memmove(r->buf, r->buf + n, r->len - n);
+		r->len -= n;
+		if (got)
+			return got;
+	}
+}
+
+/* The next answer (greeting, return or error) on q, waiting up to its timeout. */
+static int qmp_next(struct qmp *q, const char *what, struct qmp_msg *m, struct err *e)
+{
+	for (;;) {
+		struct pollfd pf = { .fd = q->fd, .events = POLLIN };
+		char chunk[1024];
+		ssize_t n;
+		int r = qmp_reader_take(&q->r, m, e);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+		r = poll(&pf, 1, q->timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return err_set(e, EXIT_GUEST, "QEMU monitor: no answer to %s within %d ms",
+				       what, q->timeout_ms);
+		n = read(q->fd, chunk, sizeof(chunk));
 		if (n <= 0)
 			return err_set(e, EXIT_GUEST, "QEMU monitor closed during %s", what);
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strstr(buf, "\"error\""))
-			return err_set(e, EXIT_GUEST, "QEMU monitor refused %s: %.200s", what, buf);
-		if (strstr(buf, "\"return\"") || strstr(buf, "\"QMP\""))
-			return 0;
-		if (len >= sizeof(buf) - 1)
-			return err_set(e, EXIT_VERIFY,
-				       "QEMU monitor: answer to %s longer than %d bytes", what,
-				       LIMIT_QMP_ANSWER);
+		if (qmp_reader_feed(&q->r, chunk, (size_t)n, e) < 0)
+			return -1;
 	}
+}
+
+/* Writes all of data; with fd >= 0, that fd rides along (SCM_RIGHTS). */
+static int qmp_send(struct qmp *q, const char *data, size_t len, int fd, struct err *e)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	while (iov.iov_len) {
+		ssize_t n = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return err_errno(e, EXIT_GUEST, "QEMU monitor: cannot send");
+		iov.iov_base = (char *)iov.iov_base + n;
+		iov.iov_len -= (size_t)n;
+		mh.msg_control = NULL; /* the fd went with the first bytes */
+		mh.msg_controllen = 0;
+	}
+	return 0;
+}
+
+int qemu_qmp_open(struct qmp *q, const char *qmp_sock, int timeout_ms, struct err *e)
+{
+	struct qmp_msg m;
+
+	memset(q, 0, sizeof(*q));
+	q->timeout_ms = timeout_ms;
+	if ((q->fd = proc_connect_unix(qmp_sock, e)) < 0)
+		return -1;
+	if (qmp_next(q, "greeting", &m, e) < 0 ||
+	    qemu_qmp_call(q, "qmp_capabilities", NULL, -1, NULL, 0, e) < 0) {
+		qemu_qmp_close(q);
+		return -1;
+	}
+	return 0;
+}
+
+int qemu_qmp_call(struct qmp *q, const char *command, const char *args, int fd, char *ret,
+		  size_t size, struct err *e)
+{
+	char req[LIMIT_QMP_ANSWER];
+	struct qmp_msg m;
+	int n = snprintf(req, sizeof(req), "{\"execute\":\"%s\"%s%s}\n", command,
+			 args ? ",\"arguments\":" : "", args ? args : "");
+
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return err_set(e, EXIT_USAGE, "QEMU monitor: %s: arguments too long", command);
+	if (qmp_send(q, req, (size_t)n, fd, e) < 0)
+		return -1;
+	do {
+		if (qmp_next(q, command, &m, e) < 0)
+			return -1;
+	} while (m.kind == QMP_GREETING);
+	if (m.kind == QMP_ERROR)
+		return err_set(e, EXIT_GUEST, "QEMU monitor refused %s: %s", command, m.text);
+	if (ret && size)
+		snprintf(ret, size, "%s", m.text);
+	return 0;
+}
+
+void qemu_qmp_close(struct qmp *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
 }
 
 int qemu_qmp(const char *qmp_sock, const char *command, struct err *e)
 {
-	char req[128];
-	int fd = proc_connect_unix(qmp_sock, e);
-	int n;
+	struct qmp q;
+	int r;
 
-	if (fd < 0)
+	if (qemu_qmp_open(&q, qmp_sock, QMP_TIMEOUT_MS, e) < 0)
 		return -1;
-	n = snprintf(req, sizeof(req), "{\"execute\":\"%s\"}\n", command);
-	if (qmp_answer(fd, "greeting", e) < 0 ||
-	    write(fd, "{\"execute\":\"qmp_capabilities\"}\n", 31) != 31 ||
-	    qmp_answer(fd, "qmp_capabilities", e) < 0 || write(fd, req, (size_t)n) != n ||
-	    qmp_answer(fd, command, e) < 0) {
-		if (!e->code)
-			err_errno(e, EXIT_GUEST, "QEMU monitor %s", qmp_sock);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	r = qemu_qmp_call(&q, command, NULL, -1, NULL, 0, e);
+	qemu_qmp_close(&q);
+	return r;
 }
 
 bool qemu_kvm_works(const char *qemu)

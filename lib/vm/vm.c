@@ -14,6 +14,7 @@
 #include "path.h"
 #include "proc.h"
 #include "vm/qemu.h"
+#include "vm/snapshot.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -698,7 +699,10 @@ static int start_firecracker(const struct store *s, const struct vm_paths *p, st
 	}
 	if (fc_launch(&l, 5000, pid, e) < 0)
 		return -1;
-	if (fc_configure(l.api_sock, &vm, e) < 0 || fc_action(l.api_sock, "InstanceStart", e) < 0) {
+	if (c->restore
+		    ? snap_restore_firecracker(l.api_sock, c->restore, vm.tap, vm.vsock_uds, e) < 0
+		    : fc_configure(l.api_sock, &vm, e) < 0 ||
+			      fc_action(l.api_sock, "InstanceStart", e) < 0) {
 		proc_kill(*pid);
 		return -1;
 	}
@@ -731,6 +735,10 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 	bool kvm = vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
 	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib };
 
+	if (c->restore) /* the snapshot's accelerator: its CPU state is that one's */
+		kvm = !strcmp(c->restore->m.accel, "kvm");
+	q.incoming = c->restore != NULL;
+
 	if (vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", exe, sizeof(exe)) < 0)
 		return err_set(e, EXIT_NOTFOUND,
 			       "qemu-system-x86_64 not found — install qemu-system-x86 or set "
@@ -755,11 +763,16 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 		if (vm_boot_args(c, !kvm, vm_dns_arg(c, dns, sizeof(dns), "/etc/resolv.conf"), args,
 				 sizeof(args), e) < 0)
 			return -1;
-		if (qemu_launch(&q, p->console, 10000, pid, e) == 0)
+		if (qemu_launch(&q, p->console, 10000, pid, e) == 0) {
+			if (c->restore && snap_restore_qemu(q.qmp_sock, c->restore, e) < 0) {
+				proc_kill(*pid);
+				return -1;
+			}
 			return 0;
+		}
 		/* /dev/kvm can open and still fail QEMU (broken nested virtualization):
 		 * the emulator still works. */
-		if (!kvm || (accel && !strcmp(accel, "kvm")))
+		if (!kvm || c->restore || (accel && !strcmp(accel, "kvm")))
 			return -1;
 		if (notice && notice_size)
 			snprintf(notice, notice_size,
@@ -1438,4 +1451,16 @@ int vm_agent_shutdown(const struct vm_paths *p, const struct vm_config *c, int t
 	if (vm_agent_address(p, c, &a, &e) < 0 || access(a.path, F_OK) < 0)
 		return -1;
 	return agent_shutdown(&a, timeout_s * 1000, false, &e);
+}
+
+int vm_writable_disks(const struct vm_paths *p, const struct vm_config *c,
+		      const char *paths[VM_DISKS_MAX])
+{
+	paths[0] = strcmp(c->disk, "overlay") ? p->rootfs : p->upper;
+	return 1;
+}
+
+const char *vm_base_disk(const struct vm_paths *p, const struct vm_config *c)
+{
+	return strcmp(c->disk, "overlay") ? NULL : p->base;
 }

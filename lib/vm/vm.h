@@ -31,6 +31,7 @@
 
 struct agent_addr;
 struct err;
+struct snap_restore;
 struct store;
 
 #define VM_NAME_MAX 64
@@ -80,6 +81,9 @@ struct vm_config {
 	char user[LIMIT_RUN_USER];		  /* "" root */
 	struct agent_port ports[AGENT_PORTS_MAX]; /* -p: published through the agent */
 	int nports;
+	/* vm_start: load this snapshot instead of booting (snapshot.h's
+	 * snap_start sets it; never in config.json). */
+	const struct snap_restore *restore;
 };
 
 struct vm_paths {
@@ -262,5 +266,15 @@ int vm_find_exe(const char *env, const char *name, char *out, size_t size);
 
 /* True when /dev/kvm can be opened read-write. */
 bool vm_kvm_usable(void);
+
+#define VM_DISKS_MAX 4
+/* The disks the guest writes, as paths in p (upper.ext4 for --disk
+ * overlay, rootfs.ext4 for copy): what a snapshot copies and a restore
+ * puts back. Returns how many. Never fails. */
+int vm_writable_disks(const struct vm_paths *p, const struct vm_config *c,
+		      const char *paths[VM_DISKS_MAX]);
+/* The shared read-only base the VM runs on (p->base), or NULL when it has
+ * none (--disk copy). */
+const char *vm_base_disk(const struct vm_paths *p, const struct vm_config *c);
 
 #endif
