@@ -1,10 +1,13 @@
 /* snapshot.c — see snapshot.h. */
 #include "vm/snapshot.h"
+#include "agent/agent.h"
+#include "agent/identity.h"
 #include "clock.h"
 #include "digest.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
+#include "guest/cmdline.h"
 #include "kernel/initramfs.h"
 #include "lock.h"
 #include "oci/image.h"
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1063,4 +1067,63 @@ int snap_remove(const struct store *s, const char *name, struct err *e)
 	r = path_remove_tree(dir, e);
 	lock_release(lock);
 	return r;
+}
+
+/* Host random bytes; -1 when the kernel has none to give. */
+static int host_random(void *out, size_t n)
+{
+	unsigned char *p = out;
+
+	while (n) {
+		ssize_t k = getrandom(p, n, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int snap_identity(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e)
+{
+	struct ap_identity *id = calloc(1, sizeof(*id));
+	struct agent_addr addr;
+	unsigned char mid[16];
+	int rc = -1;
+
+	if (!id)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	if (host_random(id->entropy, IDENTITY_ENTROPY) < 0 || host_random(mid, sizeof(mid)) < 0) {
+		err_errno(e, EXIT_SYSTEM, "getrandom");
+		goto out;
+	}
+	id->nentropy = IDENTITY_ENTROPY;
+	for (size_t i = 0; i < sizeof(mid); i++)
+		snprintf(id->machine_id + 2 * i, 3, "%02x", mid[i]);
+	if (hostname_is_valid(c->name))
+		snprintf(id->hostname, sizeof(id->hostname), "%s", c->name);
+	if (!strcmp(c->net, "tap") && c->ip[0]) {
+		snprintf(id->ip, sizeof(id->ip), "%s", c->ip);
+		snprintf(id->gateway, sizeof(id->gateway), "%s", c->gateway);
+		id->prefix = c->prefix;
+	}
+	if (vm_agent_address(p, c, &addr, e) == 0 &&
+	    agent_identity(&addr, timeout_ms, id, e) == 0) {
+		rc = 0;
+	} else {
+		char why[ERR_MSG_MAX];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		err_set(e, e->code ? e->code : EXIT_GUEST,
+			"VM '%s': its identity was not re-applied after the restore: %s", c->name,
+			why);
+	}
+out:
+	explicit_bzero(id, sizeof(*id));
+	free(id);
+	return rc;
 }

@@ -148,6 +148,15 @@ int snap_start(const struct store *s, const struct vm_paths *p, struct vm_config
 	       const char *name, char *notice, size_t notice_size, long long *check_ms,
 	       struct err *e);
 
+/* After a restore: gives the guest back its own identity through the
+ * agent (AP_IDENTITY, agent/identity.h): the VM's name as hostname, a
+ * fresh machine-id, 64 bytes of host entropy (the guest's CRNG reseeds),
+ * the host's clock, and for tap networking its own address. Waits up to
+ * timeout_ms for the agent. EXIT_GUEST naming the VM when it was not
+ * applied. Blocks. */
+int snap_identity(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e);
+
 /* Disk space (allocated blocks) the snapshot's files of role take (NULL:
  * all its own, not the base, which is the image's). Never fails
  * (unreadable files count 0). */
