@@ -25,6 +25,7 @@ APPLET("kernel-prune", kernel_prune, HOST, "remove leftovers (and with -a kernel
 APPLET("kernel-pull", kernel_pull, HOST, "download a verified guest kernel from the catalog")
 APPLET("kernel-rm", kernel_rm, HOST, "remove an installed kernel")
 APPLET("snapshot-list", snapshot_list, HOST, "list snapshots: what each is of, its size")
+APPLET("snapshot-prune", snapshot_prune, HOST, "drop vm run's boot cache (the cache-* snapshots)")
 APPLET("snapshot-rm", snapshot_rm, HOST, "remove snapshots")
 APPLET("vm-commit", vm_commit, HOST, "make a new image of a stopped microVM's disk")
 APPLET("vm-cp", vm_cp, HOST, "copy files into or out of a running microVM")

@@ -3,6 +3,7 @@
  * Its usage, the text --help prints, is vm_run_usage[] below.
  */
 #include "applet.h"
+#include "clock.h"
 #include "agent/agent.h"
 #include "err.h"
 #include "exitcode.h"
@@ -17,6 +18,7 @@
 #include "store.h"
 #include "strlist.h"
 #include "units.h"
+#include "vm/snapshot.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
 
@@ -34,7 +36,7 @@ const char vm_run_usage[] =
 	"              [--init auto|systemd|minimal] [--mount type=tmpfs,destination=DIR]...\n"
 	"              [-e K=V]... [--env-file FILE]...\n"
 	"              [-w DIR] [-u USER] [--entrypoint CMD] [--timeout SECS] [--no-wait]\n"
-	"              [-p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]]... [-- CMD...]\n"
+	"              [-p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]]... [--no-snapshot] [-- CMD...]\n"
 	"\n"
 	"Pulls the kernel (default debian-cloud, with banger's initramfs when it\n"
 	"needs one) and the image when they are not installed. --image is an\n"
@@ -49,6 +51,15 @@ const char vm_run_usage[] =
 	"image has neither. The image's Env, WorkingDir and User apply, and stay\n"
 	"the defaults of 'vm exec'. Firecracker is used when it and /dev/kvm are\n"
 	"usable, else QEMU (said once per store; 'banger doctor' says why).\n"
+	"\n"
+	"Boot cache (QEMU): the first run of a kind of VM (same banger, image,\n"
+	"kernel, initramfs, size, disk layout, network kind, SSH key, init, VMM)\n"
+	"snapshots it once its agent answers, before the command runs, as\n"
+	"snapshot cache-HASH; later runs of that kind start from it instead of\n"
+	"booting, with their own hostname, address, machine-id, RNG seed and\n"
+	"clock re-applied. An entry that is refused (damaged, another banger...)\n"
+	"is said in one line, replaced, and the VM boots cold. 'banger snapshot\n"
+	"prune' drops the entries.\n"
 	"\n"
 	"  -d                leave the VM running in the background: print its name\n"
 	"                    once its agent answers\n"
@@ -69,6 +80,7 @@ const char vm_run_usage[] =
 	"                    forward HOSTIP:HOSTPORT (default 127.0.0.1) to GUESTPORT on\n"
 	"                    the guest's loopback, through the agent: any network mode,\n"
 	"                    no root; for as long as the VM runs ('vm port NAME')\n"
+	"  --no-snapshot     boot cold: neither start from the boot cache nor fill it\n"
 	"\n"
 	"examples:\n"
 	"  banger vm run -- cat /etc/os-release\n"
@@ -86,6 +98,7 @@ static const struct option opts[] = {
 	{ "user", required_argument, NULL, 'u' },
 	{ "entrypoint", required_argument, NULL, 'P' },
 	{ "publish", required_argument, NULL, 'p' },
+	{ "no-snapshot", no_argument, NULL, 'S' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -93,7 +106,9 @@ static struct {
 	struct store s;
 	struct vm_config c;
 	struct vm_paths p;
-	bool detach, rm, no_wait;
+	bool detach, rm, no_wait, no_snapshot;
+	char cache[VM_NAME_MAX + 1]; /* the boot cache's entry for this VM, "" none */
+	bool served;		     /* started from it */
 	int timeout_s;
 	char image_arg[1024]; /* --image as given: a name or a reference */
 	/* The command's settings from the command line, laid over the image's
@@ -134,6 +149,79 @@ static void ensure_pulled(const char *image, const char *fallback_ref)
 	if (ip.outcome != IMAGE_PRESENT)
 		log_info("image %s: pulled %s (%s)", ip.name, ip.source, ip.digest);
 	snprintf(run.c.image, sizeof(run.c.image), "%s", ip.name);
+}
+
+/* ---- the boot cache ----------------------------------------------------- */
+
+/* Starts the VM from its cache entry when there is a usable one (true);
+ * false: boot it cold (a refused entry is said, and removed so this boot
+ * fills it again). Dies only when the VM is left unusable. */
+static bool cache_start(char *notice, size_t notice_size)
+{
+	int64_t t0 = now_ms();
+	char why[ERR_MSG_MAX];
+	struct err e;
+	int k;
+
+	err_init(&e);
+	if (run.no_snapshot)
+		return false;
+	if ((k = snap_cache_name(&run.s, &run.p, &run.c, run.cache, sizeof(run.cache), &e)) != 0) {
+		if (k < 0)
+			log_info("boot cache: %s — booting cold", e.msg);
+		run.cache[0] = '\0';
+		return false;
+	}
+	k = snap_cache_start(&run.s, &run.p, &run.c, run.cache, run.timeout_s * 1000, notice,
+			     notice_size, why, sizeof(why), &e);
+	if (k < 0) {
+		log_error("%s", e.msg);
+		log_info("VM '%s' was created but did not start: 'banger vm rm %s' removes it",
+			 run.c.name, run.c.name);
+		exit(e.code);
+	}
+	if (why[0]) {
+		/* The refusal's own fix ("take it again") is what this run does. */
+		char *fix = NULL;
+
+		for (char *q = strstr(why, " — "); q; q = strstr(q + 1, " — "))
+			fix = q;
+		if (fix)
+			*fix = '\0';
+		log_info("boot cache: %s — booting cold, and saving it anew", why);
+		err_init(&e);
+		snap_remove(&run.s, run.cache, &e);
+	} else if (k) {
+		log_debug("boot cache: started from snapshot %s, identity re-applied, in %lld ms",
+			  run.cache, (long long)(now_ms() - t0));
+	}
+	return k == 1;
+}
+
+/* After a cold boot whose agent answers: saves the VM as its cache entry
+ * (before the command runs, so the entry is the freshly booted guest). A
+ * failure is said and the run goes on; another run saving it is fine. */
+static void cache_fill(void)
+{
+	static struct snap_manifest m;
+	int64_t t0 = now_ms();
+	struct err e;
+	int lock;
+
+	if (!run.cache[0] || run.served)
+		return;
+	err_init(&e);
+	if ((lock = vm_lock(&run.s, run.c.name, &e)) < 0 ||
+	    snap_create(&run.s, &run.p, &run.c, run.cache, &m, &e) < 0) {
+		if (e.code != EXIT_BUSY)
+			log_info("boot cache: not saved: %s", e.msg);
+	} else {
+		log_debug("boot cache: saved as snapshot %s in %lld ms (the guest stood still %lld "
+			  "ms)",
+			  run.cache, (long long)(now_ms() - t0), m.downtime_ms);
+	}
+	if (lock >= 0)
+		lock_release(lock);
 }
 
 /* ---- the command and its settings (docker's rules) ---------------------- */
@@ -256,6 +344,7 @@ static int in_guest(bool cli_cmd)
 		log_error("%s", e.msg);
 		return e.code;
 	}
+	cache_fill();
 	strlist_ptrs(&run.argv, argv);
 	strlist_ptrs(&run.c.env, env);
 	x.tty = isatty(0) && (!cli_cmd || isatty(1));
@@ -292,6 +381,8 @@ int vm_run_main(int argc, char **argv)
 			run.rm = true;
 		} else if (o == 'W') {
 			run.no_wait = true;
+		} else if (o == 'S') {
+			run.no_snapshot = true;
 		} else if (o == 'e') {
 			add_env(optarg, "-e");
 		} else if (o == 'E') {
@@ -344,7 +435,9 @@ int vm_run_main(int argc, char **argv)
 	    vm_paths_init(&run.s, run.c.name, &run.p, &e) < 0 ||
 	    (lock = vm_lock(&run.s, run.c.name, &e)) < 0)
 		die_err(&e);
-	if (vm_start(&run.s, &run.p, &run.c, notice, sizeof(notice), &e) < 0) {
+	notice[0] = '\0';
+	run.served = cache_start(notice, sizeof(notice));
+	if (!run.served && vm_start(&run.s, &run.p, &run.c, notice, sizeof(notice), &e) < 0) {
 		log_error("%s", e.msg);
 		log_info("VM '%s' was created but did not start: 'banger vm rm %s' removes it",
 			 run.c.name, run.c.name);
@@ -357,6 +450,8 @@ int vm_run_main(int argc, char **argv)
 		/* Ready means the agent answers: a vm exec right after works. */
 		if (!run.no_wait && vm_wait_agent(&run.p, &run.c, run.timeout_s * 1000, &e) < 0)
 			die_err(&e);
+		if (!run.no_wait)
+			cache_fill();
 		printf("%s\n", run.c.name);
 		return fflush(stdout) ? EXIT_SYSTEM : EXIT_OK;
 	}

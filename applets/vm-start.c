@@ -32,7 +32,10 @@ const char vm_start_usage[] =
 	"                  VMM, kernel, initramfs, image, size) and each file against\n"
 	"                  its size and sha256; the VM's writable disk becomes the\n"
 	"                  snapshot's copy. The guest goes on from the moment it was\n"
-	"                  saved, with that moment's hostname, address and clock\n"
+	"                  saved; then its identity is re-applied through the agent:\n"
+	"                  this VM's hostname and address, a fresh machine-id, host\n"
+	"                  entropy (the guest's RNG reseeds) and the host's clock.\n"
+	"                  With --no-wait it is not: the guest keeps the saved ones\n"
 	"\n"
 	"examples:\n"
 	"  banger vm start web\n"
@@ -88,7 +91,12 @@ int vm_start_main(int argc, char **argv)
 	if (notice[0])
 		log_info("%s", notice);
 	lock_release(lock);
-	if (wait && vm_wait_agent(&p, &c, (int)timeout_s * 1000, &e) < 0)
+	if (from && wait && snap_identity(&p, &c, (int)timeout_s * 1000, &e) < 0)
+		die_err(&e);
+	if (from && wait)
+		log_debug("snapshot %s: identity re-applied at %lld ms", from,
+			  (long long)(now_ms() - t0));
+	else if (wait && vm_wait_agent(&p, &c, (int)timeout_s * 1000, &e) < 0)
 		die_err(&e);
 	return EXIT_OK;
 }

@@ -2,7 +2,10 @@
 # snapshot.sh — under QEMU TCG: `vm start --from SNAP` to the agent
 # answering, against a cold `vm start` of the same VM (same kernel, image,
 # 512 MiB), median of ROUNDS each; and what `vm snapshot` costs: the save's
-# time, how long the guest stood still, the snapshot's size on disk.
+# time, how long the guest stood still, the snapshot's size on disk. Then
+# vm run's boot cache: `vm run --rm --net none -- true` served from the
+# cache against the same with --no-snapshot (a cold boot), median of ROUNDS,
+# and what filling the entry cost the first run.
 # Debian's cloud kernel (cached by tests/fixtures.sh), banger's initramfs, a
 # plain busybox image (no banger in it: the initramfs brings it).
 #
@@ -59,3 +62,23 @@ own=$(du -k "$BANGER_HOME/snapshots/ready/state.mig" "$BANGER_HOME/snapshots/rea
 echo "snapshot: ${MEM} MiB guest: state.mig ${state} bytes, $((own / 1024)) MiB on disk with the layer's copy; save ${save} ms, guest stood still ${down} ms"
 echo "snapshot: to the first exec, median of $ROUNDS: vm start --from ${warm} ms, cold vm start ${cold} ms"
 awk -v w="$warm" -v c="$cold" 'BEGIN { printf "RATIO: snapshot-start: %.2f× (banger vm start --from %d ms vs cold vm start %d ms, QEMU TCG)\n", w / c, w, c }'
+
+# vm run's boot cache: the whole command, create to removal.
+vmrun() { # ARGS...: vm run's extra options
+	local t0 t1
+	t0=$(ms)
+	"$BANGER" -q vm run --rm --vmm qemu --kernel deb --image plain --net none --memory "$MEM" "$@" -- true
+	t1=$(ms)
+	echo $((t1 - t0))
+}
+vmrun >"$work/fill" # the first: cold, and saves the entry
+entry=$("$BANGER" snapshot list -q | grep '^cache-')
+for _ in $(seq "$ROUNDS"); do vmrun --no-snapshot; done | median >"$work/rcold"
+for _ in $(seq "$ROUNDS"); do vmrun; done | median >"$work/rwarm"
+fill=$(cat "$work/fill") rcold=$(cat "$work/rcold") rwarm=$(cat "$work/rwarm")
+m=$BANGER_HOME/snapshots/$entry/manifest.json
+save=$(sed -n 's/.*"save_ms":[[:space:]]*\([0-9]*\).*/\1/p' "$m")
+own=$(du -k "$BANGER_HOME/snapshots/$entry/state.mig" "$BANGER_HOME/snapshots/$entry/upper.ext4" | awk '{ s += $1 } END { print s }')
+echo "boot cache: entry $entry: $((own / 1024)) MiB on disk, saved in ${save} ms; the first run (cold + save) ${fill} ms"
+echo "boot cache: vm run --rm --net none -- true, median of $ROUNDS: from the cache ${rwarm} ms, cold (--no-snapshot) ${rcold} ms"
+awk -v w="$rwarm" -v c="$rcold" 'BEGIN { printf "RATIO: vm-run-cache: %.2f× (banger vm run from the boot cache %d ms vs cold vm run %d ms, QEMU TCG)\n", w / c, w, c }'

@@ -35,6 +35,7 @@
 #define LIMIT_AGENT_PEER_CONNS 16	   /* ... from one peer (a process; a vsock CID) */
 #define LIMIT_AGENT_HELLO_MS 3000	   /* from connect to HELLO */
 #define LIMIT_AGENT_IDLE_MS 60000	   /* a session with no channel open */
+#define LIMIT_AGENT_ENTROPY 512		   /* host entropy bytes in one identity request */
 #define LIMIT_AGENT_LINE 256		   /* Firecracker's "OK PORT" line, first-boot.state */
 #define LIMIT_CMDLINE_WORDS 256		   /* words on the kernel command line */
 #define LIMIT_SSH_KEYS 2048		   /* banger.ssh_key, decoded */

@@ -1,5 +1,6 @@
 /* agent.c — see agent.h. */
 #include "agent/agent.h"
+#include "agent/identity.h"
 #include "clock.h"
 #include "err.h"
 #include "file.h"
@@ -1214,6 +1215,32 @@ int agent_shutdown(const struct agent_addr *addr, int timeout_ms, bool reboot, s
 	cJSON_AddStringToObject(o, "action", reboot ? "reboot" : "poweroff");
 	if (send_json(&a, AP_SHUTDOWN, 0, o, e) == 0)
 		rc = chan_wait(&a, 0, 30000, &status, e);
+out:
+	agent_close(&a);
+	return rc;
+}
+
+int agent_identity(const struct agent_addr *addr, int timeout_ms, struct ap_identity *id,
+		   struct err *e)
+{
+	struct timespec ts;
+	struct agent a;
+	char *json;
+	int status, rc = -1;
+
+	if (wait_ready(&a, addr, timeout_ms, -1, e) < 0)
+		goto out;
+	if (!chan_new(&a, AC_CTRL, e))
+		goto out;
+	/* The clock is read last, just before the frame goes. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	id->time_sec = ts.tv_sec;
+	id->time_nsec = ts.tv_nsec;
+	if (!(json = identity_to_json(id, e)))
+		goto out;
+	if (send_frame(&a, AP_IDENTITY, 0, json, strlen(json), e) == 0)
+		rc = chan_wait(&a, 0, 30000, &status, e);
+	free(json);
 out:
 	agent_close(&a);
 	return rc;

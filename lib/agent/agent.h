@@ -121,6 +121,13 @@ int agent_get(const struct agent_addr *a, int timeout_ms, const char *remote, co
  * accepted (answers within 30 s once connected). */
 int agent_shutdown(const struct agent_addr *a, int timeout_ms, bool reboot, struct err *e);
 
+/* After a restore: sends id (identity.h) with time_sec/time_nsec set to
+ * this host's clock just before it goes, and waits for the agent to have
+ * applied it (OK), or its ERROR naming the first part that failed. */
+struct ap_identity;
+int agent_identity(const struct agent_addr *a, int timeout_ms, struct ap_identity *id,
+		   struct err *e);
+
 /* --- port forwarding -----------------------------------------------------
  * `-p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp]`: the host listens on HOSTIP:HOSTPORT
  * (default 127.0.0.1), and each connection becomes a CONNECT channel to

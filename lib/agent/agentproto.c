@@ -9,13 +9,16 @@
 #include <string.h>
 
 static const char *const names[] = {
-	[AP_HELLO] = "hello",	  [AP_READY] = "ready",	  [AP_EXEC] = "exec",
-	[AP_STDIN] = "stdin",	  [AP_STDOUT] = "stdout", [AP_STDERR] = "stderr",
-	[AP_RESIZE] = "resize",	  [AP_SIGNAL] = "signal", [AP_EXIT] = "exit",
-	[AP_PUT] = "put",	  [AP_GET] = "get",	  [AP_FILE] = "file",
-	[AP_DATA] = "data",	  [AP_OK] = "ok",	  [AP_ERROR] = "error",
-	[AP_ACK] = "ack",	  [AP_CLOSE] = "close",	  [AP_SHUTDOWN] = "shutdown",
-	[AP_CONNECT] = "connect",
+	[AP_HELLO] = "hello",	  [AP_READY] = "ready",
+	[AP_EXEC] = "exec",	  [AP_STDIN] = "stdin",
+	[AP_STDOUT] = "stdout",	  [AP_STDERR] = "stderr",
+	[AP_RESIZE] = "resize",	  [AP_SIGNAL] = "signal",
+	[AP_EXIT] = "exit",	  [AP_PUT] = "put",
+	[AP_GET] = "get",	  [AP_FILE] = "file",
+	[AP_DATA] = "data",	  [AP_OK] = "ok",
+	[AP_ERROR] = "error",	  [AP_ACK] = "ack",
+	[AP_CLOSE] = "close",	  [AP_SHUTDOWN] = "shutdown",
+	[AP_CONNECT] = "connect", [AP_IDENTITY] = "identity",
 };
 
 const char *ap_type_name(unsigned type)

@@ -55,7 +55,8 @@ enum ap_type {
 	AP_CLOSE = 17,	  /* h→a  empty: abort the channel (kill the exec, drop the put) */
 	AP_SHUTDOWN = 18, /* h→a  JSON {"action":"poweroff"|"reboot"} */
 	AP_CONNECT = 19,  /* h→a  JSON {"port","host"}: a TCP connection in the guest; DATA… */
-	AP_TYPE_MAX = 19,
+	AP_IDENTITY = 20, /* h→a  ch 0, JSON struct ap_identity (identity.h); OK or ERROR */
+	AP_TYPE_MAX = 20,
 };
 
 struct ap_hdr {

@@ -2,16 +2,20 @@
 #include "agent/server.h"
 #include "clock.h"
 #include "agent/agentproto.h"
+#include "agent/identity.h"
 #include "buf.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
+#include "guest/sysconf.h"
+#include "guest/sysinit.h"
 #include "limits.h"
 #include "version.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <linux/random.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/vm_sockets.h>
@@ -1169,6 +1173,103 @@ static int do_shutdown(struct agent_conn *c, const struct ap_frame *f, struct er
 	return 0;
 }
 
+/* --- identity (after a restore) ------------------------------------------ */
+
+/* Mixes the host's bytes into the input pool and makes the CRNG reseed
+ * from it now: clones of one snapshot share the saved CRNG state, and
+ * nothing else would reseed it for up to a minute. */
+static int add_entropy(const unsigned char *p, size_t n, struct err *e)
+{
+	union {
+		struct rand_pool_info info;
+		unsigned char raw[sizeof(struct rand_pool_info) + LIMIT_AGENT_ENTROPY];
+	} r;
+	int fd, rc = 0;
+
+	r.info.entropy_count = (int)n * 8;
+	r.info.buf_size = (int)n;
+	memcpy(r.info.buf, p, n);
+	if ((fd = open("/dev/random", O_WRONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, EXIT_SYSTEM, "/dev/random");
+	if (ioctl(fd, RNDADDENTROPY, &r.info) < 0)
+		rc = err_errno(e, EXIT_SYSTEM, "/dev/random: RNDADDENTROPY");
+	else if (ioctl(fd, RNDRESEEDCRNG) < 0)
+		rc = err_errno(e, EXIT_SYSTEM, "/dev/random: RNDRESEEDCRNG");
+	close(fd);
+	return rc;
+}
+
+/* A fresh /etc/machine-id where one is used: the file exists, or systemd
+ * runs. Rewritten in place when it is a mount point (systemd may bind one
+ * from /run over it, and a rename onto that fails). */
+static int set_machine_id(const char *id, struct err *e)
+{
+	char line[34];
+	int fd, rc;
+
+	if (access("/etc/machine-id", F_OK) < 0 && access("/run/systemd/system", F_OK) < 0)
+		return 0;
+	snprintf(line, sizeof(line), "%s\n", id);
+	if (file_write_atomic("/etc/machine-id", line, 33, 0444, e) == 0)
+		return 0;
+	if ((fd = open("/etc/machine-id", O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0)
+		return -1; /* e holds the atomic write's reason */
+	err_init(e);
+	rc = file_write_all(fd, line, 33, "/etc/machine-id", e);
+	close(fd);
+	return rc;
+}
+
+/* The first failure is kept; cur is reset for the next step. */
+static void keep_first(struct err *first, struct err *cur)
+{
+	if (cur->code && !first->code)
+		*first = *cur;
+	err_init(cur);
+}
+
+/* Applies every part of the request, the clock first (the rest may log
+ * with it); the first failure is the answer, the others still run. */
+static int do_identity(struct agent_conn *c, const struct ap_frame *f, struct err *e)
+{
+	struct ap_identity id;
+	struct timespec ts;
+	struct err first, cur;
+	bool changed;
+
+	if (identity_from_json((const char *)f->payload, f->len, &id, e) < 0)
+		return -1;
+	err_init(&first);
+	err_init(&cur);
+	ts.tv_sec = (time_t)id.time_sec;
+	ts.tv_nsec = id.time_nsec;
+	if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+		err_errno(&cur, EXIT_SYSTEM, "clock_settime");
+	keep_first(&first, &cur);
+	if (id.nentropy)
+		add_entropy(id.entropy, id.nentropy, &cur);
+	keep_first(&first, &cur);
+	if (id.machine_id[0])
+		set_machine_id(id.machine_id, &cur);
+	keep_first(&first, &cur);
+	if (id.hostname[0] && sethostname(id.hostname, strlen(id.hostname)) < 0)
+		err_errno(&cur, EXIT_SYSTEM, "sethostname %s", id.hostname);
+	else if (id.hostname[0])
+		sysconf_hostname("/", id.hostname, &changed, &cur);
+	keep_first(&first, &cur);
+	if (id.ip[0])
+		sysinit_net_static(id.dev[0] ? id.dev : "eth0", id.ip, id.prefix,
+				   id.gateway[0] ? id.gateway : NULL, &cur);
+	keep_first(&first, &cur);
+	if (first.code) {
+		send_error(c, f->channel, first.code, "%s", first.msg);
+		return 0;
+	}
+	say(c->srv, LOG_INFO, "identity re-applied: %s", id.hostname[0] ? id.hostname : "-");
+	send_json(c, AP_OK, f->channel, cJSON_CreateObject());
+	return 0;
+}
+
 /* --- frames ------------------------------------------------------------- */
 
 static int handle_frame(struct agent_conn *c, const struct ap_frame *f, struct err *e)
@@ -1199,6 +1300,8 @@ static int handle_frame(struct agent_conn *c, const struct ap_frame *f, struct e
 					   : do_connect(c, f, e);
 	case AP_SHUTDOWN:
 		return do_shutdown(c, f, e);
+	case AP_IDENTITY:
+		return do_identity(c, f, e);
 	case AP_STDIN:
 	case AP_DATA:
 	case AP_RESIZE:

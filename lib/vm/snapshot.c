@@ -1,10 +1,13 @@
 /* snapshot.c — see snapshot.h. */
 #include "vm/snapshot.h"
+#include "agent/agent.h"
+#include "agent/identity.h"
 #include "clock.h"
 #include "digest.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
+#include "guest/cmdline.h"
 #include "kernel/initramfs.h"
 #include "lock.h"
 #include "oci/image.h"
@@ -16,13 +19,16 @@
 #include "vm/qemu.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1063,4 +1069,215 @@ int snap_remove(const struct store *s, const char *name, struct err *e)
 	r = path_remove_tree(dir, e);
 	lock_release(lock);
 	return r;
+}
+
+/* Host random bytes; -1 when the kernel has none to give. */
+static int host_random(void *out, size_t n)
+{
+	unsigned char *p = out;
+
+	while (n) {
+		ssize_t k = getrandom(p, n, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int snap_identity(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e)
+{
+	struct ap_identity *id = calloc(1, sizeof(*id));
+	struct agent_addr addr;
+	unsigned char mid[16];
+	int rc = -1;
+
+	if (!id)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	if (host_random(id->entropy, IDENTITY_ENTROPY) < 0 || host_random(mid, sizeof(mid)) < 0) {
+		err_errno(e, EXIT_SYSTEM, "getrandom");
+		goto out;
+	}
+	id->nentropy = IDENTITY_ENTROPY;
+	for (size_t i = 0; i < sizeof(mid); i++)
+		snprintf(id->machine_id + 2 * i, 3, "%02x", mid[i]);
+	if (hostname_is_valid(c->name))
+		snprintf(id->hostname, sizeof(id->hostname), "%s", c->name);
+	if (!strcmp(c->net, "tap") && c->ip[0]) {
+		snprintf(id->ip, sizeof(id->ip), "%s", c->ip);
+		snprintf(id->gateway, sizeof(id->gateway), "%s", c->gateway);
+		id->prefix = c->prefix;
+	}
+	if (vm_agent_address(p, c, &addr, e) == 0 &&
+	    agent_identity(&addr, timeout_ms, id, e) == 0) {
+		rc = 0;
+	} else {
+		char why[ERR_MSG_MAX];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		err_set(e, e->code ? e->code : EXIT_GUEST,
+			"VM '%s': its identity was not re-applied after the restore: %s", c->name,
+			why);
+	}
+out:
+	explicit_bzero(id, sizeof(*id));
+	free(id);
+	return rc;
+}
+
+/* ---- vm run's boot cache ------------------------------------------------ */
+
+/* "DEV:INODE:SIZE:MTIME" of path ("" when it cannot be read). */
+static void exe_id(const char *path, char *out, size_t size)
+{
+	struct stat st;
+
+	out[0] = '\0';
+	if (stat(path, &st) == 0)
+		snprintf(out, size, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino, (long long)st.st_size,
+			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static void key_add(struct sha256 *h, const char *k, const char *v)
+{
+	sha256_update(h, k, strlen(k) + 1);
+	sha256_update(h, v, strlen(v) + 1);
+}
+
+int snap_cache_name(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
+		    char *name, size_t size, struct err *e)
+{
+	struct snap_manifest *want;
+	char exe[LIMIT_PATH], id[128], num[64], hex[DIGEST_HEX_LEN + 1];
+	struct sha256 h;
+
+	if (strcmp(c->vmm, "qemu") || c->jail || !vm_base_disk(p, c))
+		return 1;
+	if (vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", exe, sizeof(exe)) < 0)
+		return 1; /* vm_start says what is missing */
+	if (!(want = calloc(1, sizeof(*want))))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	if (snap_expect(s, p, c, want, e) < 0) {
+		free(want);
+		return -1;
+	}
+	exe_id(exe, id, sizeof(id));
+	sha256_init(&h);
+	key_add(&h, "cache", "1");
+	key_add(&h, "banger", want->banger_version);
+	key_add(&h, "vmm", want->vmm);
+	key_add(&h, "vmm_exe", exe);
+	key_add(&h, "vmm_id", id);
+	key_add(&h, "accel", vm_qemu_wants_kvm() ? "kvm" : "tcg");
+	key_add(&h, "kernel", want->kernel);
+	key_add(&h, "kernel_digest", want->kernel_digest);
+	key_add(&h, "initrd_digest", want->initrd_digest);
+	key_add(&h, "image", want->image);
+	key_add(&h, "image_digest", want->image_digest);
+	key_add(&h, "base_id", want->base_id);
+	snprintf(num, sizeof(num), "%d %d %llu", want->cpus, want->mem_mib,
+		 (unsigned long long)c->disk_bytes);
+	key_add(&h, "size", num);
+	key_add(&h, "disk", want->disk);
+	key_add(&h, "net", want->net);
+	key_add(&h, "ssh_key", c->ssh_key);
+	key_add(&h, "init", c->init);
+	key_add(&h, "tmpfs", c->tmpfs);
+	sha256_hex(&h, hex);
+	free(want);
+	if ((size_t)snprintf(name, size, "%s%.16s", SNAP_CACHE_PREFIX, hex) >= size)
+		return err_set(e, EXIT_SYSTEM, "cache name: buffer too small");
+	return 0;
+}
+
+/* Hard links (keep) or puts back (restore) the VM's writable disks as
+ * .NAME.fresh: a failed restore leaves the snapshot's copies in place. */
+static int fresh_disks(const struct vm_paths *p, const struct vm_config *c, int how, struct err *e)
+{
+	const char *disks[VM_DISKS_MAX];
+	int n = vm_writable_disks(p, c, disks), rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		char keep[LIMIT_PATH];
+
+		if (path_joinf(keep, sizeof(keep), e, p->dir, ".%s.fresh",
+			       strrchr(disks[i], '/') + 1) < 0)
+			return -1;
+		if (how == 0) {
+			unlink(keep);
+			if (link(disks[i], keep) < 0)
+				return err_errno(e, 0, "%s", keep);
+		} else if (how == 1 && rename(keep, disks[i]) < 0) {
+			rc = err_errno(e, 0, "%s", disks[i]);
+		} else if (how == 2) {
+			unlink(keep);
+		}
+	}
+	return rc;
+}
+
+int snap_cache_start(const struct store *s, const struct vm_paths *p, struct vm_config *c,
+		     const char *name, int timeout_ms, char *notice, size_t notice_size, char *why,
+		     size_t why_size, struct err *e)
+{
+	char dir[LIMIT_PATH], man[LIMIT_PATH];
+	bool gone;
+
+	why[0] = '\0';
+	if (store_object_dir(s, "snapshots", name, dir, sizeof(dir), e) < 0 ||
+	    path_join(man, sizeof(man), dir, "manifest.json", e) < 0)
+		return -1;
+	if (access(man, F_OK) < 0)
+		return 0;
+	if (fresh_disks(p, c, 0, e) < 0)
+		return -1;
+	if (snap_start(s, p, c, name, notice, notice_size, NULL, e) < 0) {
+		snprintf(why, why_size, "%s", e->msg);
+		err_init(e);
+		if (vm_status_get(p, NULL) == VM_RUNNING)
+			vm_kill(p, c, SIGKILL, &gone, e);
+		err_init(e);
+		if (fresh_disks(p, c, 1, e) < 0)
+			return -1;
+		return 0;
+	}
+	fresh_disks(p, c, 2, e);
+	if (snap_identity(p, c, timeout_ms, e) < 0)
+		return -1;
+	return 1;
+}
+
+int snap_cache_prune(const struct store *s, int *n, struct err *e)
+{
+	char dir[LIMIT_PATH];
+	struct dirent *d;
+	DIR *dh;
+	int rc = 0;
+
+	*n = 0;
+	if (store_kind_dir(s, "snapshots", dir, sizeof(dir), e) < 0)
+		return -1;
+	if (!(dh = opendir(dir)))
+		return err_errno(e, 0, "%s", dir);
+	while ((d = readdir(dh))) {
+		if (strncmp(d->d_name, SNAP_CACHE_PREFIX, strlen(SNAP_CACHE_PREFIX)))
+			continue;
+		if (snap_remove(s, d->d_name, e) < 0) {
+			if (e->code == EXIT_NOTFOUND) { /* gone meanwhile */
+				err_init(e);
+				continue;
+			}
+			rc = -1;
+			break;
+		}
+		(*n)++;
+	}
+	closedir(dh);
+	return rc;
 }

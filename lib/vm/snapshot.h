@@ -148,6 +148,48 @@ int snap_start(const struct store *s, const struct vm_paths *p, struct vm_config
 	       const char *name, char *notice, size_t notice_size, long long *check_ms,
 	       struct err *e);
 
+/* After a restore: gives the guest back its own identity through the
+ * agent (AP_IDENTITY, agent/identity.h): the VM's name as hostname, a
+ * fresh machine-id, 64 bytes of host entropy (the guest's CRNG reseeds),
+ * the host's clock, and for tap networking its own address. Waits up to
+ * timeout_ms for the agent. EXIT_GUEST naming the VM when it was not
+ * applied. Blocks. */
+int snap_identity(const struct vm_paths *p, const struct vm_config *c, int timeout_ms,
+		  struct err *e);
+
+/* ---- vm run's boot cache -----------------------------------------------
+ * An entry is an ordinary snapshot named SNAP_CACHE_PREFIX + 16 hex digits
+ * of a SHA-256 over what a booted guest depends on: the banger version,
+ * VMM and its executable (path, size, mtime), accelerator, kernel and its
+ * digest, the initramfs' digest, the image, its digest and the base file,
+ * cpus, memory, disk layout and size, network kind, and what first-boot is
+ * told besides the hostname and address (SSH key, init, tmpfs mounts).
+ * QEMU only: Firecracker's state names the disks' absolute paths, so an
+ * entry could start only the VM it was taken of. */
+#define SNAP_CACHE_PREFIX "cache-"
+
+/* The entry's name for VM c into name (size >= VM_NAME_MAX + 1): 0; 1 when
+ * c cannot be cached (Firecracker, jailed, no base disk); -1 with e set
+ * (snap_expect's errors). Hashes the initramfs; may build it. */
+int snap_cache_name(const struct store *s, const struct vm_paths *p, const struct vm_config *c,
+		    char *name, size_t size, struct err *e);
+
+/* Starts VM p/c (created; the caller holds its lock) from cache entry name
+ * when there is one, then re-applies its identity (snap_identity, waiting
+ * up to timeout_ms): 1. With no entry, 0 and nothing done. When the entry
+ * is refused (corrupt, truncated, another banger/kernel/image…) or its
+ * restore fails, why gets the one-line reason, the VM's disks are made
+ * fresh again, and 0: the caller boots cold. -1 only when the VM could not
+ * be put back to a cold-bootable state, or the identity failed after a
+ * restore (the VM runs). notice as vm_start's. Blocks. */
+int snap_cache_start(const struct store *s, const struct vm_paths *p, struct vm_config *c,
+		     const char *name, int timeout_ms, char *notice, size_t notice_size, char *why,
+		     size_t why_size, struct err *e);
+
+/* snapshot prune: removes every cache entry (each under its lock); *n gets
+ * how many. A failure stops at the first entry that cannot go. */
+int snap_cache_prune(const struct store *s, int *n, struct err *e);
+
 /* Disk space (allocated blocks) the snapshot's files of role take (NULL:
  * all its own, not the base, which is the image's). Never fails
  * (unreadable files count 0). */

@@ -513,6 +513,13 @@ bool vm_kvm_usable(void)
 	return true;
 }
 
+bool vm_qemu_wants_kvm(void)
+{
+	const char *accel = getenv("BANGER_ACCEL");
+
+	return vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
+}
+
 int vm_find_exe(const char *env, const char *name, char *out, size_t size)
 {
 	const char *v = env ? getenv(env) : NULL;
@@ -732,7 +739,7 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 	char dns[160];
 	const char *accel = getenv("BANGER_ACCEL");
 	bool overlay = !strcmp(c->disk, "overlay");
-	bool kvm = vm_kvm_usable() && !(accel && !strcmp(accel, "tcg"));
+	bool kvm = vm_qemu_wants_kvm();
 	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib };
 
 	if (c->restore) /* the snapshot's accelerator: its CPU state is that one's */

@@ -266,6 +266,9 @@ int vm_find_exe(const char *env, const char *name, char *out, size_t size);
 
 /* True when /dev/kvm can be opened read-write. */
 bool vm_kvm_usable(void);
+/* Whether QEMU is started with KVM: usable and BANGER_ACCEL is not "tcg"
+ * (it may still fall back to TCG when QEMU fails with KVM). */
+bool vm_qemu_wants_kvm(void);
 
 #define VM_DISKS_MAX 4
 /* The disks the guest writes, as paths in p (upper.ext4 for --disk
