@@ -13,15 +13,17 @@
 #include <unistd.h>
 
 const char snapshot_prune_usage[] =
-	"usage: snapshot-prune\n"
+	"usage: snapshot-prune [-q]\n"
 	"\n"
 	"Removes every entry of vm run's boot cache: the snapshots named\n"
 	"cache-HASH ('snapshot list' shows them). Snapshots taken with\n"
 	"'vm snapshot' under other names stay. The next vm run of each kind of\n"
-	"VM boots cold and saves its entry again. Says how many went on stderr.\n"
+	"VM boots cold and saves its entry again. Says how many went on stderr\n"
+	"(-q: nothing).\n"
 	"\n"
 	"examples:\n"
-	"  banger snapshot prune\n";
+	"  banger snapshot prune\n"
+	"  banger vm run --no-snapshot -- true   (boot cold, leave the cache alone)\n";
 
 int snapshot_prune_main(int argc, char **argv)
 {
