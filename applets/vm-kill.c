@@ -78,8 +78,7 @@ int vm_kill_main(int argc, char **argv)
 		int lock = -1;
 
 		err_init(&e);
-		if (vm_paths_init(&s, argv[i], &p, &e) < 0 ||
-		    (lock = vm_lock(&s, argv[i], &e)) < 0 || vm_config_load(&p, &c, &e) < 0 ||
+		if ((lock = vm_open_locked(&s, argv[i], &p, &c, &e)) < 0 ||
 		    vm_kill(&p, &c, sig, &gone, &e) < 0) {
 			log_error("%s", e.msg);
 			rc = e.code;

@@ -48,8 +48,7 @@ int pause_applet(int argc, char **argv, bool pause)
 		int lock = -1;
 
 		err_init(&e);
-		if (vm_paths_init(&s, argv[i], &p, &e) < 0 ||
-		    (lock = vm_lock(&s, argv[i], &e)) < 0 || vm_config_load(&p, &c, &e) < 0 ||
+		if ((lock = vm_open_locked(&s, argv[i], &p, &c, &e)) < 0 ||
 		    (pause ? vm_pause : vm_resume)(&p, &c, &e) < 0) {
 			log_error("%s", e.msg);
 			rc = e.code;

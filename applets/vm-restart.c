@@ -72,8 +72,7 @@ int vm_restart_main(int argc, char **argv)
 		int lock = -1;
 
 		err_init(&e);
-		if (vm_paths_init(&s, argv[i], &p, &e) < 0 ||
-		    (lock = vm_lock(&s, argv[i], &e)) < 0 || vm_config_load(&p, &c, &e) < 0 ||
+		if ((lock = vm_open_locked(&s, argv[i], &p, &c, &e)) < 0 ||
 		    (vm_status_get(&p, NULL) == VM_RUNNING &&
 		     vm_stop(&p, &c, timeout_ms, timeout_ms == 0, &e) < 0) ||
 		    vm_start(&s, &p, &c, notice, sizeof(notice), &e) < 0 ||

@@ -461,6 +461,20 @@ int vm_lock(const struct store *s, const char *name, struct err *e)
 	return store_lock(s, "vms", name, NULL, e);
 }
 
+int vm_open_locked(const struct store *s, const char *name, struct vm_paths *p, struct vm_config *c,
+		   struct err *e)
+{
+	int lock;
+
+	if (vm_paths_init(s, name, p, e) < 0 || (lock = vm_lock(s, name, e)) < 0)
+		return -1;
+	if (vm_config_load(p, c, e) < 0) {
+		lock_release(lock);
+		return -1;
+	}
+	return lock;
+}
+
 /* ---- boot --------------------------------------------------------------- */
 
 int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, char *out,
@@ -559,14 +573,11 @@ const char *vm_pick_vmm(char *reason, size_t size)
 	return "firecracker";
 }
 
-/* Kernel files of the VM: kernels/NAME/vmlinux and the initramfs it boots
- * with (built here when banger's is missing or stale: initramfs.h). */
-static int kernel_files(const struct store *s, const struct vm_config *c, char *vmlinux,
-			char *initrd, struct err *e)
+/* The VM's kernel, kernels/NAME/vmlinux, which must be there. */
+static int kernel_vmlinux(const struct store *s, const struct vm_config *c, char *vmlinux,
+			  struct err *e)
 {
-	struct initramfs_built b;
 	char dir[LIMIT_PATH];
-	bool built;
 
 	if (store_object_dir(s, "kernels", c->kernel, dir, sizeof(dir), e) < 0 ||
 	    path_join(vmlinux, LIMIT_PATH, dir, "vmlinux", e) < 0)
@@ -575,6 +586,20 @@ static int kernel_files(const struct store *s, const struct vm_config *c, char *
 		return err_errno(e, EXIT_NOTFOUND,
 				 "kernel '%s' (%s) — pull it with 'banger kernel pull %s'",
 				 c->kernel, vmlinux, c->kernel);
+	return 0;
+}
+
+/* What a boot needs: the vmlinux and the initramfs it boots with (built
+ * here when banger's is missing or stale: initramfs.h). Only a start asks
+ * for the initramfs: creating a VM does not hash the binary for it. */
+static int kernel_files(const struct store *s, const struct vm_config *c, char *vmlinux,
+			char *initrd, struct err *e)
+{
+	struct initramfs_built b;
+	bool built;
+
+	if (kernel_vmlinux(s, c, vmlinux, e) < 0)
+		return -1;
 	return initramfs_ensure(s, c->kernel, initrd, &built, &b, e);
 }
 
@@ -1024,7 +1049,7 @@ static int make_disks(const struct vm_config *c, const char *image, const char *
 int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how, struct err *e)
 {
 	char image[LIMIT_PATH], staging[LIMIT_PATH], file[LIMIT_PATH], vmlinux[LIMIT_PATH];
-	char initrd[LIMIT_PATH], owner[LIMIT_PATH];
+	char owner[LIMIT_PATH];
 	struct vm_paths p;
 	struct net_config nc;
 	struct stat st;
@@ -1049,7 +1074,7 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 				 "image '%s' (%s) — pull it with 'banger image "
 				 "pull %s'",
 				 c->image, image, c->image);
-	if (kernel_files(s, c, vmlinux, initrd, e) < 0)
+	if (kernel_vmlinux(s, c, vmlinux, e) < 0)
 		return -1;
 	if (net_config_init(&nc, e) < 0)
 		return -1;

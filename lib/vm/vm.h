@@ -202,6 +202,10 @@ const char *vm_dns_arg(const struct vm_config *c, char *out, size_t size, const 
 
 /* Takes the VM's lock (waits). Returns the fd for lock_release. */
 int vm_lock(const struct store *s, const char *name, struct err *e);
+/* The VM called name, for a change: its paths into p, its lock taken, its
+ * config into c. Returns the lock (lock_release), or -1 with nothing held. */
+int vm_open_locked(const struct store *s, const char *name, struct vm_paths *p, struct vm_config *c,
+		   struct err *e);
 
 /* Boots a created or stopped VM with its backend; the caller holds the
  * lock. notice (may be NULL) receives a one-line note when the backend
