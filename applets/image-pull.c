@@ -8,9 +8,11 @@
 #include "err.h"
 #include "exitcode.h"
 #include "log.h"
+#include "oci/image_debian.h"
 #include "oci/pull.h"
 #include "progress.h"
 #include "store.h"
+#include "vm/build.h"
 #include "xfuncs.h"
 
 #include <getopt.h>
@@ -20,12 +22,13 @@
 const char image_pull_usage[] =
 	"usage: image-pull [-fqv] [--name NAME] [--platform OS/ARCH] [--creds USER:PASS]\n"
 	"                  [--insecure] [--size SIZE] [--catalog URL|PATH]\n"
-	"                  [--mirror URL] [--keyring FILE] [--refresh] REF\n"
+	"                  [--mirror URL] [--keyring FILE] [--refresh] [--in-vm] [--kernel K] REF\n"
 	"\n"
 	"REF is first looked up in the image catalog (built in, $BANGER_IMAGE_CATALOG\n"
 	"or --catalog; see docs/image-catalog.md): a bundle entry is downloaded and\n"
-	"verified as it is, a debian entry is built from the Debian archive (as root;\n"
-	"docs/debian-images.md), an OCI entry names the reference to pull. Otherwise REF\n"
+	"verified as it is, a debian entry is built from the Debian archive\n"
+	"(docs/debian-images.md: dpkg runs in a chroot as root, else in a VM), an OCI\n"
+	"entry names the reference to pull. Otherwise REF\n"
 	"is an OCI reference, normalised as Docker does (debian:bookworm is\n"
 	"docker.io/library/debian:bookworm; host:port/repo@sha256:... pins a digest)\n"
 	"and that normalised text is the image's identity: it is pulled into the\n"
@@ -48,6 +51,10 @@ const char image_pull_usage[] =
 	"  --keyring FILE      debian entries: trust this archive keyring (else\n"
 	"                      $BANGER_DEB_KEYRING, else Debian's, built in)\n"
 	"  --refresh           debian entries: re-read the archive, rebuild if it moved\n"
+	"  --in-vm             debian entries: run dpkg in a VM even as root (as a user\n"
+	"                      it always does: QEMU or Firecracker)\n"
+	"  --kernel NAME       the kernel that VM boots (default debian-cloud, pulled\n"
+	"                      when missing)\n"
 	"\n"
 	"Registry CAs: /etc/docker/certs.d/HOST:PORT/ca.crt, else $SSL_CERT_FILE.\n"
 	"See docs/oci-import.md.\n"
@@ -72,6 +79,8 @@ int image_pull_main(int argc, char **argv)
 		{ "mirror", required_argument, NULL, 'M' },
 		{ "keyring", required_argument, NULL, 'K' },
 		{ "refresh", no_argument, NULL, 'R' },
+		{ "in-vm", no_argument, NULL, 'V' },
+		{ "kernel", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const said[] = {
@@ -80,6 +89,7 @@ int image_pull_main(int argc, char **argv)
 		[IMAGE_PRESENT] = "already installed",
 		[IMAGE_BUNDLE_OTHER] = "installed by another banger",
 	};
+	struct image_guest guest = { .run = vm_build_in_guest };
 	struct image_pulled out;
 	struct store st;
 	struct err e;
@@ -120,6 +130,12 @@ int image_pull_main(int argc, char **argv)
 		case 'R':
 			opt.refresh = true;
 			break;
+		case 'V':
+			opt.in_vm = true;
+			break;
+		case 'L':
+			opt.kernel = optarg;
+			break;
 		case 'q':
 			log_less();
 			break;
@@ -135,6 +151,8 @@ int image_pull_main(int argc, char **argv)
 	if (opt.platform && strchr(opt.platform, '/') == NULL)
 		die_usage("--platform: want OS/ARCH[/VARIANT], e.g. linux/amd64");
 	opt.progress = log_level() >= LOG_INFO;
+	guest.ud = &st;
+	opt.guest = &guest;
 	if (store_init(&st, &e) < 0 || image_pull(&st, argv[optind], &opt, &out, &e) < 0)
 		die_err(&e);
 	if (out.waited)

@@ -13,11 +13,13 @@
 #include "lock.h"
 #include "log.h"
 #include "oci/image.h"
+#include "oci/image_debian.h"
 #include "oci/pull.h"
 #include "path.h"
 #include "store.h"
 #include "strlist.h"
 #include "units.h"
+#include "vm/build.h"
 #include "vm/snapshot.h"
 #include "vm/vm.h"
 #include "xfuncs.h"
@@ -125,7 +127,11 @@ static struct {
 static void ensure_pulled(const char *image, const char *fallback_ref)
 {
 	struct kernel_pull_opts ko = { .if_missing = true };
-	struct image_pull_opts io = { .if_missing = true, .fallback_ref = fallback_ref };
+	struct image_guest guest = { .run = vm_build_in_guest, .ud = &run.s };
+	struct image_pull_opts io = { .if_missing = true,
+				      .fallback_ref = fallback_ref,
+				      .guest = &guest,
+				      .kernel = run.c.kernel };
 	char initrd[LIMIT_PATH];
 	struct initramfs_built ib;
 	struct image_pulled ip;

@@ -61,16 +61,22 @@ debmirror_fetch() {
 # debmirror_make ROOT SUITE DEB…: a one-suite archive of those .debs
 # (symlinked into ROOT/pool/main), its Packages index (plain and .xz), signed.
 debmirror_make() {
-	local root=$1 suite=$2 idx
+	local root=$1 suite=$2
 	shift 2
-	idx=$root/dists/$suite/main/binary-amd64
-	mkdir -p "$root/pool/main" "$idx"
+	mkdir -p "$root/pool/main" "$root/dists/$suite/main/binary-amd64"
 	# Debian's pool names carry no epoch (apt-get download writes it as %3a).
 	for f in "$@"; do
 		ln -sf "$f" "$root/pool/main/$(basename "$f" | sed 's/_[0-9]*%3a/_/')"
 	done
+	debmirror_index "$root" "$suite"
+}
+
+# debmirror_index ROOT SUITE: ROOT/pool indexed again (plain and .xz) and
+# signed — after a test changed a package there.
+debmirror_index() {
+	local idx=$1/dists/$2/main/binary-amd64
 	# The plain index too, as Debian's Release lists it (debootstrap wants it).
-	(cd "$root" && dpkg-scanpackages -m pool /dev/null 2>/dev/null) >"$idx/Packages"
-	xz -T1 -k "$idx/Packages"
-	debmirror_sign "$root" "$suite"
+	(cd "$1" && dpkg-scanpackages -m pool /dev/null 2>/dev/null) >"$idx/Packages"
+	xz -T1 -kf "$idx/Packages"
+	debmirror_sign "$1" "$2"
 }

@@ -2,6 +2,7 @@
 #include "deb/debian.h"
 #include "deb/deb.h"
 #include "deb/pgp.h"
+#include "buf.h"
 #include "err.h"
 #include "exitcode.h"
 #include "file.h"
@@ -661,7 +662,7 @@ static void *dl_worker(void *ud)
 	}
 }
 
-static int download(const struct debian_spec *s, const struct debian_plan *p, struct err *e)
+int debian_download(const struct debian_spec *s, const struct debian_plan *p, struct err *e)
 {
 	pthread_t th[16];
 	int jobs = s->jobs > 0 ? s->jobs : 4, started = 0;
@@ -720,30 +721,39 @@ static ssize_t member_read(void *ud, const void **out)
 	return n < 0 ? -1 : n;
 }
 
-static la_ssize_t member_cb(struct archive *a, void *ud, const void **out)
+struct host_src {
+	debian_read_fn read;
+	void *ud;
+};
+
+static la_ssize_t host_cb(struct archive *a, void *ud, const void **out)
 {
-	ssize_t n = member_read(ud, out);
+	struct host_src *h = ud;
+	ssize_t n = h->read(h->ud, out);
 
 	if (n < 0)
 		archive_set_error(a, EIO, "reading the data.tar member failed");
 	return n;
 }
 
-/* The tar stream of a data.tar member into the tree (extract.h, rootfs:
- * confined, owners and modes kept). */
-static int unpack_data(struct extract *x, struct member *m, const char *what, struct err *e)
+/* A data.tar stream into the host tree (extract.h, rootfs: confined,
+ * owners and modes kept): debian_build's sink. */
+static int host_sink(void *ud, debian_read_fn read, void *rud, const char *what, struct err *e)
 {
+	struct extract *x = ud;
+	struct host_src h = { read, rud };
 	struct archive *t = archive_read_new();
 	struct archive_entry *ae;
 	int r, rc = -1;
 
 	if (!t)
 		return err_set(e, EXIT_SYSTEM, "out of memory");
+	x->what = what;
 	archive_read_support_filter_gzip(t);
 	archive_read_support_filter_zstd(t);
 	archive_read_support_filter_xz(t);
 	archive_read_support_format_tar(t);
-	if (archive_read_open(t, m, NULL, member_cb, NULL) != ARCHIVE_OK)
+	if (archive_read_open(t, &h, NULL, host_cb, NULL) != ARCHIVE_OK)
 		goto bad;
 	while ((r = archive_read_next_header(t, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		int x_rc = extract_entry(x, t, ae, e);
@@ -765,8 +775,9 @@ out:
 	return rc;
 }
 
-/* The data.tar member of a verified .deb replayed into the tree. */
-static int unpack_deb(struct extract *x, const char *path, const char *what, struct err *e)
+/* The data.tar member of a verified .deb, handed to sink as a stream. */
+static int unpack_deb(const char *path, const char *what, debian_sink_fn sink, void *ud,
+		      struct err *e)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
@@ -792,8 +803,7 @@ static int unpack_deb(struct extract *x, const char *path, const char *what, str
 			goto out;
 		}
 		data = true;
-		x->what = what;
-		if (unpack_data(x, m, what, e) < 0)
+		if (sink(ud, member_read, m, what, e) < 0)
 			goto out;
 	}
 	if (r != ARCHIVE_EOF)
@@ -812,6 +822,42 @@ out:
 		archive_read_free(a);
 	free(m);
 	return rc;
+}
+
+int debian_unpack_base(const struct debian_spec *s, const struct debian_plan *p,
+		       debian_sink_fn sink, void *ud, struct err *e)
+{
+	char path[LIMIT_PATH];
+	struct progress prog;
+	size_t nbase = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		nbase += p->pkgs[i].in_base;
+	log_info("first stage: unpacking %zu Essential packages", nbase);
+	progress_init(&prog, "unpacking", nbase);
+	for (size_t i = 0; i < p->n && rc == 0; i++) {
+		if (!p->pkgs[i].in_base)
+			continue;
+		if (cache_path(s, &p->pkgs[i], path, sizeof(path), e) < 0 ||
+		    unpack_deb(path, p->pkgs[i].name, sink, ud, e) < 0)
+			rc = -1;
+		progress_add(&prog, 1);
+	}
+	progress_fini(&prog);
+	return rc;
+}
+
+int debian_each_deb(const struct debian_spec *s, const struct debian_plan *p, debian_deb_fn fn,
+		    void *ud, struct err *e)
+{
+	char path[LIMIT_PATH];
+
+	for (size_t i = 0; i < p->n; i++)
+		if (cache_path(s, &p->pkgs[i], path, sizeof(path), e) < 0 ||
+		    fn(ud, path, p->pkgs[i].sha256, e) < 0)
+			return -1;
+	return 0;
 }
 
 /* Moves everything in src into dst; where both hold a directory of the
@@ -968,30 +1014,32 @@ static int chroot_run(const char *tree, const char *cache, const char *log, char
 	close(io.log_fd);
 	if (status <= 0)
 		return status;
-	{
-		char *text = NULL, *last;
-		size_t len = 0;
-		struct err ignore;
+	return debian_stage2_failed(log, status, argv[1] ? argv[1] : argv[0], e);
+}
 
-		err_init(&ignore);
-		file_read_all(log, 16 << 20, &text, &len, &ignore);
-		while (text && len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-			text[--len] = '\0';
-		/* dpkg's own error says more than its closing list of packages. */
-		last = text ? strstr(text, "dpkg: error") : NULL;
-		if (last && strchr(last, '\n'))
-			*strchr(last, '\n') = '\0';
-		if (!last) {
-			last = text ? strrchr(text, '\n') : NULL;
-			last = last ? last + 1 : text;
-		}
-		/* 128+N: killed by signal N, and so the exit code too. */
-		err_set(e, status > EXIT_SIGNAL ? status : EXIT_SYSTEM,
-			"second stage: %s failed (exit %d): %s — the whole output is in %s",
-			argv[1] ? argv[1] : argv[0], status, last && *last ? last : "no message",
-			log);
-		free(text);
+int debian_stage2_failed(const char *log, int status, const char *step, struct err *e)
+{
+	char *text = NULL, *last;
+	size_t len = 0;
+	struct err ignore;
+
+	err_init(&ignore);
+	file_read_all(log, 16 << 20, &text, &len, &ignore);
+	while (text && len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	/* dpkg's own error says more than its closing list of packages. */
+	last = text ? strstr(text, "dpkg: error") : NULL;
+	if (last && strchr(last, '\n'))
+		*strchr(last, '\n') = '\0';
+	if (!last) {
+		last = text ? strrchr(text, '\n') : NULL;
+		last = last ? last + 1 : text;
 	}
+	/* 128+N: killed by signal N, and so the exit code too. */
+	err_set(e, status > EXIT_SIGNAL ? status : EXIT_SYSTEM,
+		"second stage: %s failed (exit %d): %s — the whole output is in %s", step, status,
+		last && *last ? last : "no message", log);
+	free(text);
 	return -1;
 }
 
@@ -1027,6 +1075,25 @@ static int mkdirs(int root, const char *rel, struct err *e)
 	}
 }
 
+/* The base (Essential closure) or the other packages, dependencies first
+ * as resolution placed them, into v (p->n + 1 slots). Returns how many. */
+static size_t install_order(const struct debian_plan *p, bool base, const struct debian_pkg **v)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (p->pkgs[i].in_base == base)
+			v[n++] = &p->pkgs[i];
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && v[j - 1]->order > v[j]->order; j--) {
+			const struct debian_pkg *t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n;
+}
+
 /* dpkg over a list of cached .debs (in install order). */
 static int dpkg_install(const char *tree, const struct debian_spec *s, const struct debian_plan *p,
 			bool base, const char *log, struct err *e)
@@ -1040,17 +1107,7 @@ static int dpkg_install(const char *tree, const struct debian_spec *s, const str
 		err_set(e, EXIT_SYSTEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < p->n; i++)
-		if (p->pkgs[i].in_base == base)
-			v[n++] = &p->pkgs[i];
-	/* Install order: dependencies first, as resolution placed them. */
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && v[j - 1]->order > v[j]->order; j--) {
-			const struct debian_pkg *t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
+	n = install_order(p, base, v);
 	argv[argc++] = "/usr/bin/dpkg";
 	argv[argc++] = "--install";
 	argv[argc++] = "--force-depends";
@@ -1077,41 +1134,42 @@ out:
 
 /* Removes what must differ between machines (SSH host keys, machine-id,
  * random seed) or between builds (logs, backups, caches). */
+static const char *const scrub_files[] = {
+	"etc/machine-id",
+	"var/lib/systemd/random-seed",
+	"var/log/dpkg.log",
+	"var/log/alternatives.log",
+	"var/log/bootstrap.log",
+	"var/log/apt/history.log",
+	"var/log/apt/term.log",
+	"var/log/apt/eipp.log.xz",
+	"var/cache/debconf/config.dat-old",
+	"var/cache/debconf/templates.dat-old",
+	"var/cache/debconf/passwords.dat-old",
+	"var/lib/dpkg/status-old",
+	"var/lib/dpkg/available-old",
+	"var/lib/dpkg/diversions-old",
+	"var/lib/dpkg/statoverride-old",
+	"var/cache/ldconfig/aux-cache",
+	"var/cache/apt/pkgcache.bin",
+	"var/cache/apt/srcpkgcache.bin",
+	"usr/sbin/policy-rc.d",
+	"etc/shadow-",
+	"etc/gshadow-",
+	"etc/passwd-",
+	"etc/group-",
+	"etc/subuid-",
+	"etc/subgid-",
+};
+
 static void scrub(int root)
 {
-	static const char *const files[] = {
-		"etc/machine-id",
-		"var/lib/systemd/random-seed",
-		"var/log/dpkg.log",
-		"var/log/alternatives.log",
-		"var/log/bootstrap.log",
-		"var/log/apt/history.log",
-		"var/log/apt/term.log",
-		"var/log/apt/eipp.log.xz",
-		"var/cache/debconf/config.dat-old",
-		"var/cache/debconf/templates.dat-old",
-		"var/cache/debconf/passwords.dat-old",
-		"var/lib/dpkg/status-old",
-		"var/lib/dpkg/available-old",
-		"var/lib/dpkg/diversions-old",
-		"var/lib/dpkg/statoverride-old",
-		"var/cache/ldconfig/aux-cache",
-		"var/cache/apt/pkgcache.bin",
-		"var/cache/apt/srcpkgcache.bin",
-		"usr/sbin/policy-rc.d",
-		"etc/shadow-",
-		"etc/gshadow-",
-		"etc/passwd-",
-		"etc/group-",
-		"etc/subuid-",
-		"etc/subgid-",
-	};
 	struct stat st;
 	DIR *d;
 	int fd;
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		unlinkat(root, files[i], 0);
+	for (size_t i = 0; i < sizeof(scrub_files) / sizeof(scrub_files[0]); i++)
+		unlinkat(root, scrub_files[i], 0);
 	/* dbus keeps a link to /etc/machine-id: only a real file is a copy. */
 	if (fstatat(root, "var/lib/dbus/machine-id", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode))
@@ -1171,24 +1229,31 @@ static int clamp_times(int dirfd, int64_t epoch, int depth, struct err *e)
 	return rc;
 }
 
+int debian_sources(const struct debian_spec *s, char *text, size_t size, struct err *e)
+{
+	size_t n = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < s->nsrc && n < size; i++) {
+		n += (size_t)snprintf(text + n, size - n,
+				      "%sTypes: deb\nURIs: %s\nSuites: %s\nComponents:",
+				      i ? "\n" : "", s->src[i].mirror, s->src[i].suite);
+		for (size_t c = 0; c < s->ncomponents && n < size; c++)
+			n += (size_t)snprintf(text + n, size - n, " %s", s->components[c]);
+		if (n < size)
+			n += (size_t)snprintf(text + n, size - n,
+					      "\nSigned-By: /usr/share/keyrings/"
+					      "debian-archive-keyring.gpg\n");
+	}
+	return n >= size ? err_set(e, EXIT_USAGE, "too many sources for sources.list") : 0;
+}
+
 static int sources_file(int root, const struct debian_spec *s, struct err *e)
 {
 	char text[8192];
-	size_t n = 0;
 
-	for (size_t i = 0; i < s->nsrc; i++) {
-		n += (size_t)snprintf(text + n, sizeof(text) - n,
-				      "%sTypes: deb\nURIs: %s\nSuites: %s\nComponents:",
-				      i ? "\n" : "", s->src[i].mirror, s->src[i].suite);
-		for (size_t c = 0; c < s->ncomponents && n < sizeof(text); c++)
-			n += (size_t)snprintf(text + n, sizeof(text) - n, " %s", s->components[c]);
-		if (n < sizeof(text))
-			n += (size_t)snprintf(text + n, sizeof(text) - n,
-					      "\nSigned-By: /usr/share/keyrings/"
-					      "debian-archive-keyring.gpg\n");
-		if (n >= sizeof(text))
-			return err_set(e, EXIT_USAGE, "too many sources for sources.list");
-	}
+	if (debian_sources(s, text, sizeof(text), e) < 0)
+		return -1;
 	unlinkat(root, "etc/apt/sources.list", 0);
 	return mkdirs(root, "etc/apt/sources.list.d", e) < 0
 		       ? -1
@@ -1198,19 +1263,17 @@ static int sources_file(int root, const struct debian_spec *s, struct err *e)
 int debian_build(const struct debian_spec *s, const struct debian_plan *p, const char *tree,
 		 struct err *e)
 {
-	char log[LIMIT_PATH + 32], audit[LIMIT_PATH + 32], path[LIMIT_PATH];
+	char log[LIMIT_PATH + 32], audit[LIMIT_PATH + 32];
 	struct extract x = { .root = -1 };
-	struct progress prog;
-	size_t nbase = 0, done = 0;
 	int root = -1, rc = -1;
 	char *out = NULL;
 	size_t outlen = 0;
 
 	if (geteuid() != 0)
 		return err_set(e, EXIT_USAGE,
-			       "building a Debian image runs dpkg in a chroot and needs root today "
-			       "— run it as root (sudo)");
-	if (download(s, p, e) < 0)
+			       "the host second stage runs dpkg in a chroot and needs root "
+			       "— run it as root, or in a VM (image pull --in-vm)");
+	if (debian_download(s, p, e) < 0)
 		return -1;
 	snprintf(log, sizeof(log), "%s", s->log);
 	snprintf(audit, sizeof(audit), "%s.audit", s->log);
@@ -1222,22 +1285,8 @@ int debian_build(const struct debian_spec *s, const struct debian_plan *p, const
 		err_errno(e, EXIT_SYSTEM, "%s", tree);
 		goto out;
 	}
-	for (size_t i = 0; i < p->n; i++)
-		nbase += p->pkgs[i].in_base;
-	log_info("first stage: unpacking %zu Essential packages", nbase);
-	progress_init(&prog, "unpacking", nbase);
-	for (size_t i = 0; i < p->n; i++) {
-		if (!p->pkgs[i].in_base)
-			continue;
-		if (cache_path(s, &p->pkgs[i], path, sizeof(path), e) < 0 ||
-		    unpack_deb(&x, path, p->pkgs[i].name, e) < 0) {
-			progress_fini(&prog);
-			goto out;
-		}
-		progress_add(&prog, 1);
-		done++;
-	}
-	progress_fini(&prog);
+	if (debian_unpack_base(s, p, host_sink, &x, e) < 0)
+		goto out;
 	if (merge_usr(root, e) < 0 || mkdirs(root, "var/lib/dpkg/info", e) < 0 ||
 	    mkdirs(root, "var/lib/dpkg/updates", e) < 0 || mkdirs(root, "run/banger-debs", e) < 0 ||
 	    mkdirs(root, "proc", e) < 0 || mkdirs(root, "dev", e) < 0 ||
@@ -1280,6 +1329,83 @@ out:
 		close(root);
 	extract_close(&x);
 	return rc;
+}
+
+/* Appends w to b as one shell word, in single quotes. */
+static int sh_word(struct buf *b, const char *w, struct err *e)
+{
+	if (buf_append(b, " '", 2, e) < 0)
+		return -1;
+	for (const char *c = w; *c; c++)
+		if (*c == '\'' ? buf_append(b, "'\\''", 4, e) < 0 : buf_append(b, c, 1, e) < 0)
+			return -1;
+	return buf_append(b, "'", 1, e);
+}
+
+static int script(struct buf *b, const struct debian_plan *p, const char *debdir,
+		  const struct debian_pkg **v, struct err *e)
+{
+	char path[LIMIT_PATH + 96];
+
+	if (buf_appendf(b, e, "set -e\ncd /\n") < 0)
+		return -1;
+	for (int base = 1; base >= 0; base--) {
+		size_t n = install_order(p, base, v);
+
+		if (!n)
+			continue;
+		if (buf_appendf(b, e,
+				"echo 'second stage: dpkg --install %zu %s packages'\n"
+				"dpkg --install --force-depends --force-confnew",
+				n, base ? "Essential" : "more") < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			snprintf(path, sizeof(path), "%s/%s.deb", debdir, v[i]->sha256);
+			if (sh_word(b, path, e) < 0)
+				return -1;
+		}
+		if (buf_append(b, "\n", 1, e) < 0)
+			return -1;
+	}
+	/* The audit's output, then the failure as the last line (what is reported). */
+	if (buf_appendf(b, e,
+			"audit=$(dpkg --audit)\n"
+			"if [ -n \"$audit\" ]; then printf '%%s\\n' \"$audit\"; "
+			"echo 'dpkg --audit is not silent'; exit 1; fi\n"
+			"rm -f") < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(scrub_files) / sizeof(scrub_files[0]); i++) {
+		snprintf(path, sizeof(path), "/%s", scrub_files[i]);
+		if (sh_word(b, path, e) < 0)
+			return -1;
+	}
+	/* What this boot wrote (banger's first boot names the machine and may
+	 * make host keys) unless a package owns it, and the .debs. */
+	return buf_appendf(b, e,
+			   " /etc/ssh/ssh_host_* /etc/apt/sources.list\n"
+			   "[ -L /var/lib/dbus/machine-id ] || rm -f /var/lib/dbus/machine-id\n"
+			   "for f in /etc/hostname /etc/hosts /etc/resolv.conf; do\n"
+			   "  dpkg -S \"$f\" >/dev/null 2>&1 || rm -f \"$f\"\ndone\n"
+			   "rm -rf") < 0 ||
+			       sh_word(b, debdir, e) < 0 || buf_append(b, "\nsync\n", 6, e) < 0
+		       ? -1
+		       : 0;
+}
+
+char *debian_stage2_script(const struct debian_plan *p, const char *debdir, struct err *e)
+{
+	const struct debian_pkg **v = calloc(p->n + 1, sizeof(*v));
+	struct buf b;
+	char *text = NULL;
+
+	buf_init(&b, (size_t)16 << 20, "the second stage's script");
+	if (!v)
+		err_set(e, EXIT_SYSTEM, "out of memory");
+	else if (script(&b, p, debdir, v, e) == 0)
+		text = buf_steal(&b, NULL);
+	buf_fini(&b);
+	free(v);
+	return text;
 }
 
 int debian_clamp_times(const char *tree, int64_t epoch, struct err *e)

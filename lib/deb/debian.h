@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "digest.h"
 
@@ -84,6 +85,40 @@ int debian_resolve(const struct debian_spec *s, struct debian_plan *p, struct er
  * verified files. */
 int debian_build(const struct debian_spec *s, const struct debian_plan *p, const char *tree,
 		 struct err *e);
+
+/* The pieces of the build, for a second stage that runs elsewhere (a VM:
+ * lib/oci/image_debian.c). debian_download fetches the set into the cache
+ * (verified, as debian_build does first). */
+int debian_download(const struct debian_spec *s, const struct debian_plan *p, struct err *e);
+
+/* A data.tar member as a stream: *buf gets the bytes, returns their count,
+ * 0 at the end, -1 on error (libarchive's read-callback shape). */
+typedef ssize_t (*debian_read_fn)(void *ud, const void **buf);
+typedef int (*debian_sink_fn)(void *ud, debian_read_fn read, void *rud, const char *what,
+			      struct err *e);
+/* The first stage: each cached .deb of the Essential closure, in name
+ * order, has its data.tar handed to sink (what: the package's name). */
+int debian_unpack_base(const struct debian_spec *s, const struct debian_plan *p,
+		       debian_sink_fn sink, void *ud, struct err *e);
+
+/* fn for each cached .deb of the set: its path and SHA256. */
+typedef int (*debian_deb_fn)(void *ud, const char *path, const char *sha256, struct err *e);
+int debian_each_deb(const struct debian_spec *s, const struct debian_plan *p, debian_deb_fn fn,
+		    void *ud, struct err *e);
+
+/* The second stage as a /bin/sh script for a root where the .debs are at
+ * debdir/SHA256.deb (malloc'd): dpkg --install of the Essential closure,
+ * then the rest, `dpkg --audit` silent (else its output, and exit 1), then
+ * the scrub debian_build does (plus what a boot wrote: /etc/hostname,
+ * hosts, resolv.conf unless a package owns them) and debdir removed. */
+char *debian_stage2_script(const struct debian_plan *p, const char *debdir, struct err *e);
+
+/* The error for a second stage that exited with status, its output in log:
+ * dpkg's own error line, else the last line, and where the rest is. -1. */
+int debian_stage2_failed(const char *log, int status, const char *step, struct err *e);
+
+/* deb822 sources for the image's /etc/apt/sources.list.d/debian.sources. */
+int debian_sources(const struct debian_spec *s, char *text, size_t size, struct err *e);
 
 /* Brings every mtime (and atime) in tree after epoch down to it: what the
  * build wrote bears the build's time, and must not, for the same packages

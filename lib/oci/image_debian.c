@@ -9,6 +9,7 @@
 #include "lock.h"
 #include "log.h"
 #include "oci/image.h"
+#include "oci/layer.h"
 #include "path.h"
 #include "store.h"
 #include "version.h"
@@ -59,6 +60,133 @@ static int spec_from(const struct catalog_entry *ent, const struct image_debian_
 	return 0;
 }
 
+static int deb_sink(void *ud, debian_read_fn read, void *rud, const char *what, struct err *e)
+{
+	return layer_apply_stream(ud, read, rud, what, e);
+}
+
+#define GUEST_DEBS "var/cache/banger-debs"
+
+static int deb_copy(void *ud, const char *path, const char *sha256, struct err *e)
+{
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), GUEST_DEBS "/%s.deb", sha256);
+	return layer_copy_file(ud, rel, path, 0644, e);
+}
+
+/* The first stage for a VM, straight into the writer's tree (no host tree,
+ * no privilege): the Essential closure unpacked with merged /usr, dpkg's
+ * empty database, policy-rc.d, the sources, and every .deb of the set
+ * under GUEST_DEBS for the guest's dpkg. */
+static int stage1(const struct debian_spec *sp, const struct debian_plan *plan,
+		  struct layer_root *lr, struct err *e)
+{
+	static const char *const merged[] = { "bin", "sbin", "lib", "lib64" };
+	static const char *const dirs[] = {
+		"var/lib/dpkg/info", "var/lib/dpkg/updates", "proc", "dev", "sys", "run"
+	};
+	char sources[8192], rel[16];
+	uint32_t usr, ino;
+
+	if (debian_unpack_base(sp, plan, deb_sink, lr, e) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(merged) / sizeof(merged[0]); i++) {
+		snprintf(rel, sizeof(rel), "usr/%s", merged[i]);
+		/* no /lib64 unless the architecture has one */
+		if (i == 3 && !(ext4_lookup(lr->fs, EXT4_ROOT_INO, "usr", 3, &usr) &&
+				ext4_lookup(lr->fs, usr, "lib64", 5, &ino)))
+			continue;
+		if (layer_put_dir(lr, rel, 0755, e) < 0 ||
+		    layer_put_symlink(lr, merged[i], rel, e) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (layer_put_dir(lr, dirs[i], 0755, e) < 0)
+			return -1;
+	return layer_put_dir(lr, "tmp", 01777, e) < 0 ||
+			       layer_put_file(lr, "var/lib/dpkg/status", "", 0, 0644, e) < 0 ||
+			       layer_put_file(lr, "var/lib/dpkg/available", "", 0, 0644, e) < 0 ||
+			       /* No service starts inside the build (invoke-rc.d honours it). */
+			       layer_put_file(lr, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n",
+					      20, 0755, e) < 0 ||
+			       debian_sources(sp, sources, sizeof(sources), e) < 0 ||
+			       layer_put_file(lr, "etc/apt/sources.list.d/debian.sources", sources,
+					      strlen(sources), 0644, e) < 0 ||
+			       debian_each_deb(sp, plan, deb_copy, lr, e) < 0
+		       ? -1
+		       : 0;
+}
+
+/* The second stage in a VM: stage1.ext4 written here, booted by o->guest,
+ * flattened into rootfs.ext4. */
+static int build_guest(const struct debian_spec *sp, const struct debian_plan *plan,
+		       const char *stage, const char *name, const struct image_debian_opts *o,
+		       struct image_meta *m, struct err *e)
+{
+	char base[LIMIT_PATH], ext4[LIMIT_PATH], sde[48];
+	struct ext4_opts eo = { .label = "banger-stage1",
+				.seed = plan->digest,
+				.time = plan->epoch };
+	const char *env[] = { "DEBIAN_FRONTEND=noninteractive",
+			      "DEBCONF_NONINTERACTIVE_SEEN=true",
+			      "LC_ALL=C.UTF-8",
+			      "HOME=/root",
+			      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+			      sde,
+			      NULL };
+	struct image_guest_job job = { .name = name,
+				       .kernel = o->kernel,
+				       .log = sp->log,
+				       .label = name,
+				       .seed = plan->digest,
+				       .epoch = plan->epoch,
+				       .size = o->size,
+				       .env = env };
+	struct layer_root lr;
+	struct ext4_fs *fs;
+	struct stat st;
+	char *script = NULL;
+	uint64_t bytes;
+	int status = 0, rc = -1;
+
+	if (path_join(base, sizeof(base), stage, "stage1.ext4", e) < 0 ||
+	    path_join(ext4, sizeof(ext4), stage, "rootfs.ext4", e) < 0)
+		return -1;
+	snprintf(sde, sizeof(sde), "SOURCE_DATE_EPOCH=%lld", (long long)plan->epoch);
+	if (debian_download(sp, plan, e) < 0 || !(fs = ext4_new(base, &eo, e)))
+		return -1;
+	layer_root_open(&lr, fs);
+	lr.deb = true;
+	lr.time = plan->epoch;
+	script = debian_stage2_script(plan, "/" GUEST_DEBS, e);
+	rc = !script || stage1(sp, plan, &lr, e) < 0 ||
+			     layer_put_file(&lr, GUEST_DEBS "/stage2.sh", script, strlen(script),
+					    0755, e) < 0 ||
+			     ext4_finish(fs, &bytes, e) < 0
+		     ? -1
+		     : 0;
+	ext4_free(fs);
+	free(script);
+	if (rc < 0)
+		return -1;
+	job.base = base;
+	job.out = ext4;
+	job.script = "/" GUEST_DEBS "/stage2.sh";
+	log_info("second stage: in a VM (dpkg inside the guest; slow without KVM)");
+	rc = o->guest->run(o->guest->ud, &job, &status, e);
+	if (rc == 0 && status)
+		rc = debian_stage2_failed(sp->log, status, "the build VM's script", e);
+	unlink(base);
+	if (rc == 0 && stat(ext4, &st) < 0)
+		rc = err_errno(e, EXIT_SYSTEM, "%s", ext4);
+	if (rc == 0) {
+		m->size = (uint64_t)st.st_size;
+		unlink(sp->log);
+	}
+	return rc;
+}
+
 /* The tree debian_build made as dir/rootfs.ext4: its UUID
  * and hash seed come from the package set's digest and its times from the
  * plan's epoch, so the same set gives the same image. */
@@ -77,6 +205,17 @@ static int build(const struct debian_spec *sp, const struct debian_plan *plan, c
 	    path_join(ext4, sizeof(ext4), stage, "rootfs.ext4", e) < 0 ||
 	    path_join(list, sizeof(list), stage, "packages.txt", e) < 0)
 		return -1;
+	if (geteuid() != 0 || o->in_vm) {
+		if (!o->guest)
+			return err_set(
+				e, EXIT_USAGE,
+				"%s: building a Debian image runs dpkg in a chroot (root) or "
+				"in a VM, and no VM was offered here — run it as root",
+				name);
+		return build_guest(sp, plan, stage, name, o, m, e) < 0
+			       ? -1
+			       : file_write_atomic(list, plan->list, strlen(plan->list), 0644, e);
+	}
 	if (mkdir(tree, 0755) < 0)
 		return err_errno(e, 0, "%s: cannot create", tree);
 	if (debian_build(sp, plan, tree, e) < 0)

@@ -26,6 +26,29 @@ void layer_root_open(struct layer_root *lr, struct ext4_fs *fs)
 	lr->fs = fs;
 	lr->layer = 0;
 	lr->time = 0;
+	lr->deb = false;
+}
+
+/* A Debian package's name as a merged-/usr root holds it: bin/, sbin/,
+ * lib/, lib64/ (and those directories themselves) move under usr/, as
+ * dpkg puts them when /bin and friends are symlinks into /usr — which the
+ * tree may not follow while it is built (walk_parent refuses symlinks). */
+static int usr_merged(char *rel, size_t size, struct err *e)
+{
+	static const char *const dirs[] = { "bin", "sbin", "lib", "lib64" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		size_t n = strlen(dirs[i]), len = strlen(rel);
+
+		if (strncmp(rel, dirs[i], n) || (rel[n] && rel[n] != '/'))
+			continue;
+		if (len + 5 > size)
+			return err_set(e, EXIT_VERIFY, "'%s': name too long", rel);
+		memmove(rel + 4, rel, len + 1);
+		memcpy(rel, "usr/", 4);
+		return 0;
+	}
+	return 0;
 }
 
 /* Finds the directory holding rel's last component, walking from the root
@@ -165,7 +188,8 @@ static int entry_hardlink(struct layer_root *lr, const char *rel, uint32_t dir, 
 	const char *tbase;
 	uint32_t tdir, ino;
 
-	if (layer_clean_name(hl, trel, sizeof(trel), e) < 0)
+	if (layer_clean_name(hl, trel, sizeof(trel), e) < 0 ||
+	    (lr->deb && usr_merged(trel, sizeof(trel), e) < 0))
 		return err_prefix(e, "'%s': hard link target", rel);
 	if (!*trel || !strcmp(trel, rel))
 		return err_set(e, EXIT_VERIFY, "'%s': hard link to itself or the root", rel);
@@ -257,7 +281,8 @@ static int apply_entry(struct layer_root *lr, struct archive *a, struct archive_
 	uint32_t dir;
 
 	if (layer_clean_name(archive_entry_pathname(ent) ? archive_entry_pathname(ent) : "", rel,
-			     sizeof(rel), e) < 0)
+			     sizeof(rel), e) < 0 ||
+	    (lr->deb && usr_merged(rel, sizeof(rel), e) < 0))
 		return -1;
 	if (!*rel) { /* "./": the root's own metadata */
 		struct ext4_attr at;
@@ -270,7 +295,7 @@ static int apply_entry(struct layer_root *lr, struct archive *a, struct archive_
 	}
 	base = strrchr(rel, '/');
 	base = base ? base + 1 : rel;
-	if (!strncmp(base, WH_PREFIX, strlen(WH_PREFIX)))
+	if (!lr->deb && !strncmp(base, WH_PREFIX, strlen(WH_PREFIX)))
 		return whiteout(lr, rel, base, e);
 	if (walk_parent(lr, rel, true, &base, &dir, e) < 0)
 		return -1;
@@ -374,6 +399,22 @@ static int put(struct layer_root *lr, const char *rel, struct ext4_attr *a, uint
 		return -1;
 	ext4_set_tag(lr->fs, *ino, lr->layer);
 	return 0;
+}
+
+int layer_put_dir(struct layer_root *lr, const char *rel, mode_t mode, struct err *e)
+{
+	struct ext4_attr a = { .mode = S_IFDIR | (mode & 07777) };
+	const char *base;
+	uint32_t dir, ino;
+
+	if (walk_parent(lr, rel, true, &base, &dir, e) < 0)
+		return -1;
+	if (ext4_lookup(lr->fs, dir, base, strlen(base), &ino)) {
+		ext4_stat(lr->fs, ino, &a);
+		return S_ISDIR(a.mode) ? 0
+				       : err_set(e, EXIT_VERIFY, "'%s' is not a directory", rel);
+	}
+	return put(lr, rel, &a, &ino, e) < 0 ? err_prefix(e, "'%s'", rel) : 0;
 }
 
 int layer_put_file(struct layer_root *lr, const char *rel, const void *data, size_t len,

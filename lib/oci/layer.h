@@ -29,6 +29,7 @@
 #ifndef BANGER_LAYER_H
 #define BANGER_LAYER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -40,6 +41,10 @@ struct layer_root {
 	struct ext4_fs *fs;
 	uint32_t layer; /* layers applied so far: what the current one wrote is tagged so */
 	int64_t time;	/* times of what banger adds (directories, agent files) */
+	/* A Debian package's data.tar, not an OCI layer: no whiteouts (".wh."
+	 * is just a name to dpkg), and bin, sbin, lib, lib64 land under usr/
+	 * (merged /usr; the caller adds the /bin → usr/bin links at the end). */
+	bool deb;
 };
 
 /* Starts replaying into fs (which stays the caller's). */
@@ -61,6 +66,8 @@ int layer_apply_stream(struct layer_root *lr, layer_read_fn read, void *ud, cons
  * through a symlink), replacing what is there. Owner root. */
 int layer_put_file(struct layer_root *lr, const char *rel, const void *data, size_t len,
 		   mode_t mode, struct err *e);
+/* A directory at rel (parents too), unless one is there already. */
+int layer_put_dir(struct layer_root *lr, const char *rel, mode_t mode, struct err *e);
 /* Copies the host file src into the tree at rel with mode. */
 int layer_copy_file(struct layer_root *lr, const char *rel, const char *src, mode_t mode,
 		    struct err *e);

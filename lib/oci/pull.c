@@ -555,7 +555,10 @@ int image_pull(const struct store *s, const char *arg, const struct image_pull_o
 					       .keyring = o->keyring,
 					       .size = o->size,
 					       .refresh = o->refresh,
-					       .force = o->force };
+					       .force = o->force,
+					       .guest = o->guest,
+					       .kernel = o->kernel,
+					       .in_vm = o->in_vm };
 		enum image_debian_outcome dout;
 
 		rc = image_pull_debian(s, t.ent, t.name, &d, &dout, e);

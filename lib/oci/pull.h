@@ -27,6 +27,7 @@
 #include "limits.h"
 
 struct err;
+struct image_guest;
 struct store;
 struct catalog;
 struct catalog_entry;
@@ -35,20 +36,23 @@ struct catalog_entry;
 #define IMAGE_SOURCE_MAX (LIMIT_REF_NAME + LIMIT_REF_TAG + 80)
 
 struct image_pull_opts {
-	const char *name;	  /* --name: the entry's name; NULL: derived */
-	const char *fallback_ref; /* a name neither installed nor in the catalog is this
+	const char *name;		 /* --name: the entry's name; NULL: derived */
+	const char *fallback_ref;	 /* a name neither installed nor in the catalog is this
 				   * reference (vm run's default image); NULL: the name */
-	const char *catalog;	  /* catalog override (URL or path); NULL: built in/env */
-	const char *platform;	  /* "os/arch[/variant]"; NULL: linux/amd64 */
-	const char *creds;	  /* "USER:PASS" or NULL */
-	bool insecure;		  /* plain HTTP to a non-loopback registry */
-	bool force;		  /* rebuild even when up to date, or replace another ref */
-	bool if_missing;	  /* an installed entry is used as it is: no network */
-	bool progress;		  /* registry progress bar (on a TTY, to stderr) */
-	const char *mirror;	  /* debian entries: every suite from this mirror */
-	const char *keyring;	  /* debian entries: the archive keyring to trust */
-	bool refresh;		  /* debian entries: re-read the archive */
-	uint64_t size;		  /* ext4 size in bytes; 0: content plus headroom */
+	const char *catalog;		 /* catalog override (URL or path); NULL: built in/env */
+	const char *platform;		 /* "os/arch[/variant]"; NULL: linux/amd64 */
+	const char *creds;		 /* "USER:PASS" or NULL */
+	bool insecure;			 /* plain HTTP to a non-loopback registry */
+	bool force;			 /* rebuild even when up to date, or replace another ref */
+	bool if_missing;		 /* an installed entry is used as it is: no network */
+	bool progress;			 /* registry progress bar (on a TTY, to stderr) */
+	const char *mirror;		 /* debian entries: every suite from this mirror */
+	const char *keyring;		 /* debian entries: the archive keyring to trust */
+	bool refresh;			 /* debian entries: re-read the archive */
+	uint64_t size;			 /* ext4 size in bytes; 0: content plus headroom */
+	const struct image_guest *guest; /* debian entries: a VM for the second stage */
+	bool in_vm;			 /* debian entries: use it even as root */
+	const char *kernel;		 /* debian entries: the VM's kernel; NULL: default */
 };
 
 enum image_how {

@@ -45,12 +45,12 @@ static void layer_close(struct layer *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int layer_open(const struct vm_paths *p, struct layer *l, struct err *e)
+static int layer_open(const char *base, const char *upper, struct layer *l, struct err *e)
 {
 	int rc;
 
 	memset(l, 0, sizeof(*l));
-	if (!(l->base = ext4_img_open(p->base, e)) || !(l->upper = ext4_img_open(p->upper, e)) ||
+	if (!(l->base = ext4_img_open(base, e)) || !(l->upper = ext4_img_open(upper, e)) ||
 	    ext4_img_inode(l->base, EXT4_ROOT_INO, &l->broot, e) < 0 ||
 	    (rc = ext4_img_lookup(l->upper, UPPER_DIR, &l->uroot, e)) < 0) {
 		layer_close(l);
@@ -266,7 +266,7 @@ int vm_diff(const struct vm_paths *p, const struct vm_config *c, struct vm_chang
 		*running = vm_status_get(p, NULL) == VM_RUNNING;
 	if (strcmp(c->disk, "overlay"))
 		return flat_disk(c, "compare", e);
-	if (layer_open(p, &l, e) < 0)
+	if (layer_open(p->base, p->upper, &l, e) < 0)
 		return -1;
 	if (!l.has_upper) {
 		layer_close(&l);
@@ -365,6 +365,7 @@ struct merger {
 	char path[LIMIT_PATH];
 	char target[LIMIT_PATH];
 	size_t changes;
+	int64_t clamp; /* > 0: no time after it (vm_flatten_opts) */
 };
 
 static void attr_of(const struct ext4_inode *in, const char *target, struct ext4_attr *a)
@@ -383,6 +384,19 @@ static void attr_of(const struct ext4_inode *in, const char *target, struct ext4
 	a->major = in->major;
 	a->minor = in->minor;
 	a->symlink = S_ISLNK(in->mode) ? target : NULL;
+}
+
+/* vm_flatten_opts.clamp: mtime at most clamp, atime and ctime equal to it. */
+static void clamp(struct ext4_attr *a, int64_t clamp)
+{
+	if (clamp <= 0)
+		return;
+	if (a->mtime > clamp || (a->mtime == clamp && a->mtime_ns)) {
+		a->mtime = clamp;
+		a->mtime_ns = 0;
+	}
+	a->atime = a->ctime = a->mtime;
+	a->atime_ns = a->ctime_ns = a->mtime_ns;
 }
 
 struct sink {
@@ -420,6 +434,7 @@ static int put_inode(struct merger *m, bool up, uint32_t dir, const char *name, 
 	if (S_ISLNK(in->mode) && ext4_img_readlink(img, in, m->target, sizeof(m->target), e) < 0)
 		return -1;
 	attr_of(in, m->target, &a);
+	clamp(&a, m->clamp);
 	if (xattrs_read(img, in, true, &x, e) < 0)
 		return -1;
 	/* the root's lost+found: the image's own replaces the new tree's */
@@ -498,39 +513,41 @@ static int merge_dir(struct merger *m, uint32_t out, const struct ext4_inode *b,
 	return rc;
 }
 
-/* The image's disk with the layer applied, into the writer at path. */
-static int flatten(const struct vm_paths *p, const char *path, const char *image,
-		   const struct vm_commit_opts *o, struct vm_committed *res, struct err *e)
+int vm_flatten(const char *base, const char *upper, const char *path,
+	       const struct vm_flatten_opts *o, struct vm_committed *res, struct err *e)
 {
-	struct ext4_opts eo = { .label = image, .progress = o->progress };
+	struct ext4_opts eo = {
+		.label = o->label, .seed = o->seed, .size = o->size, .progress = o->progress
+	};
 	struct merger *m = calloc(1, sizeof(*m));
 	const struct ext4_inode *root;
 	struct ext4_attr a;
 	struct xattrs x = { 0 };
 	struct layer l;
-	char seed[LIMIT_PATH + 128];
 	uint64_t bytes;
 	int rc = -1;
 
 	if (!m)
 		return err_set(e, EXIT_SYSTEM, "out of memory");
-	if (layer_open(p, &l, e) < 0) {
+	if (layer_open(base, upper, &l, e) < 0) {
 		free(m);
 		return -1;
 	}
 	m->l = &l;
 	m->path[0] = '/';
+	m->clamp = o->clamp;
 	ext4_dirset_init(&m->seen[0]);
 	ext4_dirset_init(&m->seen[1]);
 	/* overlayfs shows the upper directory's own attributes as / */
 	root = l.has_upper ? &l.uroot : &l.broot;
-	snprintf(seed, sizeof(seed), "banger vm commit %s %s", image, p->dir);
-	eo.seed = seed;
 	eo.time = l.broot.mtime > root->mtime ? l.broot.mtime : root->mtime;
+	if (o->clamp > 0 && eo.time > o->clamp)
+		eo.time = o->clamp;
 	if (!(m->fs = ext4_new(path, &eo, e)) ||
 	    xattrs_read(l.has_upper ? l.upper : l.base, root, true, &x, e) < 0)
 		goto out;
 	attr_of(root, NULL, &a);
+	clamp(&a, o->clamp);
 	ext4_set_attr(m->fs, EXT4_ROOT_INO, &a);
 	for (size_t i = 0; i < x.n; i++)
 		if (ext4_xattr_set(m->fs, EXT4_ROOT_INO, x.v[i].name, x.v[i].val, x.v[i].len, e) <
@@ -554,6 +571,17 @@ out:
 	free(m);
 	layer_close(&l);
 	return rc;
+}
+
+/* The image's disk with the layer applied, into the writer at path. */
+static int flatten(const struct vm_paths *p, const char *path, const char *image,
+		   const struct vm_commit_opts *o, struct vm_committed *res, struct err *e)
+{
+	char seed[LIMIT_PATH + 128];
+	struct vm_flatten_opts fo = { .label = image, .seed = seed, .progress = o->progress };
+
+	snprintf(seed, sizeof(seed), "banger vm commit %s %s", image, p->dir);
+	return vm_flatten(p->base, p->upper, path, &fo, res, e);
 }
 
 /* A flat disk (--disk copy) as it is. */

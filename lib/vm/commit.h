@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct err;
 struct store;
@@ -79,5 +80,18 @@ struct vm_committed {
  * existing image without force EXIT_BUSY naming -f. */
 int vm_commit(const struct store *s, const char *vm, const char *image,
 	      const struct vm_commit_opts *o, struct vm_committed *out, struct err *e);
+
+/* The flattening itself, of any base disk and overlay layer disk (upper:
+ * an ext4 whose /upper is the upperdir) into a new image at out. Used by
+ * vm_commit and by the image builds whose second stage runs in a VM. */
+struct vm_flatten_opts {
+	const char *label, *seed; /* the writer's (ext4.h) */
+	uint64_t size;		  /* 0: from the content */
+	long long clamp;	  /* > 0: every mtime after it brought down to it, and
+				   * atime and ctime set to the mtime (reproducible) */
+	bool progress;
+};
+int vm_flatten(const char *base, const char *upper, const char *out,
+	       const struct vm_flatten_opts *o, struct vm_committed *res, struct err *e);
 
 #endif

@@ -757,6 +757,77 @@ static int free_port(void)
 	return port;
 }
 
+/* Whether the guest kernel has spoken on the console (from offset on) within
+ * timeout_ms while QEMU lives: a nested KVM that opens and then spins the
+ * guest forever (seen on paravirtualised hosts) prints nothing after the
+ * boot stub, where a working one prints the kernel's banner at once. */
+static bool kernel_spoke(const char *console, off_t offset, pid_t pid, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		char buf[4096];
+		int fd = open(console, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, offset);
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (memmem(buf, (size_t)n, "Linux version", 13))
+				return true;
+		}
+		if (!vm_proc_starttime(pid))
+			return true; /* it exited: qemu_launch's caller sees that */
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+/* The marker of a host whose KVM hangs guests: notices/kvm-hangs holding
+ * this boot's ID, so the next start goes to TCG at once (a reboot probes
+ * again). */
+static int kvm_marker(const struct store *s, char *path, size_t size, char *boot, size_t bsize,
+		      struct err *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct err ignore;
+
+	err_init(&ignore);
+	boot[0] = '\0';
+	if (file_read_all("/proc/sys/kernel/random/boot_id", 64, &text, &len, &ignore) == 0)
+		snprintf(boot, bsize, "%.*s", (int)strcspn(text, "\n"), text);
+	free(text);
+	return path_joinf(path, size, e, s->home, "notices/kvm-hangs");
+}
+
+static bool kvm_known_to_hang(const struct store *s)
+{
+	char path[LIMIT_PATH], boot[64], *text = NULL;
+	size_t len = 0;
+	struct err e;
+	bool hangs;
+
+	err_init(&e);
+	if (kvm_marker(s, path, sizeof(path), boot, sizeof(boot), &e) < 0 || !boot[0] ||
+	    file_read_all(path, 64, &text, &len, &e) < 0)
+		return false;
+	hangs = len >= strlen(boot) && !strncmp(text, boot, strlen(boot));
+	free(text);
+	return hangs;
+}
+
+static void kvm_hangs(const struct store *s)
+{
+	char path[LIMIT_PATH], dir[LIMIT_PATH], boot[64];
+	struct err e;
+
+	err_init(&e);
+	if (kvm_marker(s, path, sizeof(path), boot, sizeof(boot), &e) == 0 && boot[0] &&
+	    path_joinf(dir, sizeof(dir), &e, s->home, "notices") == 0 &&
+	    path_mkdirs(dir, 0755, &e) == 0)
+		file_write_atomic(path, boot, strlen(boot), 0644, &e);
+}
+
 static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm_config *c,
 		      pid_t *pid, char *notice, size_t notice_size, struct err *e)
 {
@@ -769,6 +840,8 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 
 	if (c->restore) /* the snapshot's accelerator: its CPU state is that one's */
 		kvm = !strcmp(c->restore->m.accel, "kvm");
+	else if (kvm && !(accel && !strcmp(accel, "kvm")) && kvm_known_to_hang(s))
+		kvm = false;
 	q.incoming = c->restore != NULL;
 
 	if (vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", exe, sizeof(exe)) < 0)
@@ -795,12 +868,22 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 		if (vm_boot_args(c, !kvm, vm_dns_arg(c, dns, sizeof(dns), "/etc/resolv.conf"), args,
 				 sizeof(args), e) < 0)
 			return -1;
+		struct stat st;
+		off_t offset = stat(p->console, &st) == 0 ? st.st_size : 0;
+
 		if (qemu_launch(&q, p->console, 10000, pid, e) == 0) {
 			if (c->restore && snap_restore_qemu(q.qmp_sock, c->restore, e) < 0) {
 				proc_kill(*pid);
 				return -1;
 			}
-			return 0;
+			if (!kvm || c->restore || (accel && !strcmp(accel, "kvm")) ||
+			    kernel_spoke(p->console, offset, *pid, 5000))
+				return 0;
+			/* KVM that runs the guest nowhere: TCG from now on. */
+			proc_kill(*pid);
+			kvm_hangs(s);
+			err_set(e, EXIT_GUEST,
+				"QEMU with KVM: the guest kernel said nothing in 5 s");
 		}
 		/* /dev/kvm can open and still fail QEMU (broken nested virtualization):
 		 * the emulator still works. */
@@ -1062,6 +1145,9 @@ int vm_create(const struct store *s, struct vm_config *c, enum vm_copy_how *how,
 	    store_object_dir(s, "images", c->image, file, sizeof(file), e) < 0 ||
 	    path_join(image, sizeof(image), file, "rootfs.ext4", e) < 0)
 		return -1;
+	if (c->base_disk &&
+	    (size_t)snprintf(image, sizeof(image), "%s", c->base_disk) >= sizeof(image))
+		return err_set(e, EXIT_USAGE, "%s: path too long", c->base_disk);
 	if (!strcmp(c->disk, "copy") && stat(image, &st) == 0 && c->disk_bytes &&
 	    c->disk_bytes < (uint64_t)st.st_size)
 		return err_set(e, EXIT_USAGE,

@@ -84,6 +84,9 @@ struct vm_config {
 	/* vm_start: load this snapshot instead of booting (snapshot.h's
 	 * snap_start sets it; never in config.json). */
 	const struct snap_restore *restore;
+	/* vm_create: this disk instead of images/IMAGE/rootfs.ext4 (an image
+	 * being built: lib/vm/build.c; never in config.json). */
+	const char *base_disk;
 };
 
 struct vm_paths {
