@@ -3,7 +3,8 @@
 # banger image-pull debian-bookworm against debootstrap --variant=minbase +
 # mke2fs -d, the same package set from the same local signed archive
 # (file://, tests/debmirror.sh), in the same run; and banger's rebuild with
-# the .deb cache warm.
+# the .deb cache warm; then the same build with its second stage in a VM
+# (image-pull --in-vm: what an ordinary user gets) against the same.
 #
 # usage: BANGER=build/banger bench/debian-image.sh   (as root; make bench runs it)
 set -u
@@ -74,3 +75,23 @@ echo "banger image-pull debian-bookworm, cold:  ${banger_cold} s (best of $round
 echo "debootstrap --variant=minbase + mke2fs:   ${alt} s (best of $rounds)"
 echo "banger image-pull --force, .debs cached:  ${banger_warm} s"
 echo "ratio: debian-image: $(echo "$banger_cold / $alt" | bc -l | xargs printf '%.2f')× (banger ${banger_cold} s vs debootstrap+mke2fs ${alt} s)"
+
+# The second stage in a VM (what an ordinary user gets): one round, the
+# .debs cached, Debian's cloud kernel, QEMU as banger picks it (TCG here).
+# shellcheck source=tests/fixtures.sh
+. "$TOP/tests/fixtures.sh"
+if command -v qemu-system-x86_64 >/dev/null && fixture_debian_kernel >/dev/null 2>&1; then
+	export BANGER_HOME=$TMP/home-vm
+	mkdir -p "$BANGER_HOME/deb" && cp -a "$TMP/home$rounds/deb/debs" "$BANGER_HOME/deb/"
+	"$BANGER" -q kernel-import deb --vmlinuz "$KROOT/boot/vmlinuz-$KVER" \
+		--modules "$KROOT/lib/modules/$KVER" >/dev/null || exit 1
+	t0=$(now)
+	nice "$BANGER" -q image-pull --in-vm --kernel deb --mirror "$mirror" debian-bookworm \
+		>/dev/null || { echo "banger image-pull --in-vm failed"; exit 1; }
+	t1=$(now)
+	vm=$(secs "$t0" "$t1")
+	echo "banger image-pull --in-vm, .debs cached: ${vm} s"
+	echo "ratio: debian-image-vm: $(echo "$vm / $alt" | bc -l | xargs printf '%.2f')× (banger in a VM ${vm} s vs debootstrap+mke2fs in a chroot ${alt} s)"
+else
+	echo "skip: debian-image-vm (needs qemu-system-x86_64 and Debian's cloud kernel)"
+fi
