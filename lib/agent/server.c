@@ -10,10 +10,12 @@
 #include "guest/sysconf.h"
 #include "guest/sysinit.h"
 #include "limits.h"
+#include "proc.h"
 #include "version.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/random.h>
 #include <fcntl.h>
@@ -1200,8 +1202,9 @@ static int add_entropy(const unsigned char *p, size_t n, struct err *e)
 }
 
 /* A fresh /etc/machine-id where one is used: the file exists, or systemd
- * runs. Rewritten in place when it is a mount point (systemd may bind one
- * from /run over it, and a rename onto that fails). */
+ * runs. Rewritten in place when it is a mount point (systemd binds
+ * /run/machine-id over it when the image has none: a rename onto that
+ * fails, and the bind is read-only, so its source is what is written). */
 static int set_machine_id(const char *id, struct err *e)
 {
 	char line[34];
@@ -1212,12 +1215,41 @@ static int set_machine_id(const char *id, struct err *e)
 	snprintf(line, sizeof(line), "%s\n", id);
 	if (file_write_atomic("/etc/machine-id", line, 33, 0444, e) == 0)
 		return 0;
-	if ((fd = open("/etc/machine-id", O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0)
+	if ((fd = open("/etc/machine-id", O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0 &&
+	    (fd = open("/run/machine-id", O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0)
 		return -1; /* e holds the atomic write's reason */
 	err_init(e);
 	rc = file_write_all(fd, line, 33, "/etc/machine-id", e);
 	close(fd);
 	return rc;
+}
+
+/* Clones of one snapshot would share its SSH host keys: where the machine
+ * has made some, they are made again (after the reseed), and sshd under
+ * systemd restarted to serve them. */
+static int new_host_keys(struct err *e)
+{
+	static const char *const keygen[] = { "/usr/bin/ssh-keygen", "-A", NULL };
+	static const char *const restart[] = { "systemctl", "try-restart", "ssh.service", NULL };
+	struct proc_io kio = { .timeout_ms = 60000 };
+	struct proc_io sys = { .timeout_ms = 30000, .search_path = true };
+	struct dirent *de;
+	DIR *d;
+	int st;
+
+	if (access(keygen[0], X_OK) < 0 || access("/etc/ssh/ssh_host_ed25519_key", F_OK) < 0 ||
+	    !(d = opendir("/etc/ssh")))
+		return 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "ssh_host_", 9))
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	if ((st = proc_run(keygen, &kio, e)) != 0)
+		return st < 0 ? -1 : err_set(e, EXIT_SYSTEM, "ssh-keygen -A: exit %d", st);
+	if (access("/run/systemd/system", F_OK) == 0 && (st = proc_run(restart, &sys, e)) != 0)
+		return st < 0 ? -1
+			      : err_set(e, EXIT_SYSTEM, "systemctl try-restart ssh: exit %d", st);
+	return 0;
 }
 
 /* The first failure is kept; cur is reset for the next step. */
@@ -1251,6 +1283,8 @@ static int do_identity(struct agent_conn *c, const struct ap_frame *f, struct er
 	keep_first(&first, &cur);
 	if (id.machine_id[0])
 		set_machine_id(id.machine_id, &cur);
+	keep_first(&first, &cur);
+	new_host_keys(&cur);
 	keep_first(&first, &cur);
 	if (id.hostname[0] && sethostname(id.hostname, strlen(id.hostname)) < 0)
 		err_errno(&cur, EXIT_SYSTEM, "sethostname %s", id.hostname);
