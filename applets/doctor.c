@@ -111,10 +111,20 @@ static void check_kvm(void)
 	char qemu[LIMIT_PATH], group[64], fix[256];
 	const struct passwd *pw = getpwuid(getuid());
 	const char *user = pw ? pw->pw_name : "USER";
+	struct store st;
+	struct err e;
 
-	if (vm_kvm_usable() &&
-	    vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", qemu, sizeof(qemu)) == 0 &&
-	    !qemu_kvm_works(qemu))
+	err_init(&e);
+	if (vm_kvm_usable() && store_init(&st, &e) == 0 && vm_kvm_hangs(&st))
+		report("WARN", "kvm",
+		       "check nested virtualization on the host (a reboot of this host probes "
+		       "again)",
+		       "/dev/kvm opens but QEMU's guests hung on it on this boot: VMs run under "
+		       "QEMU's emulator (TCG), %s",
+		       DOCTOR_TCG_COST);
+	else if (vm_kvm_usable() &&
+		 vm_find_exe("BANGER_QEMU", "qemu-system-x86_64", qemu, sizeof(qemu)) == 0 &&
+		 !qemu_kvm_works(qemu))
 		report("WARN", "kvm",
 		       "check nested virtualization on the host (BANGER_ACCEL=tcg skips the "
 		       "attempt)",

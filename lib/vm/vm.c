@@ -800,7 +800,7 @@ static int kvm_marker(const struct store *s, char *path, size_t size, char *boot
 	return path_joinf(path, size, e, s->home, "notices/kvm-hangs");
 }
 
-static bool kvm_known_to_hang(const struct store *s)
+bool vm_kvm_hangs(const struct store *s)
 {
 	char path[LIMIT_PATH], boot[64], *text = NULL;
 	size_t len = 0;
@@ -840,7 +840,7 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 
 	if (c->restore) /* the snapshot's accelerator: its CPU state is that one's */
 		kvm = !strcmp(c->restore->m.accel, "kvm");
-	else if (kvm && !(accel && !strcmp(accel, "kvm")) && kvm_known_to_hang(s))
+	else if (kvm && !(accel && !strcmp(accel, "kvm")) && vm_kvm_hangs(s))
 		kvm = false;
 	q.incoming = c->restore != NULL;
 

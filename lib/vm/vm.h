@@ -273,6 +273,9 @@ int vm_find_exe(const char *env, const char *name, char *out, size_t size);
 
 /* True when /dev/kvm can be opened read-write. */
 bool vm_kvm_usable(void);
+/* True when a QEMU start on this host's current boot found KVM spinning
+ * the guest (no kernel banner within 5 s): later starts use TCG at once. */
+bool vm_kvm_hangs(const struct store *s);
 /* Whether QEMU is started with KVM: usable and BANGER_ACCEL is not "tcg"
  * (it may still fall back to TCG when QEMU fails with KVM). */
 bool vm_qemu_wants_kvm(void);
