@@ -495,6 +495,12 @@ int vm_boot_args(const struct vm_config *c, bool qemu_tcg, const char *extra, ch
 		if (net_ip_arg(ip, sizeof(ip), ntohl(g.s_addr), ntohl(gw.s_addr), c->prefix,
 			       c->name, 0, e) < 0)
 			return -1;
+	} else if (!strcmp(c->net, "user") &&
+		   /* QEMU's user network: the address its DHCP would hand out
+		    * first, which hostfwd (vm ssh's port) forwards to; first-boot
+		    * speaks no DHCP, and a systemd image may have no network config. */
+		   net_ip_arg(ip, sizeof(ip), 0x0a00020f, 0x0a000202, 24, c->name, 0, e) < 0) {
+		return -1;
 	}
 	/* The key has spaces: base64 keeps it one parameter (first-boot decodes it). */
 	if (c->ssh_key[0] && base64_encode(c->ssh_key, strlen(c->ssh_key), key, sizeof(key)) < 0)

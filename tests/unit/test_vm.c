@@ -190,6 +190,10 @@ static void boot_args(void)
 	CHECK(strstr(out, "console=ttyS0 reboot=k panic=1 root=/dev/vda rw tsc_early_khz") == out &&
 	      !strstr(out, "banger.upper"));
 	CHECK(vm_boot_args(&c, true, NULL, out, 40, &e) == -1 && e.code == EXIT_USAGE);
+	/* QEMU's user network: the guest takes the address hostfwd reaches. */
+	snprintf(c.net, sizeof(c.net), "user");
+	CHECK(vm_boot_args(&c, true, NULL, out, sizeof(out), &e) == 0);
+	CHECK(strstr(out, " ip=10.0.2.15::10.0.2.2:255.255.255.0:web1:eth0:off "));
 }
 
 static void agent_addresses(void)
