@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 const char vm_run_usage[] =
@@ -57,7 +58,8 @@ const char vm_run_usage[] =
 	"Boot cache (QEMU): the first run of a kind of VM (same banger, image,\n"
 	"kernel, initramfs, size, disk layout, network kind, SSH key, init, VMM)\n"
 	"snapshots it once its agent answers, before the command runs, as\n"
-	"snapshot cache-HASH; later runs of that kind start from it instead of\n"
+	"snapshot cache-HASH (not a guest running systemd: its PID 1 keeps the\n"
+	"machine-id it booted with); later runs of that kind start from it instead of\n"
 	"booting, with their own hostname, address, machine-id, RNG seed and\n"
 	"clock re-applied. An entry that is refused (damaged, another banger...)\n"
 	"is said in one line, replaced, and the VM boots cold. 'banger snapshot\n"
@@ -207,6 +209,32 @@ static bool cache_start(char *notice, size_t notice_size)
 /* After a cold boot whose agent answers: saves the VM as its cache entry
  * (before the command runs, so the entry is the freshly booted guest). A
  * failure is said and the run goes on; another run saving it is fine. */
+/* Whether the guest's PID 1 is systemd (asked of the guest: the image's
+ * init may be anything, and --init auto decides in the guest). */
+static bool guest_runs_systemd(void)
+{
+	static const char *const argv[] = { "readlink", "/proc/1/exe", NULL };
+	struct agent_exec_opts x = { .argv = argv, .in_fd = -1, .err_fd = -1 };
+	struct agent_addr addr;
+	char out[256] = "";
+	struct err e;
+	int status = -1;
+	ssize_t n;
+
+	err_init(&e);
+	x.out_fd = memfd_create("pid1", MFD_CLOEXEC);
+	if (x.out_fd < 0 || vm_agent_address(&run.p, &run.c, &addr, &e) < 0 ||
+	    agent_exec(&addr, VM_AGENT_TIMEOUT_MS, &x, &status, &e) < 0 || status != 0 ||
+	    (n = pread(x.out_fd, out, sizeof(out) - 1, 0)) <= 0) {
+		if (x.out_fd >= 0)
+			close(x.out_fd);
+		return false;
+	}
+	close(x.out_fd);
+	out[n] = '\0';
+	return strstr(out, "systemd") != NULL;
+}
+
 static void cache_fill(void)
 {
 	static struct snap_manifest m;
@@ -216,6 +244,13 @@ static void cache_fill(void)
 
 	if (!run.cache[0] || run.served)
 		return;
+	err_init(&e);
+	/* systemd keeps the machine-id it read at boot in PID 1 (journald,
+	 * dbus): a clone would share it whatever the file says. Cold boots. */
+	if (guest_runs_systemd()) {
+		log_debug("boot cache: not for a systemd guest (its machine-id lives in PID 1)");
+		return;
+	}
 	err_init(&e);
 	if ((lock = vm_lock(&run.s, run.c.name, &e)) < 0 ||
 	    snap_create(&run.s, &run.p, &run.c, run.cache, &m, &e) < 0) {
