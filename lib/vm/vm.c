@@ -840,13 +840,15 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 	char exe[LIMIT_PATH], vmlinux[LIMIT_PATH], initrd[LIMIT_PATH], args[LIMIT_CMDLINE];
 	char dns[160];
 	const char *accel = getenv("BANGER_ACCEL");
+	/* BANGER_ACCEL=kvm: KVM or nothing — no probe, no fallback. */
+	bool only_kvm = accel && !strcmp(accel, "kvm");
 	bool overlay = !strcmp(c->disk, "overlay");
 	bool kvm = vm_qemu_wants_kvm();
 	struct qemu_vm q = { .qemu = exe, .cpus = c->cpus, .mem_mib = c->mem_mib };
 
 	if (c->restore) /* the snapshot's accelerator: its CPU state is that one's */
 		kvm = !strcmp(c->restore->m.accel, "kvm");
-	else if (kvm && !(accel && !strcmp(accel, "kvm")) && vm_kvm_hangs(s))
+	else if (kvm && !only_kvm && vm_kvm_hangs(s))
 		kvm = false;
 	q.incoming = c->restore != NULL;
 
@@ -882,7 +884,7 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 				proc_kill(*pid);
 				return -1;
 			}
-			if (!kvm || c->restore || (accel && !strcmp(accel, "kvm")) ||
+			if (!kvm || c->restore || only_kvm ||
 			    kernel_spoke(p->console, offset, *pid, 5000))
 				return 0;
 			/* KVM that runs the guest nowhere: TCG from now on. */
@@ -893,7 +895,7 @@ static int start_qemu(const struct store *s, const struct vm_paths *p, struct vm
 		}
 		/* /dev/kvm can open and still fail QEMU (broken nested virtualization):
 		 * the emulator still works. */
-		if (!kvm || c->restore || (accel && !strcmp(accel, "kvm")))
+		if (!kvm || c->restore || only_kvm)
 			return -1;
 		if (notice && notice_size)
 			snprintf(notice, notice_size,
